@@ -1,0 +1,90 @@
+package ingest
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// logSuffixes are the names a directory walk picks up; a file named on the
+// command line is read whatever its name.
+var logSuffixes = []string{".jsonl", ".ndjson", ".log", ".jsonl.gz", ".ndjson.gz", ".log.gz"}
+
+// IsLogName reports whether a directory walk would pick up this file name.
+func IsLogName(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range logSuffixes {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Expand turns command-line paths into the sources to read, in a stable
+// order: each argument in turn, a directory's files in lexical order. A file
+// reached twice (named twice, or by two routes) is read once, since reading
+// it twice would double every call and invent duplicates.
+// Symbolic links to directories are not followed, so a link loop cannot trap the walk.
+func Expand(paths []string) (sources []string, skipped []string, err error) {
+	var seen []os.FileInfo
+	dup := func(fi os.FileInfo) bool {
+		for _, s := range seen {
+			if os.SameFile(s, fi) {
+				return true
+			}
+		}
+		seen = append(seen, fi)
+		return false
+	}
+	stdin := false
+	for _, p := range paths {
+		if p == "-" {
+			if stdin {
+				return nil, nil, fmt.Errorf("standard input (-) is named twice")
+			}
+			stdin = true
+			sources = append(sources, p)
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !fi.IsDir() {
+			if dup(fi) {
+				skipped = append(skipped, p)
+				continue
+			}
+			sources = append(sources, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if de.IsDir() || !IsLogName(de.Name()) {
+				return nil
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				return err
+			}
+			if fi.IsDir() {
+				return nil // a link to a directory: not followed
+			}
+			if dup(fi) {
+				skipped = append(skipped, path)
+				return nil
+			}
+			sources = append(sources, path)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return sources, skipped, nil
+}

@@ -1,0 +1,463 @@
+package ingest
+
+import (
+	"bytes"
+	"sort"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The JSON scanner below is strict RFC 8259: it is the reason a malformed
+// line is always reported rather than half-read. The input is already known
+// to be valid UTF-8 when these run.
+
+type kind int
+
+const (
+	kNull kind = iota
+	kString
+	kNumber
+	kBool
+	kComposite
+)
+
+func (p *Parser) ws() {
+	for p.pos < len(p.b) {
+		switch p.b[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *Parser) eof(what string) error {
+	return p.fail("truncated JSON: the line ends inside %s", what)
+}
+
+func (p *Parser) unexpected(what string) error {
+	if p.pos >= len(p.b) {
+		return p.eof(what)
+	}
+	return p.fail("invalid JSON: unexpected %s at byte %d in %s", describe(p.b[p.pos]), p.pos+1, what)
+}
+
+func (p *Parser) enter() error {
+	p.depth++
+	if p.depth > maxDepth {
+		return p.fail("JSON nested deeper than %d levels", maxDepth)
+	}
+	return nil
+}
+
+// object reads an object at p.pos, calling member with each decoded member
+// name; member must consume the value.
+func (p *Parser) object(member func(name []byte) error) error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	p.pos++ // '{'
+	p.ws()
+	if p.pos < len(p.b) && p.b[p.pos] == '}' {
+		p.pos++
+		p.depth--
+		return nil
+	}
+	for {
+		p.ws()
+		if p.pos >= len(p.b) || p.b[p.pos] != '"' {
+			return p.unexpected("an object (want a member name)")
+		}
+		name, err := p.str2()
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if p.pos >= len(p.b) || p.b[p.pos] != ':' {
+			return p.unexpected("an object (want ':')")
+		}
+		p.pos++
+		p.ws()
+		if err := member(name); err != nil {
+			return err
+		}
+		p.ws()
+		if p.pos >= len(p.b) {
+			return p.eof("an object")
+		}
+		switch p.b[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			p.depth--
+			return nil
+		default:
+			return p.unexpected("an object (want ',' or '}')")
+		}
+	}
+}
+
+func (p *Parser) array(elem func() error) error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	p.pos++ // '['
+	p.ws()
+	if p.pos < len(p.b) && p.b[p.pos] == ']' {
+		p.pos++
+		p.depth--
+		return nil
+	}
+	for {
+		p.ws()
+		if err := elem(); err != nil {
+			return err
+		}
+		p.ws()
+		if p.pos >= len(p.b) {
+			return p.eof("an array")
+		}
+		switch p.b[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			p.depth--
+			return nil
+		default:
+			return p.unexpected("an array (want ',' or ']')")
+		}
+	}
+}
+
+func (p *Parser) peekNull() bool {
+	return bytes.HasPrefix(p.b[p.pos:], []byte("null"))
+}
+
+// skip validates and discards one value.
+func (p *Parser) skip() error {
+	if p.pos >= len(p.b) {
+		return p.eof("a value")
+	}
+	switch c := p.b[p.pos]; {
+	case c == '{':
+		return p.object(func([]byte) error { return p.skip() })
+	case c == '[':
+		return p.array(p.skip)
+	case c == '"':
+		_, err := p.str2()
+		return err
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, err := p.number()
+		return err
+	default:
+		return p.literal()
+	}
+}
+
+func (p *Parser) literal() error {
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if bytes.HasPrefix(p.b[p.pos:], []byte(lit)) {
+			p.pos += len(lit)
+			return nil
+		}
+	}
+	return p.unexpected("a value")
+}
+
+// scalar reads any value as text: strings decoded, numbers as written,
+// booleans as true/false, null as "", objects and arrays as canonical JSON.
+func (p *Parser) scalar() (string, kind, error) {
+	if p.pos >= len(p.b) {
+		return "", kNull, p.eof("a value")
+	}
+	switch c := p.b[p.pos]; {
+	case c == '"':
+		s, err := p.str2()
+		return string(s), kString, err
+	case c == '-' || (c >= '0' && c <= '9'):
+		n, err := p.number()
+		return string(n), kNumber, err
+	case c == '{' || c == '[':
+		p.canon = p.canon[:0]
+		err := p.canonValue()
+		return string(p.canon), kComposite, err
+	case c == 'n':
+		return "", kNull, p.literal()
+	default:
+		start := p.pos
+		err := p.literal()
+		return string(p.b[start:p.pos]), kBool, err
+	}
+}
+
+// number validates a JSON number and returns its literal text.
+func (p *Parser) number() ([]byte, error) {
+	start := p.pos
+	b := p.b
+	i := p.pos
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		p.pos = i
+		return nil, p.unexpected("a number")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			p.pos = i
+			return nil, p.unexpected("a number's fraction")
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			p.pos = i
+			return nil, p.unexpected("a number's exponent")
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	p.pos = i
+	return b[start:i], nil
+}
+
+// str2 reads a string and returns its decoded bytes: a slice of the line
+// when there is no escape, else of p.str (valid until the next call).
+func (p *Parser) str2() ([]byte, error) {
+	p.pos++ // opening quote
+	start := p.pos
+	b := p.b
+	for i := start; i < len(b); i++ {
+		c := b[i]
+		if c == '"' {
+			p.pos = i + 1
+			return b[start:i], nil
+		}
+		if c == '\\' {
+			p.str = append(p.str[:0], b[start:i]...)
+			p.pos = i
+			return p.strEscaped()
+		}
+		if c < 0x20 {
+			p.pos = i
+			return nil, p.fail("invalid JSON: control character 0x%02x in a string at byte %d", c, i+1)
+		}
+	}
+	p.pos = len(b)
+	return nil, p.eof("a string")
+}
+
+func (p *Parser) strEscaped() ([]byte, error) {
+	b := p.b
+	for p.pos < len(b) {
+		c := b[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			return p.str, nil
+		case c < 0x20:
+			return nil, p.fail("invalid JSON: control character 0x%02x in a string at byte %d", c, p.pos+1)
+		case c != '\\':
+			p.str = append(p.str, c)
+			p.pos++
+			continue
+		}
+		if p.pos+1 >= len(b) {
+			p.pos = len(b)
+			return nil, p.eof("a string")
+		}
+		e := b[p.pos+1]
+		p.pos += 2
+		switch e {
+		case '"', '\\', '/':
+			p.str = append(p.str, e)
+		case 'b':
+			p.str = append(p.str, '\b')
+		case 'f':
+			p.str = append(p.str, '\f')
+		case 'n':
+			p.str = append(p.str, '\n')
+		case 'r':
+			p.str = append(p.str, '\r')
+		case 't':
+			p.str = append(p.str, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return nil, p.fail("invalid JSON: bad \\u escape at byte %d", p.pos-1)
+			}
+			if utf16.IsSurrogate(r) {
+				// A valid pair decodes to one rune; a lone surrogate becomes
+				// U+FFFD, as in encoding/json, so the value stays valid UTF-8.
+				save := p.pos
+				if p.pos+1 < len(b) && b[p.pos] == '\\' && b[p.pos+1] == 'u' {
+					p.pos += 2
+					if r2, ok := p.hex4(); ok {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							p.str = utf8.AppendRune(p.str, d)
+							continue
+						}
+					}
+				}
+				p.pos = save
+				r = utf8.RuneError
+			}
+			p.str = utf8.AppendRune(p.str, r)
+		default:
+			return nil, p.fail("invalid JSON: bad escape \\%c at byte %d", e, p.pos-1)
+		}
+	}
+	return nil, p.eof("a string")
+}
+
+func (p *Parser) hex4() (rune, bool) {
+	if p.pos+4 > len(p.b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.b[p.pos : p.pos+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	p.pos += 4
+	return r, true
+}
+
+// canonValue appends the canonical form of one value to p.canon.
+func (p *Parser) canonValue() error {
+	if p.pos >= len(p.b) {
+		return p.eof("a value")
+	}
+	switch c := p.b[p.pos]; {
+	case c == '{':
+		return p.canonObject()
+	case c == '[':
+		p.canon = append(p.canon, '[')
+		first := true
+		err := p.array(func() error {
+			if !first {
+				p.canon = append(p.canon, ',')
+			}
+			first = false
+			return p.canonValue()
+		})
+		p.canon = append(p.canon, ']')
+		return err
+	case c == '"':
+		s, err := p.str2()
+		if err != nil {
+			return err
+		}
+		p.canon = appendQuoted(p.canon, s)
+		return nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		n, err := p.number()
+		if err != nil {
+			return err
+		}
+		p.canon = appendCanonNumber(p.canon, n)
+		return nil
+	default:
+		start := p.pos
+		if err := p.literal(); err != nil {
+			return err
+		}
+		p.canon = append(p.canon, p.b[start:p.pos]...)
+		return nil
+	}
+}
+
+// canonObject writes members as they come and reorders them only when their
+// names are not already strictly ascending (sorted input costs no copy).
+func (p *Parser) canonObject() error {
+	start := len(p.canon)
+	p.canon = append(p.canon, '{')
+	base := len(p.spans)
+	sorted := true
+	err := p.object(func(name []byte) error {
+		if len(p.spans) > base {
+			p.canon = append(p.canon, ',')
+		}
+		ms := len(p.canon)
+		p.canon = appendQuoted(p.canon, name)
+		ke := len(p.canon)
+		if len(p.spans) > base && sorted {
+			prev := p.spans[len(p.spans)-1]
+			if bytes.Compare(p.canon[prev[0]:prev[1]], p.canon[ms:ke]) >= 0 {
+				sorted = false
+			}
+		}
+		p.canon = append(p.canon, ':')
+		if err := p.canonValue(); err != nil {
+			return err
+		}
+		p.spans = append(p.spans, [3]int{ms, ke, len(p.canon)})
+		return nil
+	})
+	members := p.spans[base:]
+	if err == nil && !sorted {
+		p.tmp = append(p.tmp[:0], p.canon[start+1:]...)
+		off := start + 1
+		key := func(s [3]int) []byte { return p.tmp[s[0]-off : s[1]-off] }
+		sort.SliceStable(members, func(i, j int) bool { return bytes.Compare(key(members[i]), key(members[j])) < 0 })
+		p.canon = p.canon[:start+1]
+		n := 0
+		for i, m := range members {
+			if i+1 < len(members) && bytes.Equal(key(m), key(members[i+1])) {
+				continue // a later duplicate wins
+			}
+			if n > 0 {
+				p.canon = append(p.canon, ',')
+			}
+			p.canon = append(p.canon, p.tmp[m[0]-off:m[2]-off]...)
+			n++
+		}
+	}
+	p.spans = p.spans[:base]
+	p.canon = append(p.canon, '}')
+	return err
+}
+
+// appendQuoted writes a JSON string with the minimal escapes: the same
+// decoded value always gives the same bytes.
+func appendQuoted(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

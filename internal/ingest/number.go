@@ -1,0 +1,305 @@
+package ingest
+
+import (
+	"math"
+	"strconv"
+)
+
+// decimal splits a valid JSON number literal into sign, significant digits
+// (no leading or trailing zeros; empty for zero) and a power of ten, so that
+// value = digits × 10^exp exactly. Nothing passes through float64: numbers
+// beyond its precision still compare and convert exactly.
+func decimal(n []byte) (neg bool, digits []byte, exp int64) {
+	i := 0
+	if n[0] == '-' {
+		neg, i = true, 1
+	}
+	var buf []byte
+	fracDigits := int64(0)
+	inFrac := false
+	for ; i < len(n); i++ {
+		c := n[i]
+		if c == '.' {
+			inFrac = true
+			continue
+		}
+		if c == 'e' || c == 'E' {
+			break
+		}
+		if inFrac {
+			fracDigits++
+		}
+		if c == '0' && len(buf) == 0 {
+			continue // leading zero
+		}
+		buf = append(buf, c)
+	}
+	if i < len(n) { // exponent
+		i++
+		eneg := false
+		if n[i] == '+' || n[i] == '-' {
+			eneg = n[i] == '-'
+			i++
+		}
+		for ; i < len(n); i++ {
+			if exp < 1e15 { // saturate: far beyond any range we accept
+				exp = exp*10 + int64(n[i]-'0')
+			}
+		}
+		if eneg {
+			exp = -exp
+		}
+	}
+	exp -= fracDigits
+	for len(buf) > 0 && buf[len(buf)-1] == '0' {
+		buf = buf[:len(buf)-1]
+		exp++
+	}
+	if len(buf) == 0 {
+		return false, nil, 0
+	}
+	return neg, buf, exp
+}
+
+// appendCanonNumber writes one normal form per numeric value: 2000, 2e3 and
+// 2000.0 all become 2000; 0.50 becomes 0.5; -0 becomes 0.
+func appendCanonNumber(dst, n []byte) []byte {
+	neg, d, exp := decimal(n)
+	if len(d) == 0 {
+		return append(dst, '0')
+	}
+	if neg {
+		dst = append(dst, '-')
+	}
+	nd := int64(len(d))
+	switch {
+	case exp == 0 || (exp > 0 && nd+exp <= 21):
+		dst = append(dst, d...)
+		for i := int64(0); i < exp; i++ {
+			dst = append(dst, '0')
+		}
+	case exp < 0 && -exp < nd:
+		dst = append(dst, d[:nd+exp]...)
+		dst = append(dst, '.')
+		dst = append(dst, d[nd+exp:]...)
+	case exp < 0 && -exp-nd <= 6:
+		dst = append(dst, '0', '.')
+		for i := int64(0); i < -exp-nd; i++ {
+			dst = append(dst, '0')
+		}
+		dst = append(dst, d...)
+	default:
+		dst = append(dst, d...)
+		dst = append(dst, 'e')
+		dst = strconv.AppendInt(dst, exp, 10)
+	}
+	return dst
+}
+
+// Accepted timestamps lie in [1800-01-01, 2200-01-01) UTC. Anything outside is
+// a logging bug; the bound keeps ts ± window far from int64 overflow.
+const (
+	minTSSeconds = -5364662400 // 1800-01-01T00:00:00Z
+	maxTSSeconds = 7258118400  // 2200-01-01T00:00:00Z
+)
+
+// epochNanos converts an epoch number to nanoseconds: seconds, or
+// milliseconds when the value is at least 1e12. Digits beyond a nanosecond
+// are truncated; values outside int64 nanoseconds (years 1678–2262) are errors.
+func epochNanos(n []byte) (int64, bool) {
+	neg, d, exp := decimal(n)
+	if len(d) == 0 {
+		return 0, true
+	}
+	scale := int64(9)
+	if !neg && int64(len(d))+exp >= 13 { // value >= 1e12
+		scale = 6
+	}
+	exp += scale
+	if int64(len(d))+exp > 19 {
+		return 0, false
+	}
+	if exp < 0 {
+		if -exp >= int64(len(d)) {
+			return 0, true // below a nanosecond
+		}
+		d = d[:int64(len(d))+exp]
+		exp = 0
+	}
+	var v uint64
+	for _, c := range d {
+		v = v*10 + uint64(c-'0')
+	}
+	for ; exp > 0; exp-- {
+		if v > math.MaxUint64/10 {
+			return 0, false
+		}
+		v *= 10
+	}
+	if v > math.MaxInt64 {
+		return 0, false
+	}
+	ns := int64(v)
+	if neg {
+		ns = -ns
+	}
+	if ns < minTSSeconds*1_000_000_000 || ns >= maxTSSeconds*1_000_000_000 {
+		return 0, false
+	}
+	return ns, true
+}
+
+// parseRFC3339 reads YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM) with any
+// number of fraction digits (truncated to nanoseconds). RFC 3339 allows a
+// lowercase t and z, and a space in place of the T.
+func parseRFC3339(s []byte) (int64, bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	if c := s[10]; c != 'T' && c != 't' && c != ' ' {
+		return 0, false
+	}
+	num := func(i, n int) int64 {
+		v := int64(0)
+		for _, c := range s[i : i+n] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int64(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, min, sec := num(11, 2), num(14, 2), num(17, 2)
+	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) ||
+		hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 60 {
+		return 0, false
+	}
+	i := 19
+	var frac int64
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			if i-start < 9 {
+				frac = frac*10 + int64(s[i]-'0')
+			}
+			i++
+		}
+		if i == start {
+			return 0, false
+		}
+		for k := i - start; k < 9; k++ {
+			frac *= 10
+		}
+	}
+	var offset int64
+	switch {
+	case i == len(s)-1 && (s[i] == 'Z' || s[i] == 'z'):
+	case i == len(s)-6 && (s[i] == '+' || s[i] == '-') && s[i+3] == ':':
+		oh, om := num(i+1, 2), num(i+4, 2)
+		if oh < 0 || oh > 23 || om < 0 || om > 59 {
+			return 0, false
+		}
+		offset = oh*3600 + om*60
+		if s[i] == '-' {
+			offset = -offset
+		}
+	default:
+		return 0, false
+	}
+	secs := daysFromCivil(year, month, day)*86400 + hour*3600 + min*60 + sec - offset
+	if secs < minTSSeconds || secs >= maxTSSeconds {
+		return 0, false
+	}
+	return secs*1_000_000_000 + frac, true
+}
+
+func daysIn(year, month int64) int64 {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil is Howard Hinnant's algorithm: days since 1970-01-01.
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+func (p *Parser) ts(r *Record) error {
+	if p.pos >= len(p.b) {
+		return p.eof("a value")
+	}
+	switch c := p.b[p.pos]; {
+	case c == '"':
+		s, err := p.str2()
+		if err != nil {
+			return err
+		}
+		v, ok := parseRFC3339(s)
+		if !ok {
+			return p.fail("unparseable ts %s: want RFC 3339 (2026-11-16T09:30:00Z) within years 1800 to 2199, or epoch seconds/milliseconds", truncateQuote(s))
+		}
+		r.TS, r.HasTS = v, true
+	case c == '-' || (c >= '0' && c <= '9'):
+		n, err := p.number()
+		if err != nil {
+			return err
+		}
+		v, ok := epochNanos(n)
+		if !ok {
+			return p.fail("ts %s is out of range (years 1800 to 2199)", truncateQuote(n))
+		}
+		r.TS, r.HasTS = v, true
+	case c == 'n':
+		r.HasTS = false
+		return p.literal()
+	default:
+		if err := p.skip(); err != nil {
+			return err
+		}
+		return p.fail("unparseable ts: want an RFC 3339 string or an epoch number")
+	}
+	return nil
+}
+
+func (p *Parser) duration(r *Record) error {
+	if p.pos < len(p.b) && (p.b[p.pos] == '-' || (p.b[p.pos] >= '0' && p.b[p.pos] <= '9')) {
+		n, err := p.number()
+		if err != nil {
+			return err
+		}
+		if f, err := strconv.ParseFloat(string(n), 64); err == nil {
+			r.Duration, r.HasDuration = f, true
+		}
+		return nil
+	}
+	return p.skip() // a duration of another type is ignored, like an unknown field
+}
+
+// truncateQuote quotes a value for an error message, cut to a readable length.
+func truncateQuote(s []byte) string {
+	const max = 64
+	if len(s) > max {
+		return strconv.Quote(string(s[:max])) + "…"
+	}
+	return strconv.Quote(string(s))
+}

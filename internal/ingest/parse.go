@@ -1,0 +1,245 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/zeebo/xxh3"
+)
+
+// maxDepth bounds nesting anywhere in a line: deeper input is reported as a
+// malformed line instead of growing the stack without limit.
+const maxDepth = 512
+
+// Record is one call parsed from a log line. Empty strings mean absent: the
+// format treats null, missing and "" alike for every optional string field.
+type Record struct {
+	TS          int64 // nanoseconds since the Unix epoch, UTC
+	HasTS       bool
+	Action      string
+	Key         string
+	Response    string
+	Session     string
+	Trace       string
+	Span        string
+	Run         string
+	Status      string
+	StatusNum   bool // status was a JSON number; Status holds its literal text
+	Effect      string
+	Duration    float64
+	HasDuration bool
+	HasArgs     bool
+	ArgsFP      [16]byte // hash of action_type + canonical args, when HasArgs
+	FP          [16]byte // the operation's fingerprint: ArgsFP, else hash of action + session
+	HasFP       bool
+}
+
+// Parser turns one log line into a Record. It validates the whole line as
+// strict JSON (RFC 8259) and valid UTF-8, because encoding/json silently
+// accepts invalid UTF-8 and we must report, never repair, such lines.
+// A Parser reuses its buffers and is not safe for concurrent use.
+type Parser struct {
+	b     []byte
+	pos   int
+	depth int
+	canon []byte   // canonical args being built
+	tmp   []byte   // scratch for reordering object members
+	str   []byte   // scratch for decoded strings
+	spans [][3]int // member spans of the objects being canonicalised (a stack)
+	fpbuf []byte
+}
+
+type parseError struct{ msg string }
+
+func (e *parseError) Error() string { return e.msg }
+
+func (p *Parser) fail(format string, a ...any) error {
+	return &parseError{fmt.Sprintf(format, a...)}
+}
+
+// field ids of the top-level members we read; everything else is validated and skipped.
+const (
+	fNone = iota
+	fTS
+	fAction
+	fKey
+	fResponse
+	fSession
+	fTrace
+	fSpan
+	fRun
+	fArgs
+	fStatus
+	fEffect
+	fDuration
+)
+
+func fieldOf(name []byte) int {
+	switch string(name) { // the compiler does not allocate for this conversion
+	case "ts":
+		return fTS
+	case "action_type":
+		return fAction
+	case "idempotency_key":
+		return fKey
+	case "response_id":
+		return fResponse
+	case "session_id":
+		return fSession
+	case "trace_id":
+		return fTrace
+	case "span_id":
+		return fSpan
+	case "run_id":
+		return fRun
+	case "args":
+		return fArgs
+	case "status":
+		return fStatus
+	case "effect":
+		return fEffect
+	case "duration_ms":
+		return fDuration
+	}
+	return fNone
+}
+
+// Parse parses one line (without its line terminator). Duplicate members
+// follow JSON.parse and encoding/json: the last one wins.
+func (p *Parser) Parse(line []byte, r *Record) error {
+	*r = Record{}
+	if !utf8.Valid(line) {
+		return &parseError{fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8At(line))}
+	}
+	p.b, p.pos, p.depth = line, 0, 0
+	p.ws()
+	if p.pos >= len(p.b) || p.b[p.pos] != '{' {
+		return p.fail("not a JSON object")
+	}
+	var argsCanon []byte
+	haveArgs, haveAction := false, false
+	err := p.object(func(name []byte) error {
+		f := fieldOf(name)
+		switch f {
+		case fNone:
+			return p.skip()
+		case fArgs:
+			if p.peekNull() {
+				haveArgs = false
+				return p.skip()
+			}
+			p.canon = p.canon[:0]
+			if err := p.canonValue(); err != nil {
+				return err
+			}
+			haveArgs, argsCanon = true, p.canon
+			return nil
+		case fTS:
+			return p.ts(r)
+		case fDuration:
+			return p.duration(r)
+		case fAction:
+			s, kind, err := p.scalar()
+			if err != nil {
+				return err
+			}
+			if kind != kString && kind != kNull {
+				return p.fail("action_type must be a string")
+			}
+			r.Action, haveAction = s, s != ""
+			return nil
+		}
+		s, kind, err := p.scalar()
+		if err != nil {
+			return err
+		}
+		switch f {
+		case fKey:
+			r.Key = s
+		case fResponse:
+			r.Response = s
+		case fSession:
+			r.Session = s
+		case fTrace:
+			r.Trace = s
+		case fSpan:
+			r.Span = s
+		case fRun:
+			r.Run = s
+		case fStatus:
+			r.Status, r.StatusNum = s, kind == kNumber
+		case fEffect:
+			r.Effect = s
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.ws()
+	if p.pos != len(p.b) {
+		return p.fail("unexpected %s after the JSON object at byte %d", describe(p.b[p.pos]), p.pos+1)
+	}
+	if !haveAction {
+		return p.fail("action_type is missing, null or empty")
+	}
+	if haveArgs {
+		r.HasArgs, r.HasFP = true, true
+		r.ArgsFP = p.hash('a', r.Action, argsCanon)
+		r.FP = r.ArgsFP
+	} else if r.Session != "" {
+		r.HasFP = true
+		r.FP = p.hash('s', r.Action, []byte(r.Session))
+	}
+	return nil
+}
+
+// hash gives a 128-bit fingerprint; the kind byte keeps an args hash from
+// ever equalling a session hash, the NUL keeps action and payload apart.
+func (p *Parser) hash(kind byte, action string, payload []byte) [16]byte {
+	p.fpbuf = append(p.fpbuf[:0], kind)
+	p.fpbuf = append(p.fpbuf, action...)
+	p.fpbuf = append(p.fpbuf, 0)
+	p.fpbuf = append(p.fpbuf, payload...)
+	return xxh3.Hash128(p.fpbuf).Bytes()
+}
+
+// CanonicalArgs returns the canonical JSON text of one JSON value: object
+// members sorted (duplicates: last wins), no insignificant whitespace,
+// strings re-escaped minimally, numbers in one normal form. For tests and tools.
+func CanonicalArgs(v []byte) (string, error) {
+	var p Parser
+	if !utf8.Valid(v) {
+		return "", errors.New("invalid UTF-8")
+	}
+	p.b = v
+	p.ws()
+	if err := p.canonValue(); err != nil {
+		return "", err
+	}
+	p.ws()
+	if p.pos != len(p.b) {
+		return "", p.fail("trailing data at byte %d", p.pos+1)
+	}
+	return string(p.canon), nil
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i + 1
+		}
+		i += n
+	}
+	return len(b)
+}
+
+func describe(c byte) string {
+	if c >= 0x20 && c < 0x7f {
+		return strconv.QuoteRune(rune(c))
+	}
+	return fmt.Sprintf("byte 0x%02x", c)
+}

@@ -1,0 +1,256 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+)
+
+const (
+	chunkSize = 1 << 20  // bytes handed to a parse worker at a time
+	maxLine   = 64 << 20 // a longer line is reported malformed, not held in memory
+)
+
+// chunk is a run of whole lines; first is the 1-based number of its first line.
+type chunk struct {
+	seq   int
+	first int64
+	data  []byte
+	// tooLong marks a chunk standing for one line over maxLine, whose bytes were dropped.
+	tooLong bool
+}
+
+// batch is what a worker made of a chunk.
+type batch struct {
+	seq       int
+	lines     int64
+	records   []Record
+	lineNos   []int64
+	malformed []Malformed
+}
+
+// Malformed is a line that is not a call.
+type Malformed struct {
+	Line  int64
+	Error string
+}
+
+// open returns the decompressed stream of a source: gzip is detected by its
+// magic bytes, so a .gz file, a misnamed one and gzip on stdin all work.
+func open(path string) (io.Reader, func() error, error) {
+	var f *os.File
+	if path == "-" {
+		f = os.Stdin
+	} else {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, nil, err
+		}
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			f.Close()
+			return nil, nil, fmt.Errorf("%s is a directory", path)
+		}
+	}
+	closeFn := func() error {
+		if f == os.Stdin {
+			return nil
+		}
+		return f.Close()
+	}
+	br := bufio.NewReaderSize(f, 1<<20)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			closeFn()
+			return nil, nil, fmt.Errorf("gzip: %w", err)
+		}
+		return zr, closeFn, nil
+	}
+	return br, closeFn, nil
+}
+
+// countingReader tracks the decompressed offset, for errors that name where a stream broke.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// split cuts a stream into chunks of whole lines and sends them in order.
+func split(ctx context.Context, src io.Reader, out chan<- chunk) error {
+	defer close(out)
+	r := bufio.NewReaderSize(src, 64<<10)
+	seq, line := 0, int64(1)
+	buf := make([]byte, 0, chunkSize)
+	eof := false
+	send := func(c chunk) bool {
+		select {
+		case out <- c:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for !eof || len(buf) > 0 {
+		for !eof && len(buf) < cap(buf) {
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				eof = true
+			} else if err != nil {
+				return err
+			}
+		}
+		cut := bytes.LastIndexByte(buf, '\n') + 1
+		if eof && cut < len(buf) {
+			cut = len(buf) // the last line has no terminator
+		}
+		if cut == 0 { // one line fills the buffer
+			if cap(buf) < maxLine {
+				grown := make([]byte, len(buf), 2*cap(buf))
+				copy(grown, buf)
+				buf = grown
+				continue
+			}
+			if err := discardLine(r); err != nil && err != io.EOF {
+				return err
+			} else if err == io.EOF {
+				eof = true
+			}
+			if !send(chunk{seq: seq, first: line, tooLong: true}) {
+				return ctx.Err()
+			}
+			seq, line, buf = seq+1, line+1, make([]byte, 0, chunkSize)
+			continue
+		}
+		next := make([]byte, len(buf)-cut, max(chunkSize, len(buf)-cut))
+		copy(next, buf[cut:])
+		c := chunk{seq: seq, first: line, data: buf[:cut]}
+		line += int64(bytes.Count(c.data, []byte{'\n'}))
+		if !send(c) {
+			return ctx.Err()
+		}
+		seq, buf = seq+1, next
+	}
+	return nil
+}
+
+// discardLine reads up to and including the next newline.
+func discardLine(br *bufio.Reader) error {
+	for {
+		_, err := br.ReadSlice('\n')
+		if err != bufio.ErrBufferFull {
+			return err
+		}
+	}
+}
+
+func parseChunk(c chunk, p *Parser) batch {
+	b := batch{seq: c.seq}
+	if c.tooLong {
+		b.lines = 1
+		b.malformed = append(b.malformed, Malformed{c.first, fmt.Sprintf("line longer than %d MiB", maxLine>>20)})
+		return b
+	}
+	data := c.data
+	ln := c.first
+	for len(data) > 0 {
+		end := bytes.IndexByte(data, '\n')
+		var line []byte
+		if end < 0 {
+			line, data = data, nil
+		} else {
+			line, data = data[:end], data[end+1:]
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if !blank(line) {
+			var r Record
+			if err := p.Parse(line, &r); err != nil {
+				b.malformed = append(b.malformed, Malformed{ln, err.Error()})
+			} else {
+				b.records = append(b.records, r)
+				b.lineNos = append(b.lineNos, ln)
+			}
+		}
+		ln++
+	}
+	b.lines = ln - c.first
+	return b
+}
+
+func blank(line []byte) bool {
+	for _, c := range line {
+		switch c {
+		case ' ', '\t', '\r', '\v', '\f':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// parseAll runs the workers and delivers batches in chunk order to deliver.
+func parseAll(ctx context.Context, r io.Reader, deliver func(batch) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan chunk, 4)
+	results := make(chan batch, 4)
+	splitErr := make(chan error, 1)
+	go func() { splitErr <- split(ctx, r, chunks) }()
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var p Parser
+			for c := range chunks {
+				select {
+				case results <- parseChunk(c, &p):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+	pending := map[int]batch{}
+	next := 0
+	var err error
+	for b := range results {
+		if err != nil {
+			continue // drain so the workers can finish
+		}
+		pending[b.seq] = b
+		for {
+			nb, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if err = deliver(nb); err != nil {
+				cancel()
+				break
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return <-splitErr
+}

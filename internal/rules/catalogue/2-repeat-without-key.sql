@@ -1,0 +1,26 @@
+-- Keyless calls of one fingerprint (the same action with the same canonical
+-- args, or the same session when there are no args), chained while each gap
+-- to the previous call is at most the window.
+WITH k AS (
+    SELECT source_id, line, path, ts, fp, response_id, action_type
+    FROM audit_calls
+    WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL
+), b AS (
+    SELECT *,
+        CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
+    FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path, line)
+), c AS (
+    SELECT *,
+        sum(brk) OVER (PARTITION BY fp ORDER BY ts, path, line ROWS UNBOUNDED PRECEDING) AS chain
+    FROM b
+), g AS (
+    SELECT fp, chain,
+        CASE WHEN count(DISTINCT response_id) >= 2 OR count(response_id) < count(*)
+             THEN 'high' ELSE 'low' END AS severity
+    FROM c
+    GROUP BY fp, chain
+    HAVING count(*) >= 2
+)
+SELECT fp::VARCHAR || '/' || chain AS grp, severity, action_type,
+       NULL::VARCHAR AS idempotency_key, source_id, line
+FROM c JOIN g USING (fp, chain)

@@ -1,0 +1,11 @@
+-- One idempotency key (per action type) reused with different arguments.
+WITH g AS (
+    SELECT action_type, idempotency_key
+    FROM audit_calls
+    WHERE idempotency_key IS NOT NULL
+    GROUP BY action_type, idempotency_key
+    HAVING count(DISTINCT args_fp) >= 2
+)
+SELECT action_type || chr(0) || idempotency_key AS grp,
+       'medium' AS severity, action_type, idempotency_key, source_id, line
+FROM audit_calls JOIN g USING (action_type, idempotency_key)
