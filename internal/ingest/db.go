@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS sources (
 	lines     BIGINT  NOT NULL,
 	bytes     BIGINT  NOT NULL,
 	calls     BIGINT  NOT NULL,
-	malformed BIGINT  NOT NULL
+	malformed BIGINT  NOT NULL,
+	content_hash UUID NOT NULL -- xxh3-128 of the decompressed bytes: the same content is ingested once
 );
 CREATE TABLE IF NOT EXISTS calls (
 	source_id       INTEGER NOT NULL,

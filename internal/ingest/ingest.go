@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -17,6 +18,9 @@ type Stats struct {
 	Bytes     int64
 	Calls     int64
 	Malformed int64
+	// DuplicateOf names the source already in the database with the same
+	// content; when set, nothing of this source was added.
+	DuplicateOf string
 }
 
 // InputError is a source that could not be read; the CLI reports it as an
@@ -29,15 +33,34 @@ type InputError struct {
 func (e *InputError) Error() string { return fmt.Sprintf("%s: %v", e.Source, e.Err) }
 func (e *InputError) Unwrap() error { return e.Err }
 
-// IngestFile reads one source ("-" is standard input) into the database in
-// one transaction: on any error the database is as it was before.
+// IngestFile reads one file into the database in one transaction: on any
+// error the database is as it was before. A source whose content is already
+// in the database is not added again: its Stats.DuplicateOf names the source
+// that holds it.
 func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
-	r, closeFn, err := open(path)
+	f, closeFn, err := open(path)
 	if err != nil {
 		return Stats{Source: path}, &InputError{path, err}
 	}
 	defer closeFn()
-	return d.ingest(ctx, path, r)
+	return d.finishIngest(d.ingest(ctx, path, f))
+}
+
+// IngestReader is IngestFile for a stream (standard input): name is how the
+// report shows it.
+func (d *DB) IngestReader(ctx context.Context, name string, r io.Reader) (Stats, error) {
+	src, err := decompress(r)
+	if err != nil {
+		return Stats{Source: name}, &InputError{name, err}
+	}
+	return d.finishIngest(d.ingest(ctx, name, src))
+}
+
+func (d *DB) finishIngest(st Stats, err error) (Stats, error) {
+	if errors.Is(err, errDuplicate) {
+		err = nil
+	}
+	return st, err
 }
 
 func (d *DB) ingest(ctx context.Context, path string, src io.Reader) (st Stats, err error) {
@@ -59,7 +82,7 @@ func (d *DB) ingest(ctx context.Context, path string, src io.Reader) (st Stats, 
 	if err := d.Conn.QueryRowContext(ctx, "SELECT coalesce(max(source_id), 0) + 1 FROM sources").Scan(&id); err != nil {
 		return st, err
 	}
-	counted := &countingReader{r: src}
+	counted := newCountingReader(src)
 	err = d.appendAll(ctx, id, counted, &st)
 	st.Bytes = counted.n
 	if err != nil {
@@ -68,10 +91,28 @@ func (d *DB) ingest(ctx context.Context, path string, src io.Reader) (st Stats, 
 		}
 		return st, err
 	}
-	_, err = d.Conn.ExecContext(ctx, "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)",
-		id, path, st.Lines, st.Bytes, st.Calls, st.Malformed)
+	sum := counted.sum()
+	// The same content twice (a re-run on a kept database, a copied file)
+	// would double every call and turn each into a fake retry: keep it once.
+	// Empty sources add nothing; they are deduplicated by path only.
+	var dup string
+	err = d.Conn.QueryRowContext(ctx, `SELECT path FROM sources
+		WHERE content_hash = ? AND bytes = ? AND (bytes > 0 OR path = ?)
+		ORDER BY source_id LIMIT 1`, &sum, st.Bytes, path).Scan(&dup)
+	switch {
+	case err == nil:
+		st.DuplicateOf = dup
+		return st, errDuplicate
+	case !errors.Is(err, sql.ErrNoRows):
+		return st, err
+	}
+	_, err = d.Conn.ExecContext(ctx, "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
+		id, path, st.Lines, st.Bytes, st.Calls, st.Malformed, &sum)
 	return st, err
 }
+
+// errDuplicate rolls back a source whose content is already in the database.
+var errDuplicate = errors.New("duplicate content")
 
 type dbError struct{ error }
 

@@ -6,6 +6,8 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/zeebo/xxh3"
 	"io"
 	"os"
 	"runtime"
@@ -41,51 +43,61 @@ type Malformed struct {
 	Error string
 }
 
-// open returns the decompressed stream of a source: gzip is detected by its
-// magic bytes, so a .gz file, a misnamed one and gzip on stdin all work.
+// open returns the decompressed stream of a file.
 func open(path string) (io.Reader, func() error, error) {
-	var f *os.File
-	if path == "-" {
-		f = os.Stdin
-	} else {
-		var err error
-		if f, err = os.Open(path); err != nil {
-			return nil, nil, err
-		}
-		if st, err := f.Stat(); err == nil && st.IsDir() {
-			f.Close()
-			return nil, nil, fmt.Errorf("%s is a directory", path)
-		}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
 	}
-	closeFn := func() error {
-		if f == os.Stdin {
-			return nil
-		}
-		return f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is a directory", path)
 	}
-	br := bufio.NewReaderSize(f, 1<<20)
+	r, err := decompress(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return r, f.Close, nil
+}
+
+// decompress detects gzip by its magic bytes, so a .gz file, a misnamed one
+// and gzip on stdin all work.
+func decompress(src io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(src, 1<<20)
 	magic, _ := br.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			closeFn()
-			return nil, nil, fmt.Errorf("gzip: %w", err)
+			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		return zr, closeFn, nil
+		return zr, nil
 	}
-	return br, closeFn, nil
+	return br, nil
 }
 
-// countingReader tracks the decompressed offset, for errors that name where a stream broke.
+// countingReader tracks the decompressed offset, for errors that name where
+// a stream broke, and hashes the content, so the same data is ingested once.
 type countingReader struct {
 	r io.Reader
 	n int64
+	h *xxh3.Hasher128
+}
+
+func newCountingReader(r io.Reader) *countingReader {
+	return &countingReader{r: r, h: xxh3.New128()}
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	c.h.Write(p[:n])
 	return n, err
+}
+
+// sum is the content hash of everything read so far.
+func (c *countingReader) sum() duckdb.UUID {
+	return duckdb.UUID(c.h.Sum128().Bytes())
 }
 
 // split cuts a stream into chunks of whole lines and sends them in order.
