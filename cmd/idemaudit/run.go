@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Exit codes. Findings and failures never share a code.
+const (
+	exitOK        = 0   // ran; nothing at or above --fail-on
+	exitFindings  = 1   // findings at or above --fail-on
+	exitError     = 2   // usage or input error
+	exitInterrupt = 130 // interrupted (Ctrl-C, SIGTERM), after cleanup
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+const usage = `idemaudit finds the duplicate side effects that retries cause in logs of
+side-effecting calls made by AI agents.
+
+Usage:
+  idemaudit audit [flags] PATH...   audit JSONL logs (files, directories, - for stdin)
+  idemaudit rules [RULE]            list the rule catalogue, or explain one rule
+  idemaudit sample [flags] DIR      write a synthetic week of logs with planted anomalies
+  idemaudit --version               print the version
+
+Run 'idemaudit COMMAND --help' for a command's flags.
+Exit codes: 0 ran clean, 1 findings at or above --fail-on, 2 usage or input error,
+130 interrupted.
+`
+
+// env is what a command may touch: no globals, so tests run the real thing.
+type env struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// Run is the whole program; main only adds signals and os.Exit.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	var code int
+	var err error
+	switch args[0] {
+	case "audit":
+		code, err = e.audit(args[1:])
+	case "rules":
+		code, err = e.rules(args[1:])
+	case "sample":
+		code, err = e.sample(args[1:])
+	case "--version", "-version", "version":
+		fmt.Fprintf(stdout, "idemaudit %s\n", version)
+		return exitOK
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "idemaudit: unknown command %q\n\n%s", args[0], usage)
+		return exitError
+	}
+	if err == nil {
+		return code
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "idemaudit: interrupted")
+		return exitInterrupt
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "idemaudit %s: %v\nRun 'idemaudit %s --help' for usage.\n", args[0], err, args[0])
+		return exitError
+	}
+	fmt.Fprintf(stderr, "idemaudit %s: %v\n", args[0], err)
+	return exitError
+}
+
+// usageError is a bad flag or argument.
+type usageError struct{ error }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// parseFlags parses a command's flags; help goes to stdout and ends the command.
+func (e *env) parseFlags(fs *pflag.FlagSet, args []string, synopsis string) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.SortFlags = false
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprintf(e.stdout, "Usage:\n  %s\n\nFlags:\n%s", synopsis, fs.FlagUsages())
+			return true, nil
+		}
+		return false, usageError{err}
+	}
+	return false, nil
+}
+
+// isTerminal reports whether w is a character device, for progress output.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// plural writes "1 line" / "2 lines".
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// joinOr lists choices for messages: "a, b or c".
+func joinOr(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
