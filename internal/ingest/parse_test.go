@@ -1,0 +1,156 @@
+package ingest
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseTimestampForms(t *testing.T) {
+	want := time.Date(2026, 11, 16, 9, 30, 0, 0, time.UTC).UnixNano()
+	forms := []string{
+		`"2026-11-16T09:30:00Z"`,
+		`"2026-11-16T09:30:00z"`,
+		`"2026-11-16t09:30:00Z"`,
+		`"2026-11-16 09:30:00Z"`,
+		`"2026-11-16T09:30:00.000Z"`,
+		`"2026-11-16T09:30:00.000000000Z"`,
+		`"2026-11-16T11:30:00+02:00"`,
+		`"2026-11-16T04:00:00-05:30"`,
+		`"2026-11-16T09:30:00+00:00"`,
+		`1794821400`,
+		`1794821400.0`,
+		`1.7948214e9`,
+		`1794821400000`,
+		`1794821400000.0`,
+	}
+	var p Parser
+	for _, f := range forms {
+		var r Record
+		if err := p.Parse([]byte(`{"action_type":"a","ts":`+f+`}`), &r); err != nil {
+			t.Errorf("ts %s: %v", f, err)
+			continue
+		}
+		if !r.HasTS || r.TS != want {
+			t.Errorf("ts %s = %d (has %v), want %d", f, r.TS, r.HasTS, want)
+		}
+	}
+	frac := map[string]int64{
+		`"2026-11-16T09:30:00.5Z"`:          want + 5e8,
+		`"2026-11-16T09:30:00.123456789Z"`:  want + 123456789,
+		`"2026-11-16T09:30:00.1234567891Z"`: want + 123456789, // beyond ns: truncated
+		`1794821400.25`:                     want + 25e7,
+		`1794821400123`:                     want + 123e6,
+		`1794821400123.5`:                   want + 123500000,
+	}
+	for f, w := range frac {
+		var r Record
+		if err := p.Parse([]byte(`{"action_type":"a","ts":`+f+`}`), &r); err != nil || r.TS != w {
+			t.Errorf("ts %s = %d, %v; want %d", f, r.TS, err, w)
+		}
+	}
+	for _, f := range []string{`null`} {
+		var r Record
+		if err := p.Parse([]byte(`{"action_type":"a","ts":`+f+`}`), &r); err != nil || r.HasTS {
+			t.Errorf("ts %s: want untimed, got %v %v", f, r.HasTS, err)
+		}
+	}
+}
+
+func TestParseMalformed(t *testing.T) {
+	cases := map[string]string{
+		`[1,2]`:                                           "not a JSON object",
+		`"x"`:                                             "not a JSON object",
+		`{"action_type":"a"`:                              "",
+		`{"action_type":"a",}`:                            "",
+		`{"action_type":"a"} {}`:                          "after the JSON object",
+		`{"action_type":"a","x":01}`:                      "",
+		`{"action_type":"a","x":"\x01"}`:                  "",
+		`{"action_type":"a","x":"\q"}`:                    "",
+		`{"action_type":'a'}`:                             "",
+		`{"action_type":"a","x":NaN}`:                     "",
+		"{\"action_type\":\"a\",\"x\":\"\xff\"}":          "invalid UTF-8 at byte 25",
+		`{"ts":"2026-11-16T09:30:00Z"}`:                   "action_type is missing",
+		`{"action_type":null}`:                            "action_type is missing",
+		`{"action_type":""}`:                              "action_type is missing",
+		`{"action_type":7}`:                               "action_type must be a string",
+		`{"action_type":"a","ts":"yesterday"}`:            "unparseable ts",
+		`{"action_type":"a","ts":""}`:                     "unparseable ts",
+		`{"action_type":"a","ts":"2026-13-01T00:00:00Z"}`: "unparseable ts",
+		`{"action_type":"a","ts":"2026-02-29T00:00:00Z"}`: "unparseable ts",
+		`{"action_type":"a","ts":"2026-11-16T09:30:00"}`:  "unparseable ts",
+		`{"action_type":"a","ts":true}`:                   "unparseable ts",
+		`{"action_type":"a","ts":{}}`:                     "unparseable ts",
+		`{"action_type":"a","ts":1e300}`:                  "out of range",
+		`{"action_type":"a","ts":"9999-01-01T00:00:00Z"}`: "unparseable ts",
+		`{"action_type":"a","args":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}`: "deep",
+	}
+	var p Parser
+	for line, want := range cases {
+		var r Record
+		err := p.Parse([]byte(line), &r)
+		if err == nil {
+			t.Errorf("%.60s: parsed, want an error", line)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%.60s: error %q, want it to mention %q", line, err, want)
+		}
+	}
+}
+
+func TestParseFields(t *testing.T) {
+	var p Parser
+	var r Record
+	line := `{"action_type":"charge","idempotency_key":"","response_id":null,"session_id":"s","status":504,` +
+		`"effect":"created","duration_ms":"fast","unknown":{"deep":[1,{"x":null}]},"run_id":"r1","run_id":"r2"}`
+	if err := p.Parse([]byte(line), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Key != "" || r.Response != "" || r.Session != "s" || r.Status != "504" || !r.StatusNum ||
+		r.Effect != "created" || r.HasDuration || r.Run != "r2" || r.HasArgs || !r.HasFP {
+		t.Errorf("record %+v", r)
+	}
+	if err := p.Parse([]byte(`{"action_type":"a","status":"ok","args":null}`), &r); err != nil || r.StatusNum || r.HasArgs || r.HasFP {
+		t.Errorf("record %+v %v", r, err)
+	}
+}
+
+func TestCanonicalArgs(t *testing.T) {
+	same := [][]string{
+		{`{"a":1,"b":{"d":[1,2],"c":"x"}}`, `{ "b" : { "c" : "x", "d" : [ 1 , 2 ] }, "a" : 1 }`, "{\n\t\"b\":{\"d\":[1,2],\"c\":\"x\"},\"a\":1}"},
+		{`2000`, `2e3`, `2000.0`, `2.000E+3`, `20000e-1`},
+		{`0`, `-0`, `0.0`, `0e10`},
+		{`"é"`, `"\u00e9"`, `"\u00E9"`},
+		{`"/"`, `"\/"`},
+		{`{"a":1,"a":2}`, `{"a":2}`},
+		{`"\ud83d\ude00"`, `"😀"`},
+	}
+	for _, group := range same {
+		first, err := CanonicalArgs([]byte(group[0]))
+		if err != nil {
+			t.Fatalf("%s: %v", group[0], err)
+		}
+		for _, v := range group[1:] {
+			got, err := CanonicalArgs([]byte(v))
+			if err != nil || got != first {
+				t.Errorf("canonical(%s) = %q, %v; want %q as for %s", v, got, err, first, group[0])
+			}
+		}
+	}
+	different := [][2]string{
+		{`1`, `"1"`},
+		{`[1,2]`, `[2,1]`},
+		{`{"a":null}`, `{}`},
+		{`0.1`, `0.10000000000000001`},
+		{`true`, `"true"`},
+		{`{"a":1}`, `{"A":1}`},
+	}
+	for _, d := range different {
+		a, _ := CanonicalArgs([]byte(d[0]))
+		b, _ := CanonicalArgs([]byte(d[1]))
+		if a == b {
+			t.Errorf("%s and %s share the canonical form %q", d[0], d[1], a)
+		}
+	}
+}
