@@ -4,14 +4,26 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
+
+// interruptGrace is how long an interrupted run may take to clean up (roll
+// back the open transaction) before the process exits anyway: a read
+// blocked on a silent pipe cannot see the cancellation.
+const interruptGrace = 3 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+		time.Sleep(interruptGrace)
+		fmt.Fprintln(os.Stderr, "idemaudit: interrupted")
+		os.Exit(exitInterrupt)
+	}()
+	os.Exit(Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

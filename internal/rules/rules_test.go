@@ -376,3 +376,18 @@ func TestWindowOption(t *testing.T) {
 	}})
 	check(t, res, []string{"repeat-without-key"})
 }
+
+func TestGroupsDoNotCollide(t *testing.T) {
+	// Joined by NUL, ("a\u0000b", "c") and ("a", "b\u0000c") would be one
+	// group id and their evidence would merge into one finding.
+	res := auditLines(t,
+		`{"ts":"2026-11-16T09:00:00Z","action_type":"a\u0000b","idempotency_key":"c","response_id":"r1"}`,
+		`{"ts":"2026-11-16T09:00:01Z","action_type":"a","idempotency_key":"b\u0000c","response_id":"r2"}`,
+		`{"ts":"2026-11-16T09:00:02Z","action_type":"a\u0000b","idempotency_key":"c","response_id":"r3"}`,
+		`{"ts":"2026-11-16T09:00:03Z","action_type":"a","idempotency_key":"b\u0000c","response_id":"r4"}`,
+	)
+	ids := []string{"same-key-different-response"}
+	check(t, res, ids,
+		want{ids[0], rules.Critical, []int64{1, 3}},
+		want{ids[0], rules.Critical, []int64{2, 4}})
+}

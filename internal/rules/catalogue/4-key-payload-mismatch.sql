@@ -6,6 +6,6 @@ WITH g AS (
     GROUP BY action_type, idempotency_key
     HAVING count(DISTINCT args_fp) >= 2
 )
-SELECT action_type || chr(0) || idempotency_key AS grp,
+SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold
        'medium' AS severity, action_type, idempotency_key, source_id, line
 FROM audit_calls JOIN g USING (action_type, idempotency_key)

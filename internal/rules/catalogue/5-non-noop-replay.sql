@@ -12,6 +12,6 @@ WITH o AS (
     GROUP BY action_type, idempotency_key
     HAVING bool_or(rn > 1 AND effect IS NOT NULL AND lower(effect) <> 'noop')
 )
-SELECT action_type || chr(0) || idempotency_key AS grp,
+SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold
        'high' AS severity, action_type, idempotency_key, source_id, line
 FROM audit_calls JOIN g USING (action_type, idempotency_key)

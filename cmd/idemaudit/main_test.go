@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// binary is the real idemaudit, built once for the end-to-end tests.
+var binary string
+
+// repoRoot is where the binary runs, so sources read "sample-logs/...".
+var repoRoot, _ = filepath.Abs("../..")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "idemaudit-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	binary = filepath.Join(dir, "idemaudit")
+	if runtime.GOOS == "windows" {
+		binary += ".exe"
+	}
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build:", err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run executes the binary in the repository root.
+func run(t *testing.T, stdin []byte, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = repoRoot
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const (
+	high = `{"ts":"2026-11-16T09:00:00Z","action_type":"send_email","args":{"to":"a"},"response_id":"m1"}
+{"ts":"2026-11-16T09:00:30Z","action_type":"send_email","args":{"to":"a"},"response_id":"m2"}
+`
+	clean = `{"ts":"2026-11-16T09:00:00Z","action_type":"charge","idempotency_key":"k","response_id":"c1","effect":"created"}
+{"ts":"2026-11-16T09:00:30Z","action_type":"charge","idempotency_key":"k","response_id":"c1","effect":"noop"}
+`
+)
+
+// jsonReport is the part of the JSON report the CLI tests read.
+type jsonReport struct {
+	SchemaVersion int `json:"schema_version"`
+	Summary       struct {
+		Calls              int            `json:"calls"`
+		MalformedLines     int            `json:"malformed_lines"`
+		FindingsBySeverity map[string]int `json:"findings_by_severity"`
+	} `json:"summary"`
+	Findings []struct {
+		Rule     string `json:"rule"`
+		Severity string `json:"severity"`
+		Calls    []struct {
+			Source string `json:"source"`
+			Line   int    `json:"line"`
+		} `json:"calls"`
+	} `json:"findings"`
+	Malformed []struct {
+		Source string `json:"source"`
+		Line   int    `json:"line"`
+		Error  string `json:"error"`
+	} `json:"malformed"`
+}
+
+func parseReport(t *testing.T, s string) jsonReport {
+	t.Helper()
+	var r jsonReport
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, s)
+	}
+	return r
+}
+
+func TestCLIExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	highLog := writeFile(t, dir, "high.jsonl", high)
+	cleanLog := writeFile(t, dir, "clean.jsonl", clean)
+	emptyDir := filepath.Join(dir, "empty")
+	os.Mkdir(emptyDir, 0o755)
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		inStdout string
+		inStderr string
+	}{
+		{"no arguments", nil, 2, "", "Usage:"},
+		{"version", []string{"--version"}, 0, "idemaudit ", ""},
+		{"help", []string{"--help"}, 0, "idemaudit audit", ""},
+		{"audit help", []string{"audit", "--help"}, 0, "--fail-on", ""},
+		{"unknown command", []string{"audiit"}, 2, "", `unknown command "audiit"`},
+		{"no path", []string{"audit"}, 2, "", "no PATH given"},
+		{"unknown format", []string{"audit", "-f", "xml", cleanLog}, 2, "", "table, markdown or json"},
+		{"bad flag", []string{"audit", "--nope", cleanLog}, 2, "", "unknown flag: --nope"},
+		{"bad window", []string{"audit", "--window", "0s", cleanLog}, 2, "", "--window must be positive"},
+		{"bad severity", []string{"audit", "--fail-on", "urgent", cleanLog}, 2, "", "unknown severity"},
+		{"missing file", []string{"audit", filepath.Join(dir, "nope.jsonl")}, 2, "", "nope.jsonl"},
+		{"no log files", []string{"audit", emptyDir}, 2, "", "no log files found"},
+		{"findings without --fail-on", []string{"audit", highLog}, 0, "repeat-without-key", ""},
+		{"findings at --fail-on", []string{"audit", "--fail-on", "high", highLog}, 1, "repeat-without-key", ""},
+		{"findings above --fail-on", []string{"audit", "--fail-on", "LOW", highLog}, 1, "", ""},
+		{"findings below --fail-on", []string{"audit", "--fail-on", "critical", highLog}, 0, "", ""},
+		{"clean at --fail-on low", []string{"audit", "--fail-on", "low", cleanLog}, 0, "", ""},
+		{"rules", []string{"rules"}, 0, "same-key-different-response (critical)", ""},
+		{"one rule", []string{"rules", "unstable-key"}, 0, "Fix:", ""},
+		{"unknown rule", []string{"rules", "nope"}, 2, "", `unknown rule "nope"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, nil, tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", r.code, tc.code, r.stderr)
+			}
+			if !strings.Contains(r.stdout, tc.inStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.inStdout, r.stdout)
+			}
+			if !strings.Contains(r.stderr, tc.inStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.inStderr, r.stderr)
+			}
+			if tc.code == 2 && r.stdout != "" && tc.inStdout == "" {
+				t.Errorf("an error run printed a report:\n%s", r.stdout)
+			}
+		})
+	}
+}
+
+func TestCLIStdinAndOutputFile(t *testing.T) {
+	var gzBuf bytes.Buffer
+	zw := gzip.NewWriter(&gzBuf)
+	zw.Write([]byte(high + "{broken\n"))
+	zw.Close()
+	out := filepath.Join(t.TempDir(), "report.json")
+	r := run(t, gzBuf.Bytes(), "audit", "--format", "json", "-o", out, "-")
+	if r.code != 0 || r.stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "-: 1 malformed line skipped") {
+		t.Errorf("stderr should warn about the malformed line: %s", r.stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := parseReport(t, string(b))
+	if rep.SchemaVersion != 1 || rep.Summary.Calls != 2 || len(rep.Malformed) != 1 || rep.Malformed[0].Line != 3 || rep.Malformed[0].Source != "-" {
+		t.Errorf("report %+v", rep)
+	}
+	if len(rep.Findings) == 0 || rep.Findings[0].Calls[0].Source != "-" || rep.Findings[0].Calls[1].Line != 2 {
+		t.Errorf("findings %+v", rep.Findings)
+	}
+}
+
+func TestCLIUnreadableInputGivesNoReport(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "a.jsonl", high)
+	var gzBuf bytes.Buffer
+	zw := gzip.NewWriter(&gzBuf)
+	zw.Write(bytes.Repeat([]byte(clean), 5000))
+	zw.Close()
+	cut := writeFile(t, dir, "b.jsonl.gz", gzBuf.String()[:gzBuf.Len()/2])
+	db := filepath.Join(dir, "keep.duckdb")
+	r := run(t, nil, "audit", "--db", db, "-f", "json", good, cut)
+	if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, cut) || !strings.Contains(r.stderr, "no report") {
+		t.Fatalf("exit %d stdout %q stderr %s", r.code, r.stdout, r.stderr)
+	}
+	// the readable file was kept; a second run with the good file alone reports it once
+	r = run(t, nil, "audit", "--db", db, "-f", "json", good)
+	if r.code != 0 || !strings.Contains(r.stderr, "not added again") {
+		t.Fatalf("exit %d stderr %s", r.code, r.stderr)
+	}
+	if rep := parseReport(t, r.stdout); rep.Summary.Calls != 2 {
+		t.Errorf("calls = %d, want 2", rep.Summary.Calls)
+	}
+}
+
+func TestCLIRerunOnKeptDatabaseChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "keep.duckdb")
+	first := run(t, nil, "audit", "--db", db, "-f", "json", "sample-logs")
+	second := run(t, nil, "audit", "--db", db, "-f", "json", "sample-logs")
+	if first.code != 0 || second.code != 0 {
+		t.Fatalf("exits %d %d: %s %s", first.code, second.code, first.stderr, second.stderr)
+	}
+	if first.stdout != second.stdout {
+		t.Error("a second run on the same input changed the report")
+	}
+}
+
+func TestCLIInterrupt(t *testing.T) {
+	cmd := exec.Command(binary, "audit", "-")
+	cmd.Dir = repoRoot
+	stdin, err := cmd.StdinPipe() // held open: the run blocks reading
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Write([]byte(high))
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("an interrupted run did not exit")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(errb.String(), "interrupted") {
+		t.Errorf("exit %d, stderr %q; want 130 and a note", code, errb.String())
+	}
+}
+
+// TestGoldenSampleReports renders the checked-in sample week in every format.
+// After an intended change: go test ./cmd/idemaudit -run Golden -update
+func TestGoldenSampleReports(t *testing.T) {
+	for format, file := range map[string]string{"json": "sample.json", "markdown": "sample.md", "table": "sample.txt"} {
+		t.Run(format, func(t *testing.T) {
+			r := run(t, nil, "audit", "--format", format, "sample-logs/")
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			golden := filepath.Join("testdata", file)
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				if err := os.WriteFile(golden, []byte(r.stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if r.stdout != string(want) {
+				t.Errorf("%s is stale or the report changed; review the diff and run with -update\n%s", golden, firstDiff(string(want), r.stdout))
+			}
+		})
+	}
+}
+
+// firstDiff shows the first differing line of two texts.
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\n want %q\n got  %q", i+1, a, b)
+		}
+	}
+	return ""
+}

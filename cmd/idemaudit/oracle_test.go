@@ -1,0 +1,354 @@
+package main
+
+// An independent, brute-force implementation of the rule catalogue in plain
+// Go (encoding/json, maps and sorts; no DuckDB, no shared code), run against
+// the binary's JSON report on generated corpora: every finding, its
+// severity and its exact evidence lines must agree.
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+type oCall struct {
+	src               string
+	line              int
+	ts                *int64
+	action, key, resp string
+	session, effect   string
+	args              *string // canonical args
+	hasResp           bool
+}
+
+func (c oCall) ref() string { return fmt.Sprintf("%s:%d", c.src, c.line) }
+
+// oRead parses one source the way the format defines it.
+func oRead(t *testing.T, path string) []oCall {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		if r, err = gzip.NewReader(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []oCall
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<26)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
+		if len(bytes.TrimSpace(line)) == 0 || !utf8.Valid(line) {
+			continue
+		}
+		var m map[string]any
+		d := json.NewDecoder(bytes.NewReader(line))
+		if d.Decode(&m) != nil || d.More() {
+			continue
+		}
+		str := func(k string) string { s, _ := m[k].(string); return s }
+		c := oCall{src: path, line: n, action: str("action_type"), key: str("idempotency_key"),
+			resp: str("response_id"), session: str("session_id"), effect: str("effect")}
+		c.hasResp = c.resp != ""
+		if c.action == "" {
+			continue
+		}
+		switch v := m["ts"].(type) {
+		case string:
+			tm, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				continue
+			}
+			ns := tm.UnixNano()
+			c.ts = &ns
+		case float64:
+			ns := int64(v * 1e9)
+			if v >= 1e12 {
+				ns = int64(v * 1e6)
+			}
+			c.ts = &ns
+		case nil:
+		default:
+			continue
+		}
+		if a, ok := m["args"]; ok && a != nil {
+			b, _ := json.Marshal(a) // maps marshal with sorted keys
+			s := string(b)
+			c.args = &s
+		}
+		out = append(out, c)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type oFinding struct {
+	Rule, Severity, Action, Key string
+	Calls                       []string
+}
+
+func (f oFinding) String() string {
+	return fmt.Sprintf("%s %s %s key=%q %v", f.Severity, f.Rule, f.Action, f.Key, f.Calls)
+}
+
+func oLess(a, b oCall) bool {
+	switch {
+	case a.ts == nil && b.ts != nil:
+		return false
+	case a.ts != nil && b.ts == nil:
+		return true
+	case a.ts != nil && *a.ts != *b.ts:
+		return *a.ts < *b.ts
+	case a.src != b.src:
+		return a.src < b.src
+	}
+	return a.line < b.line
+}
+
+func refs(cs []oCall) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ref())
+	}
+	return out
+}
+
+// chains splits time-ordered calls where a gap exceeds the window.
+func chains(cs []oCall, window int64) [][]oCall {
+	var out [][]oCall
+	start := 0
+	for i := 1; i <= len(cs); i++ {
+		if i == len(cs) || *cs[i].ts-*cs[i-1].ts > window {
+			out = append(out, cs[start:i])
+			start = i
+		}
+	}
+	return out
+}
+
+func oAudit(calls []oCall, window time.Duration) []oFinding {
+	sort.SliceStable(calls, func(i, j int) bool { return oLess(calls[i], calls[j]) })
+	w := window.Nanoseconds()
+	var out []oFinding
+	byKey := map[[2]string][]oCall{}
+	byFP := map[string][]oCall{}
+	byArgs := map[string][]oCall{}
+	keyless := map[string][]oCall{}
+	var keyOrder [][2]string
+	for _, c := range calls {
+		if c.key != "" {
+			k := [2]string{c.action, c.key}
+			if byKey[k] == nil {
+				keyOrder = append(keyOrder, k)
+			}
+			byKey[k] = append(byKey[k], c)
+			if c.args != nil && c.ts != nil {
+				id := c.action + "\x00" + *c.args
+				byArgs[id] = append(byArgs[id], c)
+			}
+			continue
+		}
+		keyless[c.action] = append(keyless[c.action], c)
+		if c.ts == nil {
+			continue
+		}
+		switch {
+		case c.args != nil:
+			byFP["a"+c.action+"\x00"+*c.args] = append(byFP["a"+c.action+"\x00"+*c.args], c)
+		case c.session != "":
+			byFP["s"+c.action+"\x00"+c.session] = append(byFP["s"+c.action+"\x00"+c.session], c)
+		}
+	}
+	for _, k := range keyOrder {
+		cs := byKey[k]
+		resp, args := map[string]bool{}, map[string]bool{}
+		replay := false
+		for i, c := range cs {
+			if c.hasResp {
+				resp[c.resp] = true
+			}
+			if c.args != nil {
+				args[*c.args] = true
+			}
+			if i > 0 && c.effect != "" && !strings.EqualFold(c.effect, "noop") {
+				replay = true
+			}
+		}
+		if len(resp) >= 2 {
+			out = append(out, oFinding{"same-key-different-response", "critical", k[0], k[1], refs(cs)})
+		}
+		if len(args) >= 2 {
+			out = append(out, oFinding{"key-payload-mismatch", "medium", k[0], k[1], refs(cs)})
+		}
+		if replay {
+			out = append(out, oFinding{"non-noop-replay", "high", k[0], k[1], refs(cs)})
+		}
+	}
+	for _, cs := range byFP {
+		for _, ch := range chains(cs, w) {
+			if len(ch) < 2 {
+				continue
+			}
+			resp, null := map[string]bool{}, false
+			for _, c := range ch {
+				resp[c.resp] = true
+				null = null || !c.hasResp
+			}
+			sev := "low"
+			if len(resp) >= 2 || null {
+				sev = "high"
+			}
+			out = append(out, oFinding{"repeat-without-key", sev, ch[0].action, "", refs(ch)})
+		}
+	}
+	for _, cs := range byArgs {
+		for _, ch := range chains(cs, w) {
+			keys := map[string]bool{}
+			for _, c := range ch {
+				keys[c.key] = true
+			}
+			if len(keys) >= 2 {
+				out = append(out, oFinding{"unstable-key", "high", ch[0].action, "", refs(ch)})
+			}
+		}
+	}
+	for action, cs := range keyless {
+		if len(cs) > 20 {
+			cs = cs[:20]
+		}
+		out = append(out, oFinding{"missing-key", "low", action, "", refs(cs)})
+	}
+	return out
+}
+
+func sortFindings(fs []oFinding) {
+	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
+}
+
+// auditFindings runs the binary and converts its JSON findings.
+func auditFindings(t *testing.T, window time.Duration, paths ...string) []oFinding {
+	t.Helper()
+	args := append([]string{"audit", "-f", "json", "--window", window.String()}, paths...)
+	r := run(t, nil, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep struct {
+		Findings []struct {
+			Rule, Severity string
+			ActionType     string  `json:"action_type"`
+			Key            *string `json:"idempotency_key"`
+			Calls          []struct {
+				Source string
+				Line   int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var out []oFinding
+	for _, f := range rep.Findings {
+		o := oFinding{Rule: f.Rule, Severity: f.Severity, Action: f.ActionType}
+		if f.Key != nil && (f.Rule == "same-key-different-response" || f.Rule == "key-payload-mismatch" || f.Rule == "non-noop-replay") {
+			o.Key = *f.Key
+		}
+		for _, c := range f.Calls {
+			o.Calls = append(o.Calls, c.Source+":"+strconv.Itoa(c.Line))
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func compareWithOracle(t *testing.T, window time.Duration, files []string) {
+	t.Helper()
+	var calls []oCall
+	for _, f := range files {
+		calls = append(calls, oRead(t, f)...)
+	}
+	want := oAudit(calls, window)
+	got := auditFindings(t, window, files...)
+	sortFindings(want)
+	sortFindings(got)
+	if reflect.DeepEqual(got, want) {
+		if len(want) == 0 {
+			t.Fatal("the corpus produced no finding at all: the comparison proves nothing")
+		}
+		return
+	}
+	gs, ws := map[string]bool{}, map[string]bool{}
+	for _, f := range got {
+		gs[f.String()] = true
+	}
+	for _, f := range want {
+		ws[f.String()] = true
+	}
+	n := 0
+	for _, f := range want {
+		if !gs[f.String()] && n < 10 {
+			t.Errorf("missed: %s", f)
+			n++
+		}
+	}
+	for _, f := range got {
+		if !ws[f.String()] && n < 20 {
+			t.Errorf("wrong:  %s", f)
+			n++
+		}
+	}
+	t.Errorf("%d findings, the oracle expects %d", len(got), len(want))
+}
+
+func TestOracleSampleLogs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "sample-logs", "*.jsonl*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample logs: %v", err)
+	}
+	for i, f := range files {
+		files[i], _ = filepath.Rel(repoRoot, f)
+	}
+	sort.Strings(files)
+	compareWithOracle(t, 10*time.Minute, files)
+}
+
+func TestOracleGeneratedCorpora(t *testing.T) {
+	for _, tc := range []struct {
+		seed   int
+		calls  int
+		rate   string
+		window time.Duration
+	}{
+		{7, 20000, "0.05", 10 * time.Minute},
+		{8, 20000, "0.2", 90 * time.Second},
+		{9, 5000, "0.5", time.Hour},
+	} {
+		t.Run(fmt.Sprintf("seed%d-w%s", tc.seed, tc.window), func(t *testing.T) {
+			dir := t.TempDir()
+			r := run(t, nil, "sample", "--seed", strconv.Itoa(tc.seed), "--calls", strconv.Itoa(tc.calls), "--anomaly-rate", tc.rate, dir)
+			if r.code != 0 {
+				t.Fatalf("sample: exit %d %s", r.code, r.stderr)
+			}
+			files := strings.Fields(r.stdout)
+			compareWithOracle(t, tc.window, files)
+		})
+	}
+}
