@@ -120,7 +120,8 @@ func parseDoc(id, md string) (Rule, error) {
 		return r, fmt.Errorf("the body needs a description and a Fix: paragraph")
 	}
 	t, err := template.New(id).Option("missingkey=error").Funcs(template.FuncMap{
-		"list": func(v []string) string { return strings.Join(v, ", ") },
+		"list": list,
+		"n":    count,
 	}).Parse(msg)
 	if err != nil {
 		return r, fmt.Errorf("message: %w", err)
@@ -178,4 +179,20 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%gs", d.Seconds())
 	}
 	return d.Truncate(time.Second).String()
+}
+
+// list joins values for a message, naming at most five.
+func list(v []string) string {
+	if len(v) > 5 {
+		return strings.Join(v[:5], ", ") + fmt.Sprintf(" and %d more", len(v)-5)
+	}
+	return strings.Join(v, ", ")
+}
+
+// count writes "1 call", "2 calls" (the catalogue's nouns take a plain s).
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
