@@ -140,7 +140,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{"audit help", []string{"audit", "--help"}, 0, "--fail-on", ""},
 		{"unknown command", []string{"audiit"}, 2, "", `unknown command "audiit"`},
 		{"no path", []string{"audit"}, 2, "", "no PATH given"},
-		{"unknown format", []string{"audit", "-f", "xml", cleanLog}, 2, "", "table, markdown or json"},
+		{"unknown format", []string{"audit", "-f", "xml", cleanLog}, 2, "", "table, markdown, json"},
 		{"bad flag", []string{"audit", "--nope", cleanLog}, 2, "", "unknown flag: --nope"},
 		{"bad window", []string{"audit", "--window", "0s", cleanLog}, 2, "", "--window must be positive"},
 		{"bad severity", []string{"audit", "--fail-on", "urgent", cleanLog}, 2, "", "unknown severity"},

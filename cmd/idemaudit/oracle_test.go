@@ -38,7 +38,11 @@ func (c oCall) ref() string { return fmt.Sprintf("%s:%d", c.src, c.line) }
 // oRead parses one source the way the format defines it.
 func oRead(t *testing.T, path string) []oCall {
 	t.Helper()
-	f, err := os.Open(path)
+	file := path
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(repoRoot, path) // the binary runs in the repository root
+	}
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,6 +353,85 @@ func TestOracleGeneratedCorpora(t *testing.T) {
 			}
 			files := strings.Fields(r.stdout)
 			compareWithOracle(t, tc.window, files)
+		})
+	}
+}
+
+// TestGroundTruth generates corpora whose planted anomalies are known and
+// checks the audit finds exactly them, each with exactly its lines, and
+// nothing else but the coverage findings (missing-key).
+func TestGroundTruth(t *testing.T) {
+	for _, tc := range []struct{ seed, calls, files, rate string }{
+		{"11", "30000", "4", "0.01"},
+		{"12", "20000", "7", "0.1"},
+	} {
+		t.Run("seed"+tc.seed, func(t *testing.T) {
+			dir := t.TempDir()
+			truth := filepath.Join(dir, "truth.jsonl")
+			logs := filepath.Join(dir, "logs")
+			r := run(t, nil, "sample", "--seed", tc.seed, "--calls", tc.calls, "--files", tc.files, "--anomaly-rate", tc.rate, "--truth", truth, logs)
+			if r.code != 0 {
+				t.Fatalf("sample: %s", r.stderr)
+			}
+			b, err := os.ReadFile(truth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			legit := 0
+			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var p struct {
+					Kind   string `json:"kind"`
+					Action string `json:"action_type"`
+					Expect []struct{ Rule, Severity string }
+					Calls  []struct {
+						Source string
+						Line   int
+					}
+				}
+				if err := json.Unmarshal([]byte(l), &p); err != nil {
+					t.Fatal(err)
+				}
+				if len(p.Expect) == 0 {
+					legit++
+				}
+				var refs []string
+				for _, c := range p.Calls {
+					refs = append(refs, fmt.Sprintf("%s:%d", c.Source, c.Line))
+				}
+				for _, e := range p.Expect {
+					want = append(want, fmt.Sprintf("%s %s %s %v", e.Severity, e.Rule, p.Action, refs))
+				}
+			}
+			if legit == 0 || len(want) < 8 {
+				t.Fatalf("the corpus plants %d anomalies and %d legitimate repeats: too few to prove anything", len(want), legit)
+			}
+			var got []string
+			for _, f := range auditFindings(t, 10*time.Minute, strings.Fields(r.stdout)...) {
+				if f.Rule != "missing-key" {
+					got = append(got, fmt.Sprintf("%s %s %s %v", f.Severity, f.Rule, f.Action, f.Calls))
+				}
+			}
+			sort.Strings(want)
+			sort.Strings(got)
+			if !reflect.DeepEqual(got, want) {
+				gs := map[string]bool{}
+				for _, g := range got {
+					gs[g] = true
+				}
+				ws := map[string]bool{}
+				for _, w := range want {
+					ws[w] = true
+					if !gs[w] {
+						t.Errorf("missed: %s", w)
+					}
+				}
+				for _, g := range got {
+					if !ws[g] {
+						t.Errorf("not planted: %s", g)
+					}
+				}
+			}
 		})
 	}
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
 
 	"github.com/spf13/pflag"
 
@@ -17,6 +20,7 @@ func (e *env) sample(args []string) (int, error) {
 	gz := fs.Bool("gzip", false, "gzip every file (default: only the last one)")
 	malformed := fs.Int("malformed", d.Malformed, "malformed lines to plant")
 	rate := fs.Float64("anomaly-rate", d.AnomalyRate, "fraction of operations with a planted anomaly")
+	truth := fs.String("truth", "", "also write the planted operations, with the findings each must cause, as JSON lines to `FILE`")
 	if help, err := e.parseFlags(fs, args, "idemaudit sample [flags] DIR\n\nWrites a synthetic week of agent logs with planted anomalies and legitimate repeats."); help || err != nil {
 		return exitOK, err
 	}
@@ -31,12 +35,53 @@ func (e *env) sample(args []string) (int, error) {
 	if *gz {
 		o.Gzip, o.GzipOne = true, false
 	}
+	var planted []sample.Planted
+	if *truth != "" {
+		o.Planted = func(p sample.Planted) { planted = append(planted, p) }
+	}
 	paths, err := sample.Write(fs.Arg(0), o)
 	if err != nil {
 		return exitError, err
+	}
+	if *truth != "" {
+		if err := writeTruth(*truth, paths, planted); err != nil {
+			return exitError, err
+		}
 	}
 	for _, p := range paths {
 		fmt.Fprintln(e.stdout, p)
 	}
 	return exitOK, nil
+}
+
+// writeTruth writes one JSON object per planted operation.
+func writeTruth(path string, files []string, planted []sample.Planted) error {
+	type ref struct {
+		Source string `json:"source"`
+		Line   int64  `json:"line"`
+	}
+	type expect struct {
+		Rule     string `json:"rule"`
+		Severity string `json:"severity"`
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, p := range planted {
+		rec := struct {
+			Kind   string   `json:"kind"`
+			Action string   `json:"action_type"`
+			Expect []expect `json:"expect"`
+			Calls  []ref    `json:"calls"`
+		}{Kind: p.Kind, Action: p.Action, Expect: []expect{}}
+		for _, e := range p.Expect {
+			rec.Expect = append(rec.Expect, expect{e.Rule, e.Severity})
+		}
+		for _, c := range p.Calls {
+			rec.Calls = append(rec.Calls, ref{files[c.File], c.Line})
+		}
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }

@@ -172,7 +172,7 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path, c.line`)
 		finish(&out[len(out)-1], args)
 	}
 	for i := range out {
-		if out[i].Message, err = r.render(&out[i]); err != nil {
+		if out[i].Message, err = r.render(&out[i], verbatim); err != nil {
 			return nil, err
 		}
 	}
@@ -213,3 +213,5 @@ func finish(f *Finding, args []*string) {
 		st.Span = last.Sub(*first)
 	}
 }
+
+func verbatim(s string) string { return s }

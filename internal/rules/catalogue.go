@@ -146,24 +146,39 @@ type statsText struct {
 	Span string
 }
 
-func (r *Rule) render(f *Finding) (string, error) {
-	d := messageData{Action: f.ActionType, Stats: statsText{Stats: f.Stats, Span: humanDuration(f.Stats.Span)}}
+// Message renders a finding's message with every log value (action type,
+// keys, response ids, effects) passed through quote, so a renderer can put
+// the values in code spans or escape them while the rule's prose stays prose.
+// Finding.Message is the same with the values verbatim.
+func Message(f *Finding, quote func(string) string) string {
+	for i := range catalogue {
+		if catalogue[i].ID == f.Rule {
+			if s, err := catalogue[i].render(f, quote); err == nil {
+				return s
+			}
+		}
+	}
+	return quote(f.Message)
+}
+
+func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
+	d := messageData{Action: quote(f.ActionType), Stats: statsText{Stats: f.Stats, Span: humanDuration(f.Stats.Span)}}
 	if f.Key != nil {
-		d.Key = *f.Key
+		d.Key = quote(*f.Key)
 	}
 	seenR, seenK, seenE := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i, c := range f.Calls {
 		if c.ResponseID != nil && !seenR[*c.ResponseID] {
 			seenR[*c.ResponseID] = true
-			d.Responses = append(d.Responses, *c.ResponseID)
+			d.Responses = append(d.Responses, quote(*c.ResponseID))
 		}
 		if c.Key != nil && !seenK[*c.Key] {
 			seenK[*c.Key] = true
-			d.Keys = append(d.Keys, *c.Key)
+			d.Keys = append(d.Keys, quote(*c.Key))
 		}
 		if i > 0 && c.Effect != nil && !strings.EqualFold(*c.Effect, "noop") && !seenE[*c.Effect] {
 			seenE[*c.Effect] = true
-			d.LaterEffects = append(d.LaterEffects, *c.Effect)
+			d.LaterEffects = append(d.LaterEffects, quote(*c.Effect))
 		}
 	}
 	var b strings.Builder

@@ -1,0 +1,129 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Log values are untrusted: a key may hold terminal escape sequences, a
+// bidirectional override that reverses what a reader sees, a newline that
+// breaks a table, or invalid UTF-8. visible rewrites every such character as
+// a visible escape and leaves everything else alone:
+//
+//	invalid UTF-8 byte          \xff
+//	\n \r \t                    \n \r \t
+//	other C0, DEL, C1 controls  \x1b \x7f \u0085
+//	bidi controls, line and paragraph separators, zero-width characters,
+//	byte order mark             \u202e \u2028 \u200b \ufeff
+//
+// A backslash is kept as is, so a Windows path reads naturally; the JSON
+// report carries every value exactly when the difference matters.
+func visible(s string) string {
+	if !needsEscape(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case hidden(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size <= 1) || r < 0x20 || r == 0x7f || hidden(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// hidden reports characters that act on the display without being seen.
+func hidden(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f: // C1 controls (CSI is 0x9b)
+		return true
+	case r == 0x061c, r == 0x180e: // Arabic letter mark, Mongolian vowel separator
+		return true
+	case r >= 0x200b && r <= 0x200f: // zero-width space/joiners, LRM, RLM
+		return true
+	case r >= 0x2028 && r <= 0x202e: // line/paragraph separators, LRE..RLO
+		return true
+	case r >= 0x2060 && r <= 0x2069: // word joiner, invisible operators, LRI..PDI
+		return true
+	case r == 0xfeff: // byte order mark
+		return true
+	case r >= 0xfff9 && r <= 0xfffb: // interlinear annotation
+		return true
+	}
+	return false
+}
+
+// termSafe is a log value for a terminal cell: visible, and cut to max runes.
+func termSafe(s string, max int) string {
+	s = visible(s)
+	if max > 0 && utf8.RuneCountInString(s) > max {
+		r := []rune(s)
+		s = string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+// mdCode renders a log value as a Markdown code span: nothing inside is
+// Markdown or HTML. The fence is longer than any backtick run inside; a
+// space pads content that starts or ends with a backtick or a space (one
+// space each side is stripped by Markdown).
+func mdCode(s string) string {
+	if s == "" {
+		return "*(empty)*"
+	}
+	s = visible(s)
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if s[0] == '`' || s[len(s)-1] == '`' || s[0] == ' ' || s[len(s)-1] == ' ' {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// mdCell is mdCode inside a table row: a GFM table splits cells on every |,
+// even inside a code span, and a \| there renders as |.
+func mdCell(s string) string {
+	return strings.ReplaceAll(mdCode(s), "|", `\|`)
+}
+
+// mdCellPtr renders an optional value; absent is an em dash.
+func mdCellPtr(s *string) string {
+	if s == nil {
+		return "—"
+	}
+	return mdCell(*s)
+}

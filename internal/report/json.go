@@ -1,0 +1,150 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"time"
+
+	"github.com/idemaudit/idemaudit/internal/rules"
+)
+
+// JSON writes the machine-readable report, schema version 1. The wire
+// structs below are the contract other tools read; they are separate from
+// the internal types so a refactoring cannot change the output by accident.
+type JSON struct{}
+
+type jsonReport struct {
+	SchemaVersion int             `json:"schema_version"`
+	Period        jsonPeriod      `json:"period"`
+	WindowSeconds float64         `json:"window_seconds"`
+	Summary       jsonSummary     `json:"summary"`
+	Actions       []jsonAction    `json:"actions"`
+	Findings      []jsonFinding   `json:"findings"`
+	Malformed     []jsonMalformed `json:"malformed"`
+	Inputs        []jsonInput     `json:"inputs"`
+}
+
+type jsonPeriod struct {
+	Start *string `json:"start"`
+	End   *string `json:"end"`
+	Label *string `json:"label"`
+}
+
+type jsonSummary struct {
+	Calls                int64          `json:"calls"`
+	KeyedCalls           int64          `json:"keyed_calls"`
+	MalformedLines       int64          `json:"malformed_lines"`
+	UnfingerprintedCalls int64          `json:"unfingerprinted_calls"`
+	UntimedCalls         int64          `json:"untimed_calls"`
+	FindingsBySeverity   map[string]int `json:"findings_by_severity"`
+}
+
+type jsonAction struct {
+	ActionType  string  `json:"action_type"`
+	Calls       int64   `json:"calls"`
+	KeyedCalls  int64   `json:"keyed_calls"`
+	KeyCoverage float64 `json:"key_coverage"`
+	Findings    int     `json:"findings"`
+	Score       int     `json:"score"`
+}
+
+type jsonFinding struct {
+	Rule           string     `json:"rule"`
+	Severity       string     `json:"severity"`
+	ActionType     string     `json:"action_type"`
+	IdempotencyKey *string    `json:"idempotency_key"`
+	Message        string     `json:"message"`
+	CallsTotal     int        `json:"calls_total"`
+	Sampled        bool       `json:"sampled"`
+	Calls          []jsonCall `json:"calls"`
+}
+
+type jsonCall struct {
+	Source         string          `json:"source"`
+	Line           int64           `json:"line"`
+	TS             *string         `json:"ts"`
+	IdempotencyKey *string         `json:"idempotency_key"`
+	ResponseID     *string         `json:"response_id"`
+	Status         json.RawMessage `json:"status"`
+	Effect         *string         `json:"effect"`
+}
+
+type jsonMalformed struct {
+	Source string `json:"source"`
+	Line   int64  `json:"line"`
+	Error  string `json:"error"`
+}
+
+type jsonInput struct {
+	Source    string `json:"source"`
+	Lines     int64  `json:"lines"`
+	Calls     int64  `json:"calls"`
+	Malformed int64  `json:"malformed"`
+	Bytes     int64  `json:"bytes"`
+}
+
+func jsonTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+// jsonStatus keeps the status's JSON type: 504 stays a number.
+func jsonStatus(c rules.Call) json.RawMessage {
+	switch {
+	case c.Status == nil:
+		return json.RawMessage("null")
+	case c.StatusNum && json.Valid([]byte(*c.Status)):
+		return json.RawMessage(*c.Status)
+	}
+	b, _ := json.Marshal(*c.Status)
+	return b
+}
+
+func (JSON) Write(w io.Writer, r *rules.Result) error {
+	out := jsonReport{
+		SchemaVersion: 1,
+		Period:        jsonPeriod{Start: jsonTime(r.Period.Start), End: jsonTime(r.Period.End), Label: r.Period.Label},
+		WindowSeconds: r.Window.Seconds(),
+		Summary: jsonSummary{
+			Calls:                r.Summary.Calls,
+			KeyedCalls:           r.Summary.KeyedCalls,
+			MalformedLines:       r.Summary.MalformedLines,
+			UnfingerprintedCalls: r.Summary.UnfingerprintedCalls,
+			UntimedCalls:         r.Summary.UntimedCalls,
+			FindingsBySeverity:   map[string]int{},
+		},
+		Actions:   []jsonAction{},
+		Findings:  []jsonFinding{},
+		Malformed: []jsonMalformed{},
+		Inputs:    []jsonInput{},
+	}
+	for _, s := range rules.Severities {
+		out.Summary.FindingsBySeverity[s.String()] = r.Summary.FindingsBySeverity[s]
+	}
+	for _, a := range r.Actions {
+		out.Actions = append(out.Actions, jsonAction{a.ActionType, a.Calls, a.KeyedCalls,
+			math.Round(a.KeyCoverage*1e4) / 1e4, a.Findings, a.Score})
+	}
+	for _, f := range r.Findings {
+		jf := jsonFinding{Rule: f.Rule, Severity: f.Severity.String(), ActionType: f.ActionType,
+			IdempotencyKey: f.Key, Message: f.Message, CallsTotal: max(f.Stats.Calls, len(f.Calls)),
+			Sampled: f.Sampled, Calls: []jsonCall{}}
+		for _, c := range f.Calls {
+			jf.Calls = append(jf.Calls, jsonCall{c.Source, c.Line, jsonTime(c.TS), c.Key, c.ResponseID, jsonStatus(c), c.Effect})
+		}
+		out.Findings = append(out.Findings, jf)
+	}
+	for _, m := range r.Malformed {
+		out.Malformed = append(out.Malformed, jsonMalformed{m.Source, m.Line, m.Error})
+	}
+	for _, in := range r.Inputs {
+		out.Inputs = append(out.Inputs, jsonInput{in.Source, in.Lines, in.Calls, in.Malformed, in.Bytes})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,258 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/idemaudit/idemaudit/internal/rules"
+)
+
+// Markdown writes the report a consultant hands to a client; it renders on
+// GitHub. Every log value is a code span (mdCode, mdCell): nothing from a
+// log can break a table, inject HTML or move a cursor.
+type Markdown struct{}
+
+// Caps keep a report readable; the JSON report has every call.
+const (
+	mdEvidenceRows  = 50
+	mdMalformedRows = 200
+)
+
+var scoreLegend = "0 = no call keyed · 1 = partly keyed (or keyed without reporting effects) · " +
+	"2 = every call keyed and reports its effect · 3 = as 2, with no finding"
+
+func (Markdown) Write(w io.Writer, r *rules.Result) error {
+	b := bufio.NewWriter(w)
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+
+	p("# Idempotency audit\n\n")
+	if r.Period.Start != nil {
+		p("**Period:** %s to %s", stamp(r.Period.Start), stamp(r.Period.End))
+	} else {
+		p("**Period:** no timestamped calls")
+	}
+	if r.Period.Label != nil {
+		p(" (%s)", mdCode(*r.Period.Label))
+	}
+	p("  \n**Retry window:** %s · **Calls:** %d · **Keyed:** %d (%s) · **Inputs:** %d\n\n",
+		r.Window, r.Summary.Calls, r.Summary.KeyedCalls, percent(r.Summary.KeyedCalls, r.Summary.Calls), len(r.Inputs))
+
+	p("## Executive summary\n\n")
+	for _, line := range executiveSummary(r) {
+		p("- %s\n", line)
+	}
+	p("\n")
+
+	p("## Scorecard\n\n")
+	if len(r.Actions) == 0 {
+		p("No calls.\n\n")
+	} else {
+		p("| action type | calls | keyed | key coverage | findings | score |\n|---|--:|--:|--:|--:|--:|\n")
+		for _, a := range r.Actions {
+			p("| %s | %d | %d | %.1f%% | %d | %d |\n", mdCell(a.ActionType), a.Calls, a.KeyedCalls, a.KeyCoverage*100, a.Findings, a.Score)
+		}
+		p("\nScore: %s.\n\n", scoreLegend)
+	}
+
+	p("## Findings\n\n")
+	if len(r.Findings) == 0 {
+		p("No findings.\n\n")
+	}
+	n := 0
+	for _, sev := range rules.Severities {
+		count := r.Summary.FindingsBySeverity[sev]
+		if count == 0 {
+			continue
+		}
+		p("### %s (%d)\n\n", title(sev.String()), count)
+		for i := range r.Findings {
+			f := &r.Findings[i]
+			if f.Severity != sev {
+				continue
+			}
+			n++
+			doc := docOf(r, f.Rule)
+			p("#### %d. %s: %s\n\n", n, doc.Title, mdCode(f.ActionType))
+			p("Rule `%s` (%s): %s.\n\n", f.Rule, f.Severity, rules.Message(f, mdCode))
+			writeEvidence(b, f)
+		}
+	}
+
+	fired := firedRules(r)
+	if len(fired) > 0 {
+		p("## How to fix\n\n")
+		for _, id := range fired {
+			d := docOf(r, id)
+			p("### %s (`%s`)\n\n%s\n\n**Fix:** %s\n\n", d.Title, d.ID, d.Description, d.Fix)
+			if d.Example != "" {
+				p("**Example:** %s\n\n", d.Example)
+			}
+		}
+	}
+
+	p("## Appendix\n\n### Inputs\n\n")
+	if len(r.Inputs) == 0 {
+		p("None.\n\n")
+	} else {
+		p("| source | lines | calls | malformed | bytes |\n|---|--:|--:|--:|--:|\n")
+		for _, in := range r.Inputs {
+			p("| %s | %d | %d | %d | %d |\n", mdCell(in.Source), in.Lines, in.Calls, in.Malformed, in.Bytes)
+		}
+		p("\n")
+	}
+	p("### Malformed lines\n\n")
+	if len(r.Malformed) == 0 {
+		p("None.\n")
+	} else {
+		p("Skipped, the audit went on without them.\n\n| source | line | error |\n|---|--:|---|\n")
+		for i, m := range r.Malformed {
+			if i == mdMalformedRows {
+				p("\n…and %s more (all of them are in the JSON report).\n", plural(int64(len(r.Malformed)-i), "malformed line"))
+				break
+			}
+			p("| %s | %d | %s |\n", mdCell(m.Source), m.Line, mdCell(m.Error))
+		}
+	}
+	return b.Flush()
+}
+
+func writeEvidence(b *bufio.Writer, f *rules.Finding) {
+	fmt.Fprintf(b, "| # | source | line | ts | idempotency key | response id | status | effect |\n|--:|---|--:|---|---|---|---|---|\n")
+	for i, c := range f.Calls {
+		if i == mdEvidenceRows {
+			break
+		}
+		fmt.Fprintf(b, "| %d | %s | %d | %s | %s | %s | %s | %s |\n", i+1, mdCell(c.Source), c.Line, stamp(c.TS),
+			mdCellPtr(c.Key), mdCellPtr(c.ResponseID), mdCellPtr(c.Status), mdCellPtr(c.Effect))
+	}
+	if more := moreCalls(f, mdEvidenceRows); more != "" {
+		fmt.Fprintf(b, "\n%s\n", more)
+	}
+	fmt.Fprintf(b, "\n")
+}
+
+// executiveSummary says in plain words what went wrong, worst first.
+func executiveSummary(r *rules.Result) []string {
+	var out []string
+	type key struct{ rule, action string }
+	counts := map[key]int{}
+	var order []key
+	for _, f := range r.Findings {
+		k := key{f.Rule, f.ActionType}
+		if f.Rule == "repeat-without-key" && f.Severity == rules.Low {
+			k.rule = "repeat-without-key/deduped"
+		}
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	for _, k := range order {
+		n, a := counts[k], mdCode(k.action)
+		ops := "operation was"
+		if n > 1 {
+			ops = "operations were"
+		}
+		switch k.rule {
+		case "same-key-different-response":
+			out = append(out, fmt.Sprintf("**%d %s %s executed twice or more**: one idempotency key, several response ids (the dedupe failed).", n, a, ops))
+		case "repeat-without-key":
+			out = append(out, fmt.Sprintf("**%d %s %s repeated without an idempotency key** and likely executed twice or more.", n, a, ops))
+		case "repeat-without-key/deduped":
+			out = append(out, fmt.Sprintf("%d %s %s repeated without a key, but the downstream answered with the same response id each time (deduped).", n, a, ops))
+		case "unstable-key":
+			out = append(out, fmt.Sprintf("**%d %s %s retried under a fresh idempotency key each time**, so nothing could dedupe them.", n, a, ops))
+		case "key-payload-mismatch":
+			out = append(out, fmt.Sprintf("%d %s idempotency %s reused with different arguments.", n, a, map[bool]string{true: "keys were", false: "key was"}[n > 1]))
+		case "non-noop-replay":
+			out = append(out, fmt.Sprintf("**%d %s %s replayed and executed again** instead of answering from the first result.", n, a, map[bool]string{true: "keys were", false: "key was"}[n > 1]))
+		case "missing-key":
+			for _, act := range r.Actions {
+				if act.ActionType == k.action {
+					out = append(out, fmt.Sprintf("%s calls of %s carry no idempotency key (%s of its calls are keyed).",
+						fmt.Sprint(act.Calls-act.KeyedCalls), a, percent(act.KeyedCalls, act.Calls)))
+				}
+			}
+		default:
+			out = append(out, fmt.Sprintf("%d findings of rule `%s` for %s.", n, k.rule, a))
+		}
+	}
+	if len(r.Findings) == 0 {
+		out = append(out, "No duplicate side effects were found.")
+	} else if critical, high := r.Summary.FindingsBySeverity[rules.Critical], r.Summary.FindingsBySeverity[rules.High]; critical+high == 0 {
+		out = append([]string{"No duplicate side effect is evident; the findings below are about coverage and key hygiene."}, out...)
+	}
+	if s := r.Summary; s.MalformedLines > 0 {
+		out = append(out, fmt.Sprintf("%s could not be read and were skipped (see the appendix).", plural(s.MalformedLines, "malformed line")))
+	}
+	if s := r.Summary; s.UnfingerprintedCalls > 0 {
+		out = append(out, fmt.Sprintf("%s logged neither `args` nor `session_id`, so retries among them cannot be recognised: those tools should log their arguments.", plural(s.UnfingerprintedCalls, "call")))
+	}
+	if s := r.Summary; s.UntimedCalls > 0 {
+		out = append(out, fmt.Sprintf("%s had no `ts`, so the retry-window rules could not see them.", plural(s.UntimedCalls, "call")))
+	}
+	return out
+}
+
+// firedRules lists the rules with findings, in catalogue order.
+func firedRules(r *rules.Result) []string {
+	fired := map[string]bool{}
+	for _, f := range r.Findings {
+		fired[f.Rule] = true
+	}
+	var out []string
+	for _, d := range r.Rules {
+		if fired[d.ID] {
+			out = append(out, d.ID)
+			delete(fired, d.ID)
+		}
+	}
+	rest := make([]string, 0, len(fired))
+	for id := range fired {
+		rest = append(rest, id)
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+func percent(part, whole int64) string {
+	if whole == 0 {
+		return "0%"
+	}
+	return fmt.Sprintf("%.1f%%", float64(part)*100/float64(whole))
+}
+
+func title(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// moreCalls says what an evidence table capped at shown rows leaves out.
+func moreCalls(f *rules.Finding, shown int) string {
+	shown = min(shown, len(f.Calls))
+	listed := len(f.Calls) - shown           // in the JSON report
+	unlisted := f.Stats.Calls - len(f.Calls) // sampled away by the rule
+	var parts []string
+	if listed > 0 {
+		parts = append(parts, fmt.Sprintf("%s in the JSON report", moreOf(listed)))
+	}
+	if unlisted > 0 {
+		parts = append(parts, fmt.Sprintf("%s, not listed (the rule shows the first %d)", moreOf(unlisted), len(f.Calls)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "…and " + strings.Join(parts, "; ") + "."
+}
+
+func moreOf(n int) string {
+	if n == 1 {
+		return "1 more call"
+	}
+	return fmt.Sprintf("%d more calls", n)
+}

@@ -1,0 +1,112 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/idemaudit/idemaudit/internal/rules"
+)
+
+// Table writes the report for a terminal. Log values pass through termSafe:
+// no escape sequence or control character from a log reaches the terminal.
+type Table struct{}
+
+const (
+	tableEvidenceRows  = 10
+	tableMalformedRows = 10
+	tableCellMax       = 60 // runes of one log value in a cell
+	tableMessageMax    = 300
+)
+
+func newTable(w io.Writer, header ...any) *tablewriter.Table {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off), // keep header text as written
+		tablewriter.WithRowAutoWrap(tw.WrapNone), // values are cut by termSafe instead
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithTrimSpace(tw.Off),
+	)
+	t.Header(header...)
+	return t
+}
+
+func ptr(s *string) string {
+	if s == nil {
+		return "—"
+	}
+	return termSafe(*s, tableCellMax)
+}
+
+func (Table) Write(w io.Writer, r *rules.Result) error {
+	b := bufio.NewWriter(w)
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	s := r.Summary
+	p("idempotency audit: %s to %s, window %s\n", stamp(r.Period.Start), stamp(r.Period.End), r.Window)
+	p("%s (%s keyed) from %s", plural(s.Calls, "call"), percent(s.KeyedCalls, s.Calls), plural(int64(len(r.Inputs)), "input"))
+	if s.MalformedLines > 0 {
+		p(", %s skipped", plural(s.MalformedLines, "malformed line"))
+	}
+	if s.UnfingerprintedCalls > 0 {
+		p(", %d without args or session", s.UnfingerprintedCalls)
+	}
+	if s.UntimedCalls > 0 {
+		p(", %d without ts", s.UntimedCalls)
+	}
+	p("\nfindings:")
+	for _, sev := range rules.Severities {
+		p(" %d %s", s.FindingsBySeverity[sev], sev)
+	}
+	p("\n\n")
+
+	if len(r.Actions) > 0 {
+		t := newTable(b, "action type", "calls", "keyed", "coverage", "findings", "score")
+		for _, a := range r.Actions {
+			t.Append(termSafe(a.ActionType, tableCellMax), strconv.FormatInt(a.Calls, 10), strconv.FormatInt(a.KeyedCalls, 10),
+				fmt.Sprintf("%.1f%%", a.KeyCoverage*100), strconv.Itoa(a.Findings), strconv.Itoa(a.Score))
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		p("score: %s\n\n", scoreLegend)
+	}
+
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		p("%s  %s  %s\n", f.Severity, f.Rule, termSafe(f.ActionType, tableCellMax))
+		p("  %s\n", termSafe(f.Message, tableMessageMax))
+		t := newTable(b, "source:line", "ts", "key", "response id", "status", "effect")
+		for j, c := range f.Calls {
+			if j == tableEvidenceRows {
+				break
+			}
+			t.Append(termSafe(c.Source, tableCellMax)+":"+strconv.FormatInt(c.Line, 10), stamp(c.TS),
+				ptr(c.Key), ptr(c.ResponseID), ptr(c.Status), ptr(c.Effect))
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		if more := moreCalls(f, tableEvidenceRows); more != "" {
+			p("  %s\n", more)
+		}
+		p("\n")
+	}
+	if len(r.Findings) == 0 {
+		p("no findings\n\n")
+	}
+
+	if len(r.Malformed) > 0 {
+		p("%s skipped:\n", plural(int64(len(r.Malformed)), "malformed line"))
+		for i, m := range r.Malformed {
+			if i == tableMalformedRows {
+				p("  …and %d more (see --format json or markdown)\n", len(r.Malformed)-i)
+				break
+			}
+			p("  %s:%d: %s\n", termSafe(m.Source, tableCellMax), m.Line, termSafe(m.Error, tableMessageMax))
+		}
+	}
+	return b.Flush()
+}
