@@ -27,5 +27,10 @@ sample: build
 	rm -f sample-logs/*.jsonl sample-logs/*.jsonl.gz
 	./$(BIN) sample sample-logs/
 
+# Wall time, throughput and peak memory of audit on generated corpora
+# (BENCH_SIZES="1000000 10000000" for more); corpora are cached in .bench/.
+bench: build
+	scripts/bench.sh
+
 clean:
 	rm -rf bin

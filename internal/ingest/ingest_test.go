@@ -216,3 +216,17 @@ func TestExpand(t *testing.T) {
 		t.Error("a missing path must be an error")
 	}
 }
+
+func TestIngestOverlongLine(t *testing.T) {
+	long := `{"action_type":"a","args":"` + strings.Repeat("x", maxLine) + `"}`
+	data := `{"action_type":"first"}` + "\n" + long + "\n" + `{"action_type":"after"}` + "\n"
+	d := openMem(t)
+	st, err := d.IngestFile(context.Background(), write(t, t.TempDir(), "long.jsonl", []byte(data)))
+	if err != nil || st.Lines != 3 || st.Calls != 2 || st.Malformed != 1 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	want := []string{"long.jsonl:1:first", "long.jsonl!2!line", "long.jsonl:3:after"}
+	if got := rows(t, d); !reflect.DeepEqual(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"embed"
 	"fmt"
 	"path"
+	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -21,6 +23,7 @@ var catalogueFS embed.FS
 type Rule struct {
 	Doc
 	SQL     string
+	order   int // N of N-ID.sql: the catalogue's order
 	message *template.Template
 }
 
@@ -49,8 +52,9 @@ func load() ([]Rule, error) {
 			continue
 		}
 		base := strings.TrimSuffix(name, ".sql")
-		_, id, ok := strings.Cut(base, "-")
-		if !ok {
+		num, id, ok := strings.Cut(base, "-")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || id == "" {
 			return nil, fmt.Errorf("catalogue/%s: want N-ID.sql", name)
 		}
 		sql, err := catalogueFS.ReadFile(path.Join("catalogue", name))
@@ -66,9 +70,16 @@ func load() ([]Rule, error) {
 			return nil, fmt.Errorf("catalogue/%s.md: %w", base, err)
 		}
 		r.SQL = string(sql)
+		r.order = n
 		rules = append(rules, r)
 	}
-	return rules, nil // ReadDir returns names sorted, so N orders the catalogue
+	sort.SliceStable(rules, func(i, j int) bool { return rules[i].order < rules[j].order })
+	for i := 1; i < len(rules); i++ {
+		if rules[i].order == rules[i-1].order || rules[i].ID == rules[i-1].ID {
+			return nil, fmt.Errorf("catalogue: rules %s and %s share a number or an id", rules[i-1].ID, rules[i].ID)
+		}
+	}
+	return rules, nil
 }
 
 // parseDoc reads front matter (key: value lines between --- fences) and a
