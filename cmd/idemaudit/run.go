@@ -98,7 +98,10 @@ func (e *env) parseFlags(fs *pflag.FlagSet, args []string, synopsis string) (hel
 	fs.SortFlags = false
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprintf(e.stdout, "Usage:\n  %s\n\nFlags:\n%s", synopsis, fs.FlagUsages())
+			fmt.Fprintf(e.stdout, "Usage:\n  %s\n", synopsis)
+			if fs.HasFlags() {
+				fmt.Fprintf(e.stdout, "\nFlags:\n%s", fs.FlagUsages())
+			}
 			return true, nil
 		}
 		return false, usageError{err}

@@ -140,7 +140,17 @@ func executiveSummary(r *rules.Result) []string {
 	type key struct{ rule, action string }
 	counts := map[key]int{}
 	var order []key
+	// A key whose dedupe failed is also a non-noop replay: say it once.
+	doubled := map[[2]string]bool{}
 	for _, f := range r.Findings {
+		if f.Rule == "same-key-different-response" && f.Key != nil {
+			doubled[[2]string{f.ActionType, *f.Key}] = true
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Rule == "non-noop-replay" && f.Key != nil && doubled[[2]string{f.ActionType, *f.Key}] {
+			continue
+		}
 		k := key{f.Rule, f.ActionType}
 		if f.Rule == "repeat-without-key" && f.Severity == rules.Low {
 			k.rule = "repeat-without-key/deduped"
@@ -172,8 +182,12 @@ func executiveSummary(r *rules.Result) []string {
 		case "missing-key":
 			for _, act := range r.Actions {
 				if act.ActionType == k.action {
-					out = append(out, fmt.Sprintf("%s calls of %s carry no idempotency key (%s of its calls are keyed).",
-						fmt.Sprint(act.Calls-act.KeyedCalls), a, percent(act.KeyedCalls, act.Calls)))
+					if act.KeyedCalls == 0 {
+						out = append(out, fmt.Sprintf("None of the %d calls of %s carries an idempotency key.", act.Calls, a))
+					} else {
+						out = append(out, fmt.Sprintf("%d of the %d calls of %s carry no idempotency key (%s keyed).",
+							act.Calls-act.KeyedCalls, act.Calls, a, percent(act.KeyedCalls, act.Calls)))
+					}
 				}
 			}
 		default:
