@@ -100,8 +100,13 @@ func (e *env) audit(args []string) (int, error) {
 			failed = append(failed, err)
 			continue
 		}
-		if st.DuplicateOf != "" {
-			warn("%s has the same content as %s, already ingested; not added again", src, st.DuplicateOf)
+		switch st.Status {
+		case ingest.StatusDuplicate:
+			warn("%s has the same content as %s, already ingested; not added again", src, st.Of)
+		case ingest.StatusUnchanged:
+			warn("%s is unchanged since it was ingested; not added again", src)
+		case ingest.StatusReplaced:
+			warn("%s changed from its beginning since it was ingested (replaced or truncated): read as a new source", src)
 		}
 		if st.Malformed > 0 {
 			warn("%s: %s skipped (listed in the report)", src, plural(st.Malformed, "malformed line"))

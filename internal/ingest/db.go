@@ -5,23 +5,49 @@ package ingest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
+// SchemaVersion is the layout this build reads and writes. Version 1 (the
+// first release: sources without segments) is migrated on open; a newer
+// version is refused.
+const SchemaVersion = 2
+
 // schema is the database every other package reads. ts is nanoseconds since
 // the epoch (UTC), so window arithmetic is integer arithmetic and sub-
 // microsecond stamps keep their order. fp and args_fp are 128-bit hashes.
+//
+// A row of sources is one segment: what one ingest read of one source. A
+// log that grows gets a segment per ingest; each segment knows where its
+// source's complete lines ended (safe_*) and where the content ended (end_*),
+// with the hash of everything from the source's first byte to there, so the
+// next ingest recognises the known beginning without parsing it.
 const schema = `
+CREATE TABLE IF NOT EXISTS idemaudit_meta (
+	key   VARCHAR PRIMARY KEY,
+	value VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sources (
-	source_id INTEGER NOT NULL,
-	path      VARCHAR NOT NULL,
-	lines     BIGINT  NOT NULL,
-	bytes     BIGINT  NOT NULL,
-	calls     BIGINT  NOT NULL,
-	malformed BIGINT  NOT NULL,
-	content_hash UUID NOT NULL -- xxh3-128 of the decompressed bytes: the same content is ingested once
+	source_id   INTEGER NOT NULL,
+	path        VARCHAR NOT NULL, -- as given on the command line
+	abs_path    VARCHAR,          -- resolved; NULL for standard input
+	first_line  BIGINT  NOT NULL, -- the first line this segment read
+	start_bytes BIGINT  NOT NULL, -- where in the decompressed content it started
+	lines       BIGINT  NOT NULL,
+	calls       BIGINT  NOT NULL,
+	malformed   BIGINT  NOT NULL,
+	safe_bytes  BIGINT  NOT NULL, -- end of the last complete line
+	safe_hash   UUID    NOT NULL, -- xxh3-128 of the content up to safe_bytes
+	safe_lines  BIGINT  NOT NULL, -- lines up to safe_bytes
+	end_bytes   BIGINT  NOT NULL, -- end of the content read
+	end_hash    UUID    NOT NULL,
+	tail_line   BIGINT,           -- the last line, when it had no terminator (re-read on growth)
+	continues   INTEGER,          -- the segment whose content this one's beginning is
+	ingested_at TIMESTAMP
 );
 CREATE TABLE IF NOT EXISTS calls (
 	source_id       INTEGER NOT NULL,
@@ -47,6 +73,25 @@ CREATE TABLE IF NOT EXISTS malformed (
 	error     VARCHAR NOT NULL
 );`
 
+// migrations[v] turns schema version v into v+1.
+var migrations = map[int]string{
+	1: `
+ALTER TABLE sources RENAME COLUMN bytes TO end_bytes;
+ALTER TABLE sources RENAME COLUMN content_hash TO end_hash;
+ALTER TABLE sources ADD COLUMN abs_path VARCHAR;
+ALTER TABLE sources ADD COLUMN first_line BIGINT DEFAULT 1;
+ALTER TABLE sources ADD COLUMN start_bytes BIGINT DEFAULT 0;
+ALTER TABLE sources ADD COLUMN safe_bytes BIGINT;
+ALTER TABLE sources ADD COLUMN safe_hash UUID;
+ALTER TABLE sources ADD COLUMN safe_lines BIGINT;
+ALTER TABLE sources ADD COLUMN tail_line BIGINT;
+ALTER TABLE sources ADD COLUMN continues INTEGER;
+ALTER TABLE sources ADD COLUMN ingested_at TIMESTAMP;
+-- version 1 kept no line ends: its sources count as complete, so a grown
+-- file is read again as a replaced one rather than resumed mid-line
+UPDATE sources SET safe_bytes = end_bytes, safe_hash = end_hash, safe_lines = lines;`,
+}
+
 // DB is one DuckDB database held through a single connection for the run.
 type DB struct {
 	db        *sql.DB
@@ -65,13 +110,13 @@ type Options struct {
 func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	c, err := duckdb.NewConnector(path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", displayDB(path), err)
+		return nil, openError(path, err)
 	}
 	d := &DB{db: sql.OpenDB(c), connector: c}
 	d.db.SetMaxOpenConns(1)
 	if d.Conn, err = d.db.Conn(ctx); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("open database %s: %w", displayDB(path), err)
+		return nil, openError(path, err)
 	}
 	settings := []string{}
 	if o.MemoryLimit != "" {
@@ -83,11 +128,15 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	if o.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
 	}
-	for _, s := range append(settings, schema) {
+	for _, s := range settings {
 		if _, err := d.Conn.ExecContext(ctx, s); err != nil {
 			d.Close()
 			return nil, fmt.Errorf("prepare database %s: %w", displayDB(path), err)
 		}
+	}
+	if err := d.prepare(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("database %s: %w", displayDB(path), err)
 	}
 	return d, nil
 }
@@ -100,6 +149,18 @@ func (d *DB) Close() error {
 	err := d.db.Close()
 	d.connector.Close()
 	return err
+}
+
+// ErrInUse is a database another process holds open for writing.
+var ErrInUse = errors.New("database is in use by another idemaudit process")
+
+// openError names the file; DuckDB's lock conflict becomes ErrInUse (it
+// fails at once: a second writer neither waits nor corrupts anything).
+func openError(path string, err error) error {
+	if strings.Contains(err.Error(), "Could not set lock") || strings.Contains(err.Error(), "Conflicting lock") {
+		return fmt.Errorf("%s: %w", path, ErrInUse)
+	}
+	return fmt.Errorf("open database %s: %w", displayDB(path), err)
 }
 
 func displayDB(path string) string {
@@ -119,4 +180,50 @@ func quoteLiteral(s string) string {
 		out = append(out, s[i])
 	}
 	return string(append(out, '\''))
+}
+
+// prepare creates the schema, or migrates an older one, in one transaction.
+func (d *DB) prepare(ctx context.Context) (err error) {
+	if _, err := d.Conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			d.Conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return
+		}
+		_, err = d.Conn.ExecContext(ctx, "COMMIT")
+	}()
+	var tables, hasMeta int
+	if err := d.Conn.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE table_name = 'idemaudit_meta')
+		FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN ('idemaudit_meta', 'sources')`).Scan(&tables, &hasMeta); err != nil {
+		return err
+	}
+	version := SchemaVersion
+	switch {
+	case tables == 0: // a new database
+	case hasMeta == 0:
+		version = 1 // the first release had no meta table
+	default:
+		var v string
+		if err := d.Conn.QueryRowContext(ctx, "SELECT value FROM idemaudit_meta WHERE key = 'schema_version'").Scan(&v); err != nil {
+			return fmt.Errorf("no schema version: not an idemaudit database? %w", err)
+		}
+		if _, err := fmt.Sscan(v, &version); err != nil {
+			return fmt.Errorf("bad schema version %q", v)
+		}
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("written by a newer idemaudit (schema version %d; this one knows up to %d): upgrade idemaudit", version, SchemaVersion)
+	}
+	for ; version < SchemaVersion; version++ {
+		if _, err := d.Conn.ExecContext(ctx, migrations[version]); err != nil {
+			return fmt.Errorf("migrate schema version %d to %d: %w", version, version+1, err)
+		}
+	}
+	if _, err := d.Conn.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	_, err = d.Conn.ExecContext(ctx, `INSERT OR REPLACE INTO idemaudit_meta VALUES ('schema_version', ?)`, fmt.Sprint(SchemaVersion))
+	return err
 }

@@ -7,20 +7,36 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// Status says what an ingest did with a source.
+type Status string
+
+const (
+	StatusNew       Status = "new"       // read in full for the first time
+	StatusGrown     Status = "grown"     // its known beginning was skipped, the new lines read
+	StatusReplaced  Status = "replaced"  // the path was known, but its beginning changed: read as a new source
+	StatusContinues Status = "continues" // a new path whose beginning is content already ingested (a rotated or copied log)
+	StatusUnchanged Status = "unchanged" // nothing new
+	StatusDuplicate Status = "duplicate" // its whole content is already ingested under another path
 )
 
 // Stats is what one source contributed.
 type Stats struct {
 	Source    string
-	Lines     int64
-	Bytes     int64
-	Calls     int64
-	Malformed int64
-	// DuplicateOf names the source already in the database with the same
-	// content; when set, nothing of this source was added.
-	DuplicateOf string
+	Status    Status
+	Lines     int64 // lines read this time (blank and malformed included)
+	Bytes     int64 // decompressed bytes of the source
+	Calls     int64 // calls added
+	Malformed int64 // malformed lines added
+	FirstLine int64 // the first line read this time (1 unless grown or continued)
+	// Of names the source already ingested that holds this one's content
+	// (unchanged, duplicate) or its beginning (grown, continues).
+	Of string
 }
 
 // InputError is a source that could not be read; the CLI reports it as an
@@ -33,38 +49,112 @@ type InputError struct {
 func (e *InputError) Error() string { return fmt.Sprintf("%s: %v", e.Source, e.Err) }
 func (e *InputError) Unwrap() error { return e.Err }
 
-// IngestFile reads one file into the database in one transaction: on any
-// error the database is as it was before. A source whose content is already
-// in the database is not added again: its Stats.DuplicateOf names the source
-// that holds it.
+// known is one ingested segment, as the prefix scan needs it.
+type known struct {
+	id        int32
+	path      string
+	absPath   string
+	safeBytes int64 // end of its last complete line, from the source's first byte
+	safeHash  duckdb.UUID
+	safeLines int64
+	endBytes  int64
+	endHash   duckdb.UUID
+	tailLine  sql.NullInt64 // its last line had no terminator: that line is re-read on growth
+}
+
+func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
+	rows, err := d.Conn.QueryContext(ctx, `SELECT source_id, path, coalesce(abs_path, ''), safe_bytes, safe_hash,
+		safe_lines, end_bytes, end_hash, tail_line FROM sources ORDER BY source_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []known
+	for rows.Next() {
+		var k known
+		if err := rows.Scan(&k.id, &k.path, &k.absPath, &k.safeBytes, &k.safeHash, &k.safeLines,
+			&k.endBytes, &k.endHash, &k.tailLine); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// IngestFile reads one file into the database, in one transaction: on any
+// error the database is as it was before. It is idempotent: content already
+// in the database is never added again. A file whose beginning is already
+// ingested (an append-only log that grew, or a rotated copy) contributes
+// only its new lines, numbered as lines of this file.
 func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
+	st := Stats{Source: path, FirstLine: 1}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return st, &InputError{path, err}
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	segs, err := d.knownSegments(ctx)
+	if err != nil {
+		return st, err
+	}
+	// Pass 1: hash the content, looking for the longest known beginning.
+	scan, err := scanFile(ctx, path, abs, segs)
+	if err != nil {
+		return st, err
+	}
+	st.Bytes = scan.size
+	if k := scan.whole; k != nil {
+		st.Status, st.Of = StatusDuplicate, k.path
+		if k.absPath == abs {
+			st.Status = StatusUnchanged
+		}
+		return st, nil
+	}
+	var from *known
+	if k := scan.prefix; k != nil {
+		from = k
+		st.Of = k.path
+		st.FirstLine = k.safeLines + 1
+		st.Status = StatusContinues
+		if k.absPath == abs {
+			st.Status = StatusGrown
+		}
+	} else {
+		st.Status = StatusNew
+		for _, k := range segs {
+			if k.absPath == abs {
+				st.Status = StatusReplaced
+				st.Of = k.path
+			}
+		}
+	}
+	// Pass 2: read again, parsing only what is new, and check the content
+	// is the one pass 1 saw (a log being written is read up to that size).
 	f, closeFn, err := open(path)
 	if err != nil {
-		return Stats{Source: path}, &InputError{path, err}
+		return st, &InputError{path, err}
 	}
 	defer closeFn()
-	return d.finishIngest(d.ingest(ctx, path, f))
+	return d.ingest(ctx, st, abs, io.LimitReader(f, scan.size), from, &scan.hash)
 }
 
-// IngestReader is IngestFile for a stream (standard input): name is how the
-// report shows it.
+// IngestReader is IngestFile for a stream (standard input), read once:
+// its content is deduplicated as a whole; name is how reports show it.
 func (d *DB) IngestReader(ctx context.Context, name string, r io.Reader) (Stats, error) {
+	st := Stats{Source: name, FirstLine: 1, Status: StatusNew}
 	src, err := decompress(r)
 	if err != nil {
-		return Stats{Source: name}, &InputError{name, err}
+		return st, &InputError{name, err}
 	}
-	return d.finishIngest(d.ingest(ctx, name, src))
+	return finishStream(d.ingest(ctx, st, "", src, nil, nil))
 }
 
-func (d *DB) finishIngest(st Stats, err error) (Stats, error) {
-	if errors.Is(err, errDuplicate) {
-		err = nil
-	}
-	return st, err
-}
-
-func (d *DB) ingest(ctx context.Context, path string, src io.Reader) (st Stats, err error) {
-	st.Source = path
+// ingest parses src from the end of from's complete lines (or from the
+// start) in one transaction. want, when set, is the content hash pass 1 saw.
+func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, from *known, want *duckdb.UUID) (_ Stats, err error) {
+	path := st.Source
 	if _, err := d.Conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return st, err
 	}
@@ -83,36 +173,84 @@ func (d *DB) ingest(ctx context.Context, path string, src io.Reader) (st Stats, 
 		return st, err
 	}
 	counted := newCountingReader(src)
-	err = d.appendAll(ctx, id, counted, &st)
+	var start int64
+	if from != nil {
+		// The known beginning is hashed, not parsed.
+		start = from.safeBytes
+		if _, err := io.CopyN(io.Discard, counted, start); err != nil {
+			return st, &InputError{path, fmt.Errorf("changed while being read (shorter than a moment ago): %w", err)}
+		}
+		// A last line that had no terminator is read again, whole this time.
+		if from.tailLine.Valid {
+			for _, t := range []string{"calls", "malformed"} {
+				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
+					return st, err
+				}
+			}
+			if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET tail_line = NULL, end_bytes = safe_bytes, end_hash = safe_hash,
+				lines = lines - 1, calls = (SELECT count(*) FROM calls WHERE source_id = ?),
+				malformed = (SELECT count(*) FROM malformed WHERE source_id = ?) WHERE source_id = ?`, from.id, from.id, from.id); err != nil {
+				return st, err
+			}
+		}
+	}
+	var tl tail
+	err = d.appendAll(ctx, id, counted, st.FirstLine, &tl, &st)
 	st.Bytes = counted.n
 	if err != nil {
 		if ctx.Err() == nil && !isDBError(err) {
-			return st, &InputError{path, fmt.Errorf("read failed after %d bytes (line %d): %w", counted.n, st.Lines+1, err)}
+			return st, &InputError{path, fmt.Errorf("read failed after %d bytes (line %d): %w", counted.n, st.FirstLine+st.Lines, err)}
 		}
 		return st, err
 	}
 	sum := counted.sum()
-	// The same content twice (a re-run on a kept database, a copied file)
-	// would double every call and turn each into a fake retry: keep it once.
-	// Empty sources add nothing; they are deduplicated by path only.
-	var dup string
-	err = d.Conn.QueryRowContext(ctx, `SELECT path FROM sources
-		WHERE content_hash = ? AND bytes = ? AND (bytes > 0 OR path = ?)
-		ORDER BY source_id LIMIT 1`, &sum, st.Bytes, path).Scan(&dup)
-	switch {
-	case err == nil:
-		st.DuplicateOf = dup
-		return st, errDuplicate
-	case !errors.Is(err, sql.ErrNoRows):
-		return st, err
+	if want != nil && sum != *want {
+		return st, &InputError{path, errors.New("changed while being read; run again")}
 	}
-	_, err = d.Conn.ExecContext(ctx, "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?)",
-		id, path, st.Lines, st.Bytes, st.Calls, st.Malformed, &sum)
+	if want == nil {
+		// A stream is read once: whole content already ingested → roll back.
+		var dup string
+		err = d.Conn.QueryRowContext(ctx, `SELECT path FROM sources WHERE end_hash = ? AND end_bytes = ? AND end_bytes > 0
+			ORDER BY source_id LIMIT 1`, &sum, st.Bytes).Scan(&dup)
+		switch {
+		case err == nil:
+			st.Status, st.Of, st.Lines, st.Calls, st.Malformed = StatusDuplicate, dup, 0, 0, 0
+			return st, errDuplicate
+		case !errors.Is(err, sql.ErrNoRows):
+			return st, err
+		}
+	}
+	var absPath any
+	if abs != "" {
+		absPath = abs
+	}
+	var tailLine any
+	if tl.open {
+		tailLine = tl.line
+	}
+	var continues any
+	if from != nil {
+		continues = from.id
+	}
+	safe := counted.safe
+	_, err = d.Conn.ExecContext(ctx, `INSERT INTO sources (source_id, path, abs_path, first_line, start_bytes,
+		lines, calls, malformed, safe_bytes, safe_hash, safe_lines, end_bytes, end_hash, tail_line, continues, ingested_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, path, absPath, st.FirstLine, start, st.Lines, st.Calls, st.Malformed,
+		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, time.Now().UTC())
 	return st, err
 }
 
-// errDuplicate rolls back a source whose content is already in the database.
+// errDuplicate rolls back a stream whose content is already in the database.
 var errDuplicate = errors.New("duplicate content")
+
+// finishStream turns the duplicate rollback into a status.
+func finishStream(st Stats, err error) (Stats, error) {
+	if errors.Is(err, errDuplicate) {
+		err = nil
+	}
+	return st, err
+}
 
 type dbError struct{ error }
 
@@ -123,7 +261,7 @@ func isDBError(err error) bool {
 	return errors.As(err, &e)
 }
 
-func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, st *Stats) error {
+func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64, tl *tail, st *Stats) error {
 	return d.Conn.Raw(func(raw any) error {
 		conn := raw.(driver.Conn)
 		calls, err := duckdb.NewAppenderFromConn(conn, "", "calls")
@@ -136,7 +274,7 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, st *Stats) 
 			return dbError{err}
 		}
 		row := make([]driver.Value, 16)
-		err = parseAll(ctx, src, func(b batch) error {
+		err = parseAll(ctx, src, first, tl, func(b batch) error {
 			st.Lines += b.lines
 			st.Calls += int64(len(b.records))
 			st.Malformed += int64(len(b.malformed))

@@ -167,15 +167,12 @@ func TestIngestSameContentOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantDup := ""
-			if run == 1 || p == copyA {
-				wantDup = a
+			want := map[string]Status{a: StatusNew, copyA: StatusDuplicate, empty: StatusNew}[p]
+			if run == 1 {
+				want = map[string]Status{a: StatusUnchanged, copyA: StatusDuplicate, empty: StatusUnchanged}[p]
 			}
-			if p == empty {
-				wantDup = map[bool]string{true: empty}[run == 1]
-			}
-			if st.DuplicateOf != wantDup {
-				t.Errorf("run %d %s: duplicate of %q, want %q", run, filepath.Base(p), st.DuplicateOf, wantDup)
+			if st.Status != want {
+				t.Errorf("run %d %s: %s, want %s", run, filepath.Base(p), st.Status, want)
 			}
 		}
 		var calls, sources int
@@ -185,7 +182,125 @@ func TestIngestSameContentOnce(t *testing.T) {
 		}
 		d.Close()
 	}
+	// standard input: the same content once
+	d, _ := Open(ctx, dbPath, Options{})
+	defer d.Close()
+	st, err := d.IngestReader(ctx, "-", bytes.NewReader([]byte(lines)))
+	if err != nil || st.Status != StatusDuplicate || st.Of != a {
+		t.Errorf("stdin: %+v %v", st, err)
+	}
 }
+
+const (
+	l1 = `{"action_type":"a","ts":1794821400}`
+	l2 = `{"action_type":"b","ts":1794821401}`
+	l3 = `{"action_type":"c","ts":1794821402}`
+	l4 = `{"action_type":"d","ts":1794821403}`
+)
+
+func TestIngestGrowingLog(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	d := openMem(t)
+	p := filepath.Join(dir, "app.jsonl")
+	step := func(content string, want Status, first, calls, malformed int64, rowsWant ...string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st, err := d.IngestFile(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Status != want || st.FirstLine != first || st.Calls != calls || st.Malformed != malformed {
+			t.Errorf("%s: got %+v, want %s from line %d, %d calls, %d malformed", want, st, want, first, calls, malformed)
+		}
+		if got := rows(t, d); !reflect.DeepEqual(got, rowsWant) {
+			t.Errorf("%s: rows\n got  %q\n want %q", want, got, rowsWant)
+		}
+	}
+	step(l1+"\n"+l2+"\n", StatusNew, 1, 2, 0, "app.jsonl:1:a", "app.jsonl:2:b")
+	step(l1+"\n"+l2+"\n", StatusUnchanged, 1, 0, 0, "app.jsonl:1:a", "app.jsonl:2:b")
+	// a line being written when the ingest ran: malformed for now
+	step(l1+"\n"+l2+"\n"+l3[:10], StatusGrown, 3, 0, 1, "app.jsonl:1:a", "app.jsonl:2:b", "app.jsonl!3!truncated")
+	// finished: the line is read again, whole, and counted once
+	step(l1+"\n"+l2+"\n"+l3+"\n"+l4, StatusGrown, 3, 2, 0, "app.jsonl:1:a", "app.jsonl:2:b", "app.jsonl:3:c", "app.jsonl:4:d")
+	step(l1+"\n"+l2+"\n"+l3+"\n"+l4+"\n", StatusGrown, 4, 1, 0, "app.jsonl:1:a", "app.jsonl:2:b", "app.jsonl:3:c", "app.jsonl:4:d")
+	// truncated and rewritten: a new source, the old calls stay
+	step(l4+"\n", StatusReplaced, 1, 1, 0, "app.jsonl:1:a", "app.jsonl:1:d", "app.jsonl:2:b", "app.jsonl:3:c", "app.jsonl:4:d")
+	var lines, calls int64
+	d.Conn.QueryRowContext(ctx, "SELECT sum(lines), sum(calls) FROM sources").Scan(&lines, &calls)
+	if lines != 5 || calls != 5 {
+		t.Errorf("sources count %d lines, %d calls; want 5 and 5", lines, calls)
+	}
+}
+
+func TestIngestRotatedCopy(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	d := openMem(t)
+	a := write(t, dir, "app.jsonl", []byte(l1+"\n"+l2+"\n"))
+	if _, err := d.IngestFile(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	// rotated (and compressed) after two more lines were written
+	rot := write(t, dir, "app.jsonl.1.gz", gz(t, []byte(l1+"\n"+l2+"\n"+l3+"\n"+l4+"\n")))
+	st, err := d.IngestFile(ctx, rot)
+	if err != nil || st.Status != StatusContinues || st.Of != a || st.FirstLine != 3 || st.Calls != 2 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	want := []string{"app.jsonl:1:a", "app.jsonl:2:b", "app.jsonl.1.gz:3:c", "app.jsonl.1.gz:4:d"}
+	if got := rows(t, d); !reflect.DeepEqual(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+}
+
+func TestSchemaMigrationAndVersion(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	path := filepath.Join(dir, "v1.duckdb")
+	// a database as the first release wrote it (schema version 1)
+	raw, err := Open(ctx, "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = raw.Conn.ExecContext(ctx, "ATTACH "+quoteLiteral(path)+" AS v1; USE v1;"+v1Schema+`
+		INSERT INTO sources VALUES (1, 'old.jsonl', 2, 70, 2, 0, '00000000-0000-0000-0000-000000000001');
+		INSERT INTO calls (source_id, line, action_type, status_num) VALUES (1, 1, 'a', false), (1, 2, 'b', false);
+		USE memory; DETACH v1;`)
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	var v string
+	var n int
+	d.Conn.QueryRowContext(ctx, "SELECT value FROM idemaudit_meta WHERE key = 'schema_version'").Scan(&v)
+	d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls JOIN sources USING (source_id) WHERE safe_lines = 2 AND first_line = 1").Scan(&n)
+	if v != "2" || n != 2 {
+		t.Errorf("after migration: version %q, %d calls joined", v, n)
+	}
+	if _, err := d.IngestFile(ctx, write(t, dir, "new.jsonl", []byte(l1+"\n"))); err != nil {
+		t.Errorf("ingest after migration: %v", err)
+	}
+	d.Conn.ExecContext(ctx, "UPDATE idemaudit_meta SET value = '99' WHERE key = 'schema_version'")
+	d.Close()
+	if _, err := Open(ctx, path, Options{}); err == nil || !strings.Contains(err.Error(), "newer idemaudit (schema version 99") {
+		t.Errorf("a newer database must be refused, got %v", err)
+	}
+}
+
+// v1Schema is the sources table of schema version 1, for the migration test.
+const v1Schema = `
+CREATE TABLE sources (source_id INTEGER NOT NULL, path VARCHAR NOT NULL, lines BIGINT NOT NULL, bytes BIGINT NOT NULL,
+	calls BIGINT NOT NULL, malformed BIGINT NOT NULL, content_hash UUID NOT NULL);
+CREATE TABLE calls (source_id INTEGER NOT NULL, line BIGINT NOT NULL, ts BIGINT, action_type VARCHAR NOT NULL,
+	idempotency_key VARCHAR, response_id VARCHAR, session_id VARCHAR, trace_id VARCHAR, span_id VARCHAR, run_id VARCHAR,
+	status VARCHAR, status_num BOOLEAN NOT NULL, effect VARCHAR, duration_ms DOUBLE, fp UUID, args_fp UUID);
+CREATE TABLE malformed (source_id INTEGER NOT NULL, line BIGINT NOT NULL, error VARCHAR NOT NULL);`
 
 func TestExpand(t *testing.T) {
 	dir := t.TempDir()

@@ -77,21 +77,41 @@ func decompress(src io.Reader) (io.Reader, error) {
 }
 
 // countingReader tracks the decompressed offset, for errors that name where
-// a stream broke, and hashes the content, so the same data is ingested once.
+// a stream broke, and hashes the content, so the same data is ingested
+// once. It also remembers where the last complete line ends (with the hash
+// up to there), so a log that grows can be resumed from that point.
 type countingReader struct {
-	r io.Reader
-	n int64
-	h *xxh3.Hasher128
+	r    io.Reader
+	n    int64
+	h    *xxh3.Hasher128
+	safe lineEnd
+}
+
+// lineEnd is the end of the last complete line: offset, hash of everything
+// before it, and the number of lines it closes.
+type lineEnd struct {
+	bytes int64
+	hash  duckdb.UUID
+	lines int64
 }
 
 func newCountingReader(r io.Reader) *countingReader {
-	return &countingReader{r: r, h: xxh3.New128()}
+	c := &countingReader{r: r, h: xxh3.New128()}
+	c.safe.hash = c.sum()
+	return c
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	b := p[:n]
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		c.h.Write(b[:i+1])
+		c.safe = lineEnd{c.n + int64(i) + 1, c.sum(), c.safe.lines + int64(bytes.Count(b, []byte{'\n'}))}
+		c.h.Write(b[i+1:])
+	} else {
+		c.h.Write(b)
+	}
 	c.n += int64(n)
-	c.h.Write(p[:n])
 	return n, err
 }
 
@@ -100,11 +120,20 @@ func (c *countingReader) sum() duckdb.UUID {
 	return duckdb.UUID(c.h.Sum128().Bytes())
 }
 
-// split cuts a stream into chunks of whole lines and sends them in order.
-func split(ctx context.Context, src io.Reader, out chan<- chunk) error {
+// tail describes how a stream ended: whether its last line had no line
+// terminator (a log still being written, or a file without a final
+// newline), and that line's number.
+type tail struct {
+	open bool
+	line int64
+}
+
+// split cuts a stream into chunks of whole lines and sends them in order;
+// first is the number of the stream's first line.
+func split(ctx context.Context, src io.Reader, first int64, out chan<- chunk, t *tail) error {
 	defer close(out)
 	r := bufio.NewReaderSize(src, 64<<10)
-	seq, line := 0, int64(1)
+	seq, line := 0, first
 	buf := make([]byte, 0, chunkSize)
 	eof := false
 	send := func(c chunk) bool {
@@ -128,6 +157,7 @@ func split(ctx context.Context, src io.Reader, out chan<- chunk) error {
 		cut := bytes.LastIndexByte(buf, '\n') + 1
 		if eof && cut < len(buf) {
 			cut = len(buf) // the last line has no terminator
+			t.open, t.line = true, line+int64(bytes.Count(buf[:cut], []byte{'\n'}))
 		}
 		if cut == 0 { // one line fills the buffer
 			if cap(buf) < maxLine {
@@ -140,6 +170,7 @@ func split(ctx context.Context, src io.Reader, out chan<- chunk) error {
 				return err
 			} else if err == io.EOF {
 				eof = true
+				t.open, t.line = true, line
 			}
 			if !send(chunk{seq: seq, first: line, tooLong: true}) {
 				return ctx.Err()
@@ -215,14 +246,15 @@ func blank(line []byte) bool {
 	return true
 }
 
-// parseAll runs the workers and delivers batches in chunk order to deliver.
-func parseAll(ctx context.Context, r io.Reader, deliver func(batch) error) error {
+// parseAll runs the workers and delivers batches in chunk order to deliver;
+// first is the number of the stream's first line.
+func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, deliver func(batch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunks := make(chan chunk, 4)
 	results := make(chan batch, 4)
 	splitErr := make(chan error, 1)
-	go func() { splitErr <- split(ctx, r, chunks) }()
+	go func() { splitErr <- split(ctx, r, first, chunks, t) }()
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {

@@ -42,7 +42,9 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows, err = conn.QueryContext(ctx, `SELECT path, lines, calls, malformed, bytes FROM sources ORDER BY source_id`)
+	// a source read in several segments (a growing log) is one input
+	rows, err = conn.QueryContext(ctx, `SELECT path, max(first_line + lines - 1), sum(calls), sum(malformed), max(end_bytes)
+		FROM sources GROUP BY path ORDER BY min(source_id)`)
 	if err != nil {
 		return err
 	}
