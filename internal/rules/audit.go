@@ -8,46 +8,102 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Options parameterise an audit.
 type Options struct {
 	Window time.Duration // the chain gap for window rules
+	// Period, when set, makes a period report: findings that happened in
+	// [Start, End), evaluated over all earlier calls and the calls up to one
+	// window past the end, so a chain crossing the start is found once, in
+	// the period of its first call, and a key reused across periods is seen.
+	Period   *Span
+	Trend    []Span          // earlier periods to sum up, oldest first (period reports)
+	Baseline map[string]bool // finding ids to report as suppressed
 }
 
 // DefaultWindow is the chain gap when none is given.
 const DefaultWindow = 10 * time.Minute
-
-// view is what every rule reads: the calls with their source path, which
-// orders ties of equal ts the same way everywhere (ts, then path, then line).
-const view = `CREATE OR REPLACE TEMP VIEW audit_calls AS
-SELECT c.*, s.path FROM calls c JOIN sources s USING (source_id)`
 
 // Audit runs the whole catalogue over the calls in the database.
 func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	if o.Window <= 0 {
 		return nil, fmt.Errorf("the window must be positive, got %s", o.Window)
 	}
-	if _, err := conn.ExecContext(ctx, view); err != nil {
-		return nil, err
+	// audit_calls is what every rule reads: the calls with their source
+	// path, which orders ties of equal ts the same way everywhere (ts, then
+	// path, then line). period_calls is the part the report is about.
+	auditWhere, periodWhere := "", ""
+	if p := o.Period; p != nil {
+		if !p.Start.Before(p.End) {
+			return nil, fmt.Errorf("the period is empty: %s to %s", p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339))
+		}
+		auditWhere = fmt.Sprintf(" WHERE c.ts < %d", p.End.Add(o.Window).UnixNano())
+		periodWhere = fmt.Sprintf(" WHERE ts >= %d AND ts < %d", p.Start.UnixNano(), p.End.UnixNano())
 	}
-	res := &Result{Window: o.Window, Summary: Summary{FindingsBySeverity: map[Severity]int{}}}
+	for _, q := range []string{
+		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path FROM calls c JOIN sources s USING (source_id)" + auditWhere,
+		"CREATE OR REPLACE TEMP VIEW period_calls AS SELECT * FROM audit_calls" + periodWhere,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Window: o.Window, Summary: Summary{FindingsBySeverity: map[Severity]int{}}, Periodic: o.Period != nil}
+	var all []Finding
 	for _, r := range catalogue {
 		res.Rules = append(res.Rules, r.Doc)
 		fs, err := r.run(ctx, conn, o)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 		}
-		res.Findings = append(res.Findings, fs...)
+		all = append(all, fs...)
+	}
+	for i := range all {
+		all[i].Suppressed = o.Baseline[all[i].ID]
+	}
+	for _, f := range all {
+		if o.Period != nil && !f.happenedIn(o.Period.Start, o.Period.End) {
+			continue
+		}
+		if o.Period != nil {
+			f.New = f.FirstSeen != nil && !f.FirstSeen.Before(o.Period.Start)
+		}
+		res.Findings = append(res.Findings, f)
 	}
 	sortFindings(res.Findings, catalogueIndex())
 	for _, f := range res.Findings {
+		if f.Suppressed {
+			res.Summary.Suppressed++
+			continue
+		}
 		res.Summary.FindingsBySeverity[f.Severity]++
+		if f.New {
+			res.Summary.NewFindings++
+		}
 	}
-	if err := summarize(ctx, conn, res); err != nil {
+	if err := summarize(ctx, conn, res, o); err != nil {
 		return nil, err
 	}
+	if o.Period != nil {
+		if err := trend(ctx, conn, res, o, all); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// happenedIn reports whether an offending call of the finding is in [start, end).
+func (f *Finding) happenedIn(start, end time.Time) bool {
+	a, b := start.UnixNano(), end.UnixNano()
+	for _, ts := range f.offending {
+		if ts >= a && ts < b {
+			return true
+		}
+	}
+	return false
 }
 
 func catalogueIndex() map[string]int {
@@ -103,16 +159,22 @@ func compareTS(a, b *time.Time) int {
 }
 
 // run executes one rule. A rule's query returns one row per evidence call:
-// grp (the group's identity), severity, action_type, idempotency_key,
-// source_id, line and, when it samples its evidence, group_calls.
+// grp (the group's stable identity), severity, action_type, idempotency_key,
+// source_id, line and, optionally, group_calls (when it samples its
+// evidence), offending (whether the call is one that makes the rule fire;
+// default: the group's first call) and since (when the group first
+// happened, for rules that read only the period's calls).
 func (r *Rule) run(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error) {
 	q := strings.ReplaceAll(r.SQL, "{{window_ns}}", strconv.FormatInt(o.Window.Nanoseconds(), 10))
-	groupCalls := "NULL::BIGINT"
-	if strings.Contains(q, "group_calls") {
-		groupCalls = "r.group_calls"
+	optional := func(col, typ string) string {
+		if strings.Contains(q, col) {
+			return "r." + col
+		}
+		return "NULL::" + typ
 	}
 	rows, err := conn.QueryContext(ctx, `WITH r AS (`+q+`)
-SELECT r.grp, r.severity, r.action_type, r.idempotency_key, `+groupCalls+`,
+SELECT r.grp, r.severity, r.action_type, r.idempotency_key, `+optional("group_calls", "BIGINT")+`,
+       `+optional("offending", "BOOLEAN")+`, `+optional("since", "BIGINT")+`,
        c.path, c.line, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
        c.effect, c.session_id, c.args_fp::VARCHAR
 FROM r JOIN audit_calls c USING (source_id, line)
@@ -121,6 +183,7 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path, c.line`)
 		return nil, err
 	}
 	defer rows.Close()
+	periodScoped := strings.Contains(q, "period_calls")
 	var out []Finding
 	var args []*string
 	lastGrp := ""
@@ -128,11 +191,12 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path, c.line`)
 		var (
 			grp, sev, action string
 			key, argsFP      sql.NullString
-			total            sql.NullInt64
+			total, since     sql.NullInt64
+			offending        sql.NullBool
 			c                Call
 			ts               sql.NullInt64
 		)
-		if err := rows.Scan(&grp, &sev, &action, &key, &total, &c.Source, &c.Line, &ts,
+		if err := rows.Scan(&grp, &sev, &action, &key, &total, &offending, &since, &c.Source, &c.Line, &ts,
 			&c.Key, &c.ResponseID, &c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &argsFP); err != nil {
 			return nil, err
 		}
@@ -149,17 +213,24 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path, c.line`)
 			if err != nil {
 				return nil, err
 			}
-			f := Finding{Rule: r.ID, Severity: s, ActionType: action}
+			f := Finding{ID: findingID(r.ID, grp), Rule: r.ID, Severity: s, ActionType: action}
 			if key.Valid {
 				f.Key = &key.String
 			}
 			if total.Valid {
 				f.Stats.Calls = int(total.Int64)
 			}
+			if since.Valid {
+				t := time.Unix(0, since.Int64).UTC()
+				f.FirstSeen = &t
+			}
 			out = append(out, f)
 			args, lastGrp = args[:0], grp
 		}
 		f := &out[len(out)-1]
+		if ts.Valid && (periodScoped || offending.Bool || (!offending.Valid && len(f.Calls) == 0)) {
+			f.offending = append(f.offending, ts.Int64)
+		}
 		f.Calls = append(f.Calls, c)
 		if argsFP.Valid {
 			args = append(args, &argsFP.String)
@@ -172,11 +243,25 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path, c.line`)
 		finish(&out[len(out)-1], args)
 	}
 	for i := range out {
-		if out[i].Message, err = r.render(&out[i], verbatim); err != nil {
+		f := &out[i]
+		if f.FirstSeen == nil && len(f.offending) > 0 {
+			first := f.offending[0]
+			for _, ts := range f.offending {
+				first = min(first, ts)
+			}
+			t := time.Unix(0, first).UTC()
+			f.FirstSeen = &t
+		}
+		if f.Message, err = r.render(f, verbatim); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// findingID is stable across runs and databases: the rule and its group.
+func findingID(rule, grp string) string {
+	return fmt.Sprintf("%016x", xxh3.HashString(rule+"\x00"+grp))
 }
 
 // finish computes a finding's stats from its evidence.

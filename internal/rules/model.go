@@ -70,6 +70,7 @@ type Stats struct {
 
 // Finding is one rule firing on one group of calls.
 type Finding struct {
+	ID         string // stable: a hash of the rule and the group's identity (the key; the fingerprint and the chain's first call; the action)
 	Rule       string
 	Severity   Severity
 	ActionType string
@@ -78,6 +79,11 @@ type Finding struct {
 	Stats      Stats
 	Calls      []Call // evidence, ordered by ts, source, line
 	Sampled    bool   // Calls holds only the first calls of a larger group (Stats.Calls says how many)
+	FirstSeen  *time.Time // when it first happened: its earliest offending call
+	New        bool       // a period report: first seen in this period
+	Suppressed bool       // listed in the baseline: reported, not counted for --fail-on
+
+	offending []int64 // ts of the calls that make it fire (for rules that say; else the first call)
 }
 
 // ActionStats is one row of the per-action scorecard.
@@ -106,10 +112,32 @@ type Input struct {
 	Bytes     int64 // decompressed bytes
 }
 
-// Period is the time span a report covers.
+// Period is the time span a report covers. For an ad-hoc audit it is the
+// first and last call's time; for a period report [Start, End).
 type Period struct {
 	Start, End *time.Time // nil when there is no timestamped call
 	Label      *string    // e.g. an ISO week; nil for an ad-hoc audit
+}
+
+// Span is a half-open time range [Start, End) a report is asked for.
+type Span struct {
+	Start, End time.Time
+	Label      string
+}
+
+// TrendPoint sums up one earlier period, for trends.
+type TrendPoint struct {
+	Label              string
+	Start, End         time.Time
+	Calls, KeyedCalls  int64
+	FindingsBySeverity map[Severity]int
+	Actions            map[string]ActionStats
+}
+
+// ScoreChange is an action type whose score changed since the previous period.
+type ScoreChange struct {
+	ActionType string
+	From, To   int
 }
 
 // Summary totals a report.
@@ -118,8 +146,10 @@ type Summary struct {
 	KeyedCalls           int64
 	MalformedLines       int64
 	UnfingerprintedCalls int64 // calls with neither args nor session_id: no window rule can see them
-	UntimedCalls         int64 // calls without ts: no window rule can see them
-	FindingsBySeverity   map[Severity]int
+	UntimedCalls         int64 // calls without ts: no window rule can see them (and no period report)
+	FindingsBySeverity   map[Severity]int // suppressed findings not counted
+	NewFindings          int              // a period report: findings first seen in the period
+	Suppressed           int              // findings listed in the baseline
 }
 
 // Doc is the documentation of one rule, from its catalogue file.
@@ -143,4 +173,8 @@ type Result struct {
 	Malformed []Malformed   // ordered by source order, line
 	Inputs    []Input
 	Rules     []Doc // the catalogue, in catalogue order
+
+	Periodic     bool          // a period report: findings new or recurring, trend
+	Trend        []TrendPoint  // earlier periods, oldest first, then this one
+	ScoreChanges []ScoreChange // against the previous period
 }

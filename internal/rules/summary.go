@@ -3,30 +3,50 @@ package rules
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 )
 
-// summarize fills the totals, period, scorecard, malformed lines and inputs.
-func summarize(ctx context.Context, conn *sql.Conn, res *Result) error {
+// summarize fills the totals, period, scorecard, malformed lines and inputs
+// from the calls the report is about (period_calls).
+func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options) error {
 	var minTS, maxTS sql.NullInt64
 	s := &res.Summary
 	err := conn.QueryRowContext(ctx, `SELECT count(*), count(idempotency_key),
-		count(*) FILTER (WHERE fp IS NULL), count(*) FILTER (WHERE ts IS NULL), min(ts), max(ts),
-		(SELECT count(*) FROM malformed)
-		FROM audit_calls`).Scan(&s.Calls, &s.KeyedCalls, &s.UnfingerprintedCalls, &s.UntimedCalls,
-		&minTS, &maxTS, &s.MalformedLines)
+		count(*) FILTER (WHERE fp IS NULL), min(ts), max(ts),
+		(SELECT count(*) FROM calls WHERE ts IS NULL)
+		FROM period_calls`).Scan(&s.Calls, &s.KeyedCalls, &s.UnfingerprintedCalls, &minTS, &maxTS, &s.UntimedCalls)
 	if err != nil {
 		return err
 	}
-	if minTS.Valid {
+	if p := o.Period; p != nil {
+		a, b := p.Start.UTC(), p.End.UTC()
+		res.Period.Start, res.Period.End = &a, &b
+		if p.Label != "" {
+			l := p.Label
+			res.Period.Label = &l
+		}
+	} else if minTS.Valid {
 		a, b := time.Unix(0, minTS.Int64).UTC(), time.Unix(0, maxTS.Int64).UTC()
 		res.Period.Start, res.Period.End = &a, &b
 	}
-	if err := scorecard(ctx, conn, res); err != nil {
+	findings := map[string]int{}
+	for _, f := range res.Findings {
+		if !f.Suppressed {
+			findings[f.ActionType]++
+		}
+	}
+	if res.Actions, err = actionStats(ctx, conn, "SELECT * FROM period_calls", findings); err != nil {
 		return err
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT s.path, m.line, m.error
-		FROM malformed m JOIN sources s USING (source_id) ORDER BY m.source_id, m.line`)
+	// The sources the report draws on: all of them for an ad-hoc audit,
+	// those with calls in the period for a period report.
+	sources := "SELECT source_id FROM sources"
+	if o.Period != nil {
+		sources = "SELECT DISTINCT source_id FROM period_calls"
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT s.path, m.line, m.error FROM malformed m JOIN sources s USING (source_id)
+		WHERE source_id IN (`+sources+`) ORDER BY m.source_id, m.line`)
 	if err != nil {
 		return err
 	}
@@ -42,9 +62,10 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	s.MalformedLines = int64(len(res.Malformed))
 	// a source read in several segments (a growing log) is one input
 	rows, err = conn.QueryContext(ctx, `SELECT path, max(first_line + lines - 1), sum(calls), sum(malformed), max(end_bytes)
-		FROM sources GROUP BY path ORDER BY min(source_id)`)
+		FROM sources WHERE source_id IN (`+sources+`) GROUP BY path ORDER BY min(source_id)`)
 	if err != nil {
 		return err
 	}
@@ -59,39 +80,99 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result) error {
 	return rows.Err()
 }
 
-// scorecard rates each action type after the CLI idempotency rubric:
-// 0 no call keyed; 1 partly keyed, or keyed without effects reported;
-// 2 every call keyed and reporting an effect; 3 as 2 with no finding.
-func scorecard(ctx context.Context, conn *sql.Conn, res *Result) error {
-	findings := map[string]int{}
-	for _, f := range res.Findings {
-		findings[f.ActionType]++
-	}
+// actionStats rates each action type of a set of calls after the CLI
+// idempotency rubric: 0 no call keyed; 1 partly keyed, or keyed without
+// effects reported; 2 every call keyed and reporting an effect; 3 as 2
+// with no finding.
+func actionStats(ctx context.Context, conn *sql.Conn, calls string, findings map[string]int) ([]ActionStats, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT action_type, count(*), count(idempotency_key),
-		bool_and(effect IS NOT NULL) FROM audit_calls GROUP BY action_type ORDER BY action_type`)
+		bool_and(effect IS NOT NULL) FROM (`+calls+`) GROUP BY action_type ORDER BY action_type`)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	var out []ActionStats
 	for rows.Next() {
 		var a ActionStats
 		var allEffects bool
 		if err := rows.Scan(&a.ActionType, &a.Calls, &a.KeyedCalls, &allEffects); err != nil {
-			return err
+			return nil, err
 		}
 		a.KeyCoverage = float64(a.KeyedCalls) / float64(a.Calls)
 		a.Findings = findings[a.ActionType]
-		switch {
-		case a.KeyedCalls == 0:
-			a.Score = 0
-		case a.KeyedCalls < a.Calls || !allEffects:
-			a.Score = 1
-		case a.Findings > 0:
-			a.Score = 2
-		default:
-			a.Score = 3
-		}
-		res.Actions = append(res.Actions, a)
+		a.Score = score(a, allEffects)
+		out = append(out, a)
 	}
-	return rows.Err()
+	return out, rows.Err()
+}
+
+func score(a ActionStats, allEffects bool) int {
+	switch {
+	case a.KeyedCalls == 0:
+		return 0
+	case a.KeyedCalls < a.Calls || !allEffects:
+		return 1
+	case a.Findings > 0:
+		return 2
+	}
+	return 3
+}
+
+// trend sums up the earlier periods and this one with the same rules:
+// a finding counts in every period one of its offending calls is in;
+// missing-key counts once per action type with keyless calls in a period.
+func trend(ctx context.Context, conn *sql.Conn, res *Result, o Options, all []Finding) error {
+	spans := append(append([]Span(nil), o.Trend...), *o.Period)
+	for _, sp := range spans {
+		pt := TrendPoint{Label: sp.Label, Start: sp.Start.UTC(), End: sp.End.UTC(), FindingsBySeverity: map[Severity]int{}, Actions: map[string]ActionStats{}}
+		findings := map[string]int{}
+		for i := range all {
+			f := &all[i]
+			if f.Suppressed || f.Rule == "missing-key" || !f.happenedIn(sp.Start, sp.End) {
+				continue
+			}
+			pt.FindingsBySeverity[f.Severity]++
+			findings[f.ActionType]++
+		}
+		where := fmt.Sprintf("SELECT * FROM audit_calls WHERE ts >= %d AND ts < %d", sp.Start.UnixNano(), sp.End.UnixNano())
+		var keyless []string
+		rows, err := conn.QueryContext(ctx, `SELECT DISTINCT action_type FROM (`+where+`) WHERE idempotency_key IS NULL ORDER BY 1`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				rows.Close()
+				return err
+			}
+			keyless = append(keyless, a)
+		}
+		rows.Close()
+		for _, a := range keyless {
+			if !o.Baseline[findingID("missing-key", a)] {
+				pt.FindingsBySeverity[Low]++
+				findings[a]++
+			}
+		}
+		stats, err := actionStats(ctx, conn, where, findings)
+		if err != nil {
+			return err
+		}
+		for _, a := range stats {
+			pt.Actions[a.ActionType] = a
+			pt.Calls += a.Calls
+			pt.KeyedCalls += a.KeyedCalls
+		}
+		res.Trend = append(res.Trend, pt)
+	}
+	if n := len(res.Trend); n >= 2 {
+		prev, cur := res.Trend[n-2], res.Trend[n-1]
+		for _, a := range res.Actions {
+			if p, ok := prev.Actions[a.ActionType]; ok && p.Score != cur.Actions[a.ActionType].Score {
+				res.ScoreChanges = append(res.ScoreChanges, ScoreChange{a.ActionType, p.Score, cur.Actions[a.ActionType].Score})
+			}
+		}
+	}
+	return nil
 }

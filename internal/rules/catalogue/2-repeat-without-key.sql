@@ -21,6 +21,7 @@ WITH k AS (
     GROUP BY fp, chain
     HAVING count(*) >= 2
 )
-SELECT fp::VARCHAR || '/' || chain AS grp, severity, action_type,
+-- grp is stable: the fingerprint and the chain's first call
+SELECT fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY fp, chain) AS grp, severity, action_type,
        NULL::VARCHAR AS idempotency_key, source_id, line
 FROM c JOIN g USING (fp, chain)

@@ -18,6 +18,7 @@ WITH k AS (
     GROUP BY args_fp, chain
     HAVING count(DISTINCT idempotency_key) >= 2
 )
-SELECT args_fp::VARCHAR || '/' || chain AS grp, 'high' AS severity, action_type,
+-- grp is stable: the fingerprint and the chain's first call
+SELECT args_fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY args_fp, chain) AS grp, 'high' AS severity, action_type,
        NULL::VARCHAR AS idempotency_key, source_id, line
 FROM c JOIN g USING (args_fp, chain)

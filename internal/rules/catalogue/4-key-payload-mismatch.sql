@@ -1,11 +1,20 @@
 -- One idempotency key (per action type) reused with different arguments.
+-- A call is offending when it brings an argument set not seen before for the
+-- key (the first one excepted).
 WITH g AS (
     SELECT action_type, idempotency_key
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL
     GROUP BY action_type, idempotency_key
     HAVING count(DISTINCT args_fp) >= 2
+), c AS (
+    SELECT a.*,
+        row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, path, line) AS nth_of_args,
+        first_value(args_fp IGNORE NULLS) OVER (PARTITION BY action_type, idempotency_key
+            ORDER BY ts NULLS LAST, path, line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_args
+    FROM audit_calls a JOIN g USING (action_type, idempotency_key)
 )
 SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold
-       'medium' AS severity, action_type, idempotency_key, source_id, line
-FROM audit_calls JOIN g USING (action_type, idempotency_key)
+       'medium' AS severity, action_type, idempotency_key, source_id, line,
+       args_fp IS NOT NULL AND nth_of_args = 1 AND args_fp <> first_args AS offending
+FROM c
