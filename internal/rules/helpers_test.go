@@ -16,6 +16,15 @@ import (
 // order into a fresh in-memory DuckDB and runs the whole catalogue.
 func auditFiles(t *testing.T, window time.Duration, files map[string][]string) *rules.Result {
 	t.Helper()
+	if window == 0 {
+		window = rules.DefaultWindow
+	}
+	return auditWith(t, rules.Options{Window: window}, files)
+}
+
+// auditWith is auditFiles with every option.
+func auditWith(t *testing.T, o rules.Options, files map[string][]string) *rules.Result {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := ingest.Open(ctx, "", ingest.Options{})
@@ -37,10 +46,7 @@ func auditFiles(t *testing.T, window time.Duration, files map[string][]string) *
 			t.Fatalf("ingest %s: %v", name, err)
 		}
 	}
-	if window == 0 {
-		window = rules.DefaultWindow
-	}
-	res, err := rules.Audit(ctx, db.Conn, rules.Options{Window: window})
+	res, err := rules.Audit(ctx, db.Conn, o)
 	if err != nil {
 		t.Fatal(err)
 	}

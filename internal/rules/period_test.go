@@ -1,0 +1,151 @@
+package rules_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/idemaudit/idemaudit/internal/rules"
+)
+
+func week(start string, label string) rules.Span {
+	s, _ := time.Parse(time.RFC3339, start)
+	return rules.Span{Start: s, End: s.Add(7 * 24 * time.Hour), Label: label}
+}
+
+var (
+	w45 = week("2026-11-02T00:00:00Z", "2026-W45")
+	w46 = week("2026-11-09T00:00:00Z", "2026-W46")
+	w47 = week("2026-11-16T00:00:00Z", "2026-W47")
+)
+
+// periodLog spans three weeks; each line says where it should be reported.
+var periodLog = []string{
+	// 1-2: a keyless chain crossing Sunday→Monday between W46 and W47: W46 only
+	c("2026-11-15T23:58:00Z", "send_email", "", "m1", `"args":{"to":"a"}`),
+	c("2026-11-16T00:03:00Z", "send_email", "", "m2", `"args":{"to":"a"}`),
+	// 3-4: a chain starting Sunday night of W47, ending in W48: W47, both calls
+	c("2026-11-22T23:55:00Z", "send_email", "", "m3", `"args":{"to":"b"}`),
+	c("2026-11-23T00:02:00Z", "send_email", "", "m4", `"args":{"to":"b"}`),
+	// 5-6: a key answered in W45 and again, differently, in W47: W47, new
+	c("2026-11-03T10:00:00Z", "charge", "k1", "r1", `"effect":"created"`),
+	c("2026-11-17T10:00:00Z", "charge", "k1", "r2", `"effect":"noop"`),
+	// 7-9: a key with two responses in W46 and a third in W47: both weeks, recurring in W47
+	c("2026-11-10T10:00:00Z", "charge", "k2", "r3", `"effect":"created"`),
+	c("2026-11-10T10:01:00Z", "charge", "k2", "r4", `"effect":"noop"`),
+	c("2026-11-18T10:00:00Z", "charge", "k2", "r5", `"effect":"noop"`),
+	// 10-11: keyless calls of "post" in W46 and W47: missing-key recurring in W47
+	c("2026-11-11T10:00:00Z", "post", "", "p1", `"args":{"i":1}`),
+	c("2026-11-19T10:00:00Z", "post", "", "p2", `"args":{"i":2}`),
+	// 12: keyless "ping" only in W47: missing-key new
+	c("2026-11-19T11:00:00Z", "ping", "", "q1", `"args":{"i":1}`),
+	// 13-14: "book" fully keyed with effects in W46 (score 3), unkeyed in W47 (score 0)
+	c("2026-11-12T10:00:00Z", "book", "b1", "x1", `"effect":"created"`),
+	c("2026-11-20T10:00:00Z", "book", "", "x2", `"effect":"created"`, `"args":{"i":3}`),
+	// 15: untimed: in no period report
+	c("", "charge", "k9", "r9"),
+}
+
+type got struct {
+	rule string
+	new  bool
+	line []int64
+}
+
+func periodFindings(res *rules.Result) []got {
+	var out []got
+	for _, f := range res.Findings {
+		out = append(out, got{f.Rule, f.New, lines(f)})
+	}
+	return out
+}
+
+func TestPeriodReports(t *testing.T) {
+	files := map[string][]string{"a.jsonl": periodLog}
+	res := auditWith(t, rules.Options{Window: 10 * time.Minute, Period: &w47, Trend: []rules.Span{w45, w46}}, files)
+	want := []got{
+		{"same-key-different-response", true, []int64{5, 6}},
+		{"same-key-different-response", false, []int64{7, 8, 9}},
+		{"repeat-without-key", true, []int64{3, 4}},
+		{"missing-key", false, []int64{2, 3}}, // send_email was keyless in W46 already
+		{"missing-key", false, []int64{11}},
+		{"missing-key", true, []int64{12}},
+		{"missing-key", true, []int64{14}},
+	}
+	if g := periodFindings(res); !reflect.DeepEqual(g, want) {
+		t.Errorf("W47 findings\n got  %v\n want %v", g, want)
+	}
+	if res.Summary.Calls != 7 || res.Summary.NewFindings != 4 || res.Summary.UntimedCalls != 1 {
+		t.Errorf("W47 summary %+v", res.Summary)
+	}
+	if res.Period.Label == nil || *res.Period.Label != "2026-W47" || !res.Period.Start.Equal(w47.Start) {
+		t.Errorf("period %+v", res.Period)
+	}
+
+	res46 := auditWith(t, rules.Options{Window: 10 * time.Minute, Period: &w46}, files)
+	want46 := []got{
+		{"same-key-different-response", true, []int64{7, 8}}, // evidence: calls up to a window past the week
+		{"repeat-without-key", true, []int64{1, 2}},
+		{"missing-key", true, []int64{10}},
+		{"missing-key", true, []int64{1}},
+	}
+	if g := periodFindings(res46); !reflect.DeepEqual(g, want46) {
+		t.Errorf("W46 findings\n got  %v\n want %v", g, want46)
+	}
+
+	// trend: W45, W46, W47
+	var labels []string
+	var calls []int64
+	var sev []map[rules.Severity]int
+	for _, p := range res.Trend {
+		labels = append(labels, p.Label)
+		calls = append(calls, p.Calls)
+		sev = append(sev, p.FindingsBySeverity)
+	}
+	if !reflect.DeepEqual(labels, []string{"2026-W45", "2026-W46", "2026-W47"}) || !reflect.DeepEqual(calls, []int64{1, 5, 7}) {
+		t.Errorf("trend %v %v", labels, calls)
+	}
+	wantSev := []map[rules.Severity]int{
+		{},
+		{rules.Critical: 1, rules.High: 1, rules.Low: 2},
+		{rules.Critical: 2, rules.High: 1, rules.Low: 4},
+	}
+	if !reflect.DeepEqual(sev, wantSev) {
+		t.Errorf("trend severities %v, want %v", sev, wantSev)
+	}
+	if !reflect.DeepEqual(res.ScoreChanges, []rules.ScoreChange{{ActionType: "book", From: 3, To: 0}}) {
+		t.Errorf("score changes %+v", res.ScoreChanges)
+	}
+}
+
+func TestFindingIDsAndBaseline(t *testing.T) {
+	files := map[string][]string{"a.jsonl": periodLog}
+	first := auditWith(t, rules.Options{Window: 10 * time.Minute, Period: &w47}, files)
+	// the same findings, read from another file name in another database: same ids
+	again := auditWith(t, rules.Options{Window: 10 * time.Minute, Period: &w47}, map[string][]string{"renamed.jsonl": periodLog})
+	var ids, ids2 []string
+	for i := range first.Findings {
+		ids = append(ids, first.Findings[i].ID)
+		ids2 = append(ids2, again.Findings[i].ID)
+	}
+	if !reflect.DeepEqual(ids, ids2) || len(ids) != 7 {
+		t.Fatalf("ids differ or missing: %v %v", ids, ids2)
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] || len(id) != 16 {
+			t.Errorf("id %q repeated or malformed", id)
+		}
+		seen[id] = true
+	}
+	base := map[string]bool{ids[0]: true, ids[3]: true}
+	res := auditWith(t, rules.Options{Window: 10 * time.Minute, Period: &w47, Baseline: base}, files)
+	if res.Summary.Suppressed != 2 || res.Summary.FindingsBySeverity[rules.Critical] != 1 || res.Summary.FindingsBySeverity[rules.Low] != 3 {
+		t.Errorf("baseline: %+v", res.Summary)
+	}
+	for _, f := range res.Findings {
+		if f.Suppressed != base[f.ID] {
+			t.Errorf("%s suppressed=%v", f.ID, f.Suppressed)
+		}
+	}
+}
