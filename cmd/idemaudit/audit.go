@@ -2,16 +2,12 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/pflag"
 
-	"github.com/idemaudit/idemaudit/internal/ingest"
-	"github.com/idemaudit/idemaudit/internal/report"
 	"github.com/idemaudit/idemaudit/internal/rules"
 )
 
@@ -21,127 +17,60 @@ const auditSynopsis = "idemaudit audit [flags] PATH...\n\n" +
 
 func (e *env) audit(args []string) (int, error) {
 	fs := pflag.NewFlagSet("audit", pflag.ContinueOnError)
-	format := fs.StringP("format", "f", "table", "report format: "+joinOr(report.Formats))
-	output := fs.StringP("output", "o", "", "write the report to `FILE` instead of stdout")
-	window := fs.Duration("window", rules.DefaultWindow, "largest gap between two calls of one retry chain")
-	failOn := fs.String("fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (critical, high, medium, low); default: never")
-	dbPath := fs.String("db", "", "keep the calls in this DuckDB `FILE` (default: in memory); content already in it is not added twice")
-	memLimit := fs.String("memory-limit", "", "DuckDB memory limit, e.g. 2GB (default: DuckDB's, 80% of RAM)")
-	tempDir := fs.String("temp-dir", "", "where DuckDB spills when over the memory limit")
-	threads := fs.Int("threads", 0, "DuckDB threads (default: one per core)")
+	var rf reportFlags
+	var dbf dbFlags
+	rf.add(fs, true)
+	dbf.add(fs, false)
 	quiet := fs.BoolP("quiet", "q", false, "no warnings on stderr (errors are still printed)")
+	fs.MarkHidden("fail-on-new") // an ad-hoc audit has no period: nothing is new
 	if help, err := e.parseFlags(fs, args, auditSynopsis); help || err != nil {
 		return exitOK, err
 	}
-	paths := fs.Args()
-	if len(paths) == 0 {
+	if fs.NArg() == 0 {
 		return exitError, usagef("no PATH given")
 	}
-	rep, err := report.New(*format)
-	if err != nil {
-		return exitError, usageError{err}
+	if rf.failOnNew {
+		return exitError, usagef("--fail-on-new is for period reports (report, weekly)")
 	}
-	if *window <= 0 {
-		return exitError, usagef("--window must be positive, got %s", *window)
-	}
-	var threshold rules.Severity
-	if *failOn != "" {
-		if threshold, err = rules.ParseSeverity(*failOn); err != nil {
-			return exitError, usageError{fmt.Errorf("--fail-on: %w", err)}
-		}
-	}
-	warn := func(format string, a ...any) {
-		if !*quiet {
-			fmt.Fprintf(e.stderr, "idemaudit: warning: "+format+"\n", a...)
-		}
-	}
-	progress := isTerminal(e.stderr) && !*quiet
-
-	sources, skipped, err := ingest.Expand(paths)
-	if err != nil {
+	if err := rf.check(); err != nil {
 		return exitError, err
 	}
-	for _, s := range skipped {
-		warn("%s is the same file as one named before; read once", s)
-	}
-	if len(sources) == 0 {
-		return exitError, fmt.Errorf("no log files found in %s (a directory is searched for *.jsonl, *.ndjson, *.log and .gz variants)", strings.Join(paths, ", "))
-	}
-
-	db, err := ingest.Open(e.ctx, *dbPath, ingest.Options{MemoryLimit: *memLimit, TempDir: *tempDir, Threads: *threads})
+	db, err := e.openDB(&dbf)
 	if err != nil {
 		return exitError, err
 	}
 	defer db.Close()
-
-	// Every readable source is ingested, each in its own transaction, even
-	// when another fails: a kept database loses nothing. But a report that
-	// silently misses a file would be wrong, so any failure ends the run
-	// with exit 2 and no report.
-	var failed []error
-	for _, src := range sources {
-		if progress {
-			fmt.Fprintf(e.stderr, "\rreading %s\x1b[K", src)
-		}
-		var st ingest.Stats
-		if src == "-" {
-			st, err = db.IngestReader(e.ctx, src, e.stdin)
-		} else {
-			st, err = db.IngestFile(e.ctx, src)
-		}
-		if err != nil {
-			if e.ctx.Err() != nil {
-				return exitInterrupt, err
-			}
-			var ie *ingest.InputError
-			if !errors.As(err, &ie) {
-				return exitError, err
-			}
-			failed = append(failed, err)
-			continue
-		}
-		switch st.Status {
-		case ingest.StatusDuplicate:
-			warn("%s has the same content as %s, already ingested; not added again", src, st.Of)
-		case ingest.StatusUnchanged:
-			warn("%s is unchanged since it was ingested; not added again", src)
-		case ingest.StatusReplaced:
-			warn("%s changed from its beginning since it was ingested (replaced or truncated): read as a new source", src)
-		}
-		if st.Malformed > 0 {
-			warn("%s: %s skipped (listed in the report)", src, plural(st.Malformed, "malformed line"))
-		}
+	// A report that silently misses a file would be wrong: any unreadable
+	// input ends the run with exit 2 and no report.
+	if _, err := e.ingestAll(db, fs.Args(), e.warner(*quiet), nil); err != nil {
+		return exitError, fmt.Errorf("%w\nno report written", err)
 	}
-	if progress {
-		fmt.Fprint(e.stderr, "\r\x1b[K")
-	}
-	if len(failed) > 0 {
-		for _, err := range failed[:len(failed)-1] {
-			fmt.Fprintf(e.stderr, "idemaudit audit: %v\n", err)
-		}
-		return exitError, fmt.Errorf("%w\nno report: %s could not be read (the others were read in full)",
-			failed[len(failed)-1], plural(int64(len(failed)), "input"))
-	}
-
-	res, err := rules.Audit(e.ctx, db.Conn, rules.Options{Window: *window})
+	res, err := rules.Audit(e.ctx, db.Conn, rules.Options{Window: rf.window, Baseline: rf.base})
 	if err != nil {
 		return exitError, err
 	}
-	var buf bytes.Buffer
-	if err := rep.Write(&buf, res); err != nil {
+	if err := e.render(&rf, rf.output, res); err != nil {
 		return exitError, err
 	}
-	if err := e.writeOutput(*output, buf.Bytes()); err != nil {
-		return exitError, err
-	}
-	if threshold != 0 {
-		for _, f := range res.Findings {
-			if f.Severity >= threshold {
-				return exitFindings, nil
-			}
+	return rf.exitCode(res), nil
+}
+
+// warner prints warnings on stderr unless quiet.
+func (e *env) warner(quiet bool) func(string, ...any) {
+	return func(format string, a ...any) {
+		if !quiet {
+			fmt.Fprintf(e.stderr, "idemaudit: warning: "+format+"\n", a...)
 		}
 	}
-	return exitOK, nil
+}
+
+// render writes the report to a file (atomically) or stdout.
+func (e *env) render(rf *reportFlags, output string, res *rules.Result) error {
+	var buf bytes.Buffer
+	if err := rf.rep.Write(&buf, res); err != nil {
+		return err
+	}
+	return e.writeOutput(output, buf.Bytes())
 }
 
 // writeOutput writes the report to stdout, or replaces FILE atomically, so

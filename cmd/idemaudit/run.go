@@ -26,10 +26,15 @@ const usage = `idemaudit finds the duplicate side effects that retries cause in 
 side-effecting calls made by AI agents.
 
 Usage:
-  idemaudit audit [flags] PATH...   audit JSONL logs (files, directories, - for stdin)
-  idemaudit rules [RULE]            list the rule catalogue, or explain one rule
-  idemaudit sample [flags] DIR      write a synthetic week of logs with planted anomalies
-  idemaudit --version               print the version
+  idemaudit audit [flags] PATH...            audit JSONL logs (files, directories, - for stdin)
+  idemaudit ingest --db FILE PATH...         add logs to a kept database (idempotent, incremental)
+  idemaudit report --db FILE [--week W]      report a week (default: the last complete one) with trend
+  idemaudit weekly --db FILE --out DIR PATH...   the cron job: ingest, then write last week's reports
+  idemaudit baseline --db FILE -o FILE       write the ids of the current findings, to suppress them
+  idemaudit prune --db FILE --keep 26w       delete calls older than that
+  idemaudit rules [RULE]                     list the rule catalogue, or explain one rule
+  idemaudit sample [flags] DIR               write a synthetic week of logs with planted anomalies
+  idemaudit --version                        print the version
 
 Run 'idemaudit COMMAND --help' for a command's flags.
 Exit codes: 0 ran clean, 1 findings at or above --fail-on, 2 usage or input error,
@@ -60,6 +65,16 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code, err = e.rules(args[1:])
 	case "sample":
 		code, err = e.sample(args[1:])
+	case "ingest":
+		code, err = e.ingest(args[1:])
+	case "report":
+		code, err = e.report(args[1:])
+	case "weekly":
+		code, err = e.weekly(args[1:])
+	case "prune":
+		code, err = e.prune(args[1:])
+	case "baseline":
+		code, err = e.baseline(args[1:])
 	case "--version", "-version", "version":
 		fmt.Fprintf(stdout, "idemaudit %s\n", version)
 		return exitOK

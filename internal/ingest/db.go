@@ -227,3 +227,28 @@ func (d *DB) prepare(ctx context.Context) (err error) {
 	_, err = d.Conn.ExecContext(ctx, `INSERT OR REPLACE INTO idemaudit_meta VALUES ('schema_version', ?)`, fmt.Sprint(SchemaVersion))
 	return err
 }
+
+// Prune deletes the calls made before cutoff, in one transaction. Sources
+// stay, with their content hashes, so a pruned file is not ingested again;
+// calls without a ts stay (no age). It returns how many calls were deleted.
+func (d *DB) Prune(ctx context.Context, cutoff int64) (n int64, err error) {
+	if _, err := d.Conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			d.Conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return
+		}
+		_, err = d.Conn.ExecContext(ctx, "COMMIT")
+	}()
+	r, err := d.Conn.ExecContext(ctx, "DELETE FROM calls WHERE ts < ?", cutoff)
+	if err != nil {
+		return 0, err
+	}
+	if n, err = r.RowsAffected(); err != nil {
+		return 0, err
+	}
+	_, err = d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id)`)
+	return n, err
+}

@@ -34,6 +34,8 @@ type Stats struct {
 	Calls     int64 // calls added
 	Malformed int64 // malformed lines added
 	FirstLine int64 // the first line read this time (1 unless grown or continued)
+	// MalformedAt holds the first malformed lines' numbers (at most 10).
+	MalformedAt []int64
 	// Of names the source already ingested that holds this one's content
 	// (unchanged, duplicate) or its beginning (grown, continues).
 	Of string
@@ -285,6 +287,9 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64
 				}
 			}
 			for _, m := range b.malformed {
+				if len(st.MalformedAt) < 10 {
+					st.MalformedAt = append(st.MalformedAt, m.Line)
+				}
 				if err := bad.AppendRow(id, m.Line, m.Error); err != nil {
 					return dbError{err}
 				}

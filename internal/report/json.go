@@ -23,6 +23,24 @@ type jsonReport struct {
 	Findings      []jsonFinding   `json:"findings"`
 	Malformed     []jsonMalformed `json:"malformed"`
 	Inputs        []jsonInput     `json:"inputs"`
+	Trend         []jsonTrend     `json:"trend"`
+	ScoreChanges  []jsonScore     `json:"score_changes"`
+}
+
+type jsonTrend struct {
+	Label              string         `json:"label"`
+	Start              string         `json:"start"`
+	End                string         `json:"end"`
+	Calls              int64          `json:"calls"`
+	KeyedCalls         int64          `json:"keyed_calls"`
+	KeyCoverage        float64        `json:"key_coverage"`
+	FindingsBySeverity map[string]int `json:"findings_by_severity"`
+}
+
+type jsonScore struct {
+	ActionType string `json:"action_type"`
+	From       int    `json:"from"`
+	To         int    `json:"to"`
 }
 
 type jsonPeriod struct {
@@ -38,6 +56,8 @@ type jsonSummary struct {
 	UnfingerprintedCalls int64          `json:"unfingerprinted_calls"`
 	UntimedCalls         int64          `json:"untimed_calls"`
 	FindingsBySeverity   map[string]int `json:"findings_by_severity"`
+	NewFindings          int            `json:"new_findings"`
+	Suppressed           int            `json:"suppressed"`
 }
 
 type jsonAction struct {
@@ -50,6 +70,7 @@ type jsonAction struct {
 }
 
 type jsonFinding struct {
+	ID             string     `json:"id"`
 	Rule           string     `json:"rule"`
 	Severity       string     `json:"severity"`
 	ActionType     string     `json:"action_type"`
@@ -57,6 +78,9 @@ type jsonFinding struct {
 	Message        string     `json:"message"`
 	CallsTotal     int        `json:"calls_total"`
 	Sampled        bool       `json:"sampled"`
+	FirstSeen      *string    `json:"first_seen"`
+	New            bool       `json:"new"`
+	Suppressed     bool       `json:"suppressed"`
 	Calls          []jsonCall `json:"calls"`
 }
 
@@ -115,22 +139,30 @@ func (JSON) Write(w io.Writer, r *rules.Result) error {
 			MalformedLines:       r.Summary.MalformedLines,
 			UnfingerprintedCalls: r.Summary.UnfingerprintedCalls,
 			UntimedCalls:         r.Summary.UntimedCalls,
-			FindingsBySeverity:   map[string]int{},
+			FindingsBySeverity:   severities(r.Summary.FindingsBySeverity),
+			NewFindings:          r.Summary.NewFindings,
+			Suppressed:           r.Summary.Suppressed,
 		},
-		Actions:   []jsonAction{},
-		Findings:  []jsonFinding{},
-		Malformed: []jsonMalformed{},
-		Inputs:    []jsonInput{},
+		Actions:      []jsonAction{},
+		Findings:     []jsonFinding{},
+		Malformed:    []jsonMalformed{},
+		Inputs:       []jsonInput{},
+		Trend:        []jsonTrend{},
+		ScoreChanges: []jsonScore{},
 	}
-	for _, s := range rules.Severities {
-		out.Summary.FindingsBySeverity[s.String()] = r.Summary.FindingsBySeverity[s]
+	for _, t := range r.Trend {
+		out.Trend = append(out.Trend, jsonTrend{t.Label, *jsonTime(&t.Start), *jsonTime(&t.End), t.Calls, t.KeyedCalls,
+			coverage(t.KeyedCalls, t.Calls), severities(t.FindingsBySeverity)})
+	}
+	for _, c := range r.ScoreChanges {
+		out.ScoreChanges = append(out.ScoreChanges, jsonScore{c.ActionType, c.From, c.To})
 	}
 	for _, a := range r.Actions {
 		out.Actions = append(out.Actions, jsonAction{a.ActionType, a.Calls, a.KeyedCalls,
 			math.Round(a.KeyCoverage*1e4) / 1e4, a.Findings, a.Score})
 	}
 	for _, f := range r.Findings {
-		jf := jsonFinding{Rule: f.Rule, Severity: f.Severity.String(), ActionType: f.ActionType,
+		jf := jsonFinding{ID: f.ID, FirstSeen: jsonTime(f.FirstSeen), New: f.New, Suppressed: f.Suppressed, Rule: f.Rule, Severity: f.Severity.String(), ActionType: f.ActionType,
 			IdempotencyKey: f.Key, Message: f.Message, CallsTotal: max(f.Stats.Calls, len(f.Calls)),
 			Sampled: f.Sampled, Calls: []jsonCall{}}
 		for _, c := range f.Calls {
@@ -147,4 +179,20 @@ func (JSON) Write(w io.Writer, r *rules.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// severities always has all four keys.
+func severities(m map[rules.Severity]int) map[string]int {
+	out := map[string]int{}
+	for _, s := range rules.Severities {
+		out[s.String()] = m[s]
+	}
+	return out
+}
+
+func coverage(keyed, calls int64) float64 {
+	if calls == 0 {
+		return 0
+	}
+	return math.Round(float64(keyed)/float64(calls)*1e4) / 1e4
 }

@@ -28,7 +28,11 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 
-	p("# Idempotency audit\n\n")
+	p("# Idempotency audit")
+	if r.Period.Label != nil {
+		p(": %s", visible(*r.Period.Label))
+	}
+	p("\n\n")
 	if r.Period.Start != nil {
 		p("**Period:** %s to %s", stamp(r.Period.Start), stamp(r.Period.End))
 	} else {
@@ -45,6 +49,10 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 		p("- %s\n", line)
 	}
 	p("\n")
+
+	if r.Periodic && len(r.Trend) > 1 {
+		writeTrendMD(b, r)
+	}
 
 	p("## Scorecard\n\n")
 	if len(r.Actions) == 0 {
@@ -70,15 +78,33 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 		p("### %s (%d)\n\n", title(sev.String()), count)
 		for i := range r.Findings {
 			f := &r.Findings[i]
-			if f.Severity != sev {
+			if f.Severity != sev || f.Suppressed {
 				continue
 			}
 			n++
 			doc := docOf(r, f.Rule)
-			p("#### %d. %s: %s\n\n", n, doc.Title, mdCode(f.ActionType))
-			p("Rule `%s` (%s): %s.\n\n", f.Rule, f.Severity, rules.Message(f, mdCode))
+			p("#### %d. %s: %s", n, doc.Title, mdCode(f.ActionType))
+			if m := newMark(r, f); m != "" {
+				p(" (%s)", m)
+			}
+			p("\n\nRule `%s` (%s), id `%s`: %s.\n\n", f.Rule, f.Severity, f.ID, rules.Message(f, mdCode))
 			writeEvidence(b, f)
 		}
+	}
+	if r.Summary.Suppressed > 0 {
+		p("### Suppressed by the baseline (%d)\n\nListed, not counted.\n\n| id | rule | severity | action type | idempotency key | first call |\n|---|---|---|---|---|---|\n", r.Summary.Suppressed)
+		for i := range r.Findings {
+			f := &r.Findings[i]
+			if !f.Suppressed {
+				continue
+			}
+			first := "—"
+			if len(f.Calls) > 0 {
+				first = fmt.Sprintf("%s line %d", mdCell(f.Calls[0].Source), f.Calls[0].Line)
+			}
+			p("| `%s` | `%s` | %s | %s | %s | %s |\n", f.ID, f.Rule, f.Severity, mdCell(f.ActionType), mdCellPtr(f.Key), first)
+		}
+		p("\n")
 	}
 
 	fired := firedRules(r)
@@ -148,7 +174,7 @@ func executiveSummary(r *rules.Result) []string {
 		}
 	}
 	for _, f := range r.Findings {
-		if f.Rule == "non-noop-replay" && f.Key != nil && doubled[[2]string{f.ActionType, *f.Key}] {
+		if f.Suppressed || f.Rule == "non-noop-replay" && f.Key != nil && doubled[[2]string{f.ActionType, *f.Key}] {
 			continue
 		}
 		k := key{f.Rule, f.ActionType}
@@ -194,19 +220,39 @@ func executiveSummary(r *rules.Result) []string {
 			out = append(out, fmt.Sprintf("%d findings of rule `%s` for %s.", n, k.rule, a))
 		}
 	}
-	if len(r.Findings) == 0 {
+	if r.Periodic {
+		total := 0
+		for _, n := range r.Summary.FindingsBySeverity {
+			total += n
+		}
+		lead := fmt.Sprintf("**%d new %s** this period, %d recurring.", r.Summary.NewFindings,
+			map[bool]string{true: "finding", false: "findings"}[r.Summary.NewFindings == 1], total-r.Summary.NewFindings)
+		if r.Summary.Suppressed > 0 {
+			lead += fmt.Sprintf(" %d suppressed by the baseline.", r.Summary.Suppressed)
+		}
+		out = append([]string{lead}, out...)
+		for _, c := range r.ScoreChanges {
+			verb := "dropped"
+			if c.To > c.From {
+				verb = "rose"
+			}
+			out = append(out, fmt.Sprintf("The score of %s %s from %d to %d since the previous period.", mdCode(c.ActionType), verb, c.From, c.To))
+		}
+	}
+	if r.Summary.FindingsBySeverity[rules.Critical]+r.Summary.FindingsBySeverity[rules.High]+
+		r.Summary.FindingsBySeverity[rules.Medium]+r.Summary.FindingsBySeverity[rules.Low] == 0 {
 		out = append(out, "No duplicate side effects were found.")
 	} else if critical, high := r.Summary.FindingsBySeverity[rules.Critical], r.Summary.FindingsBySeverity[rules.High]; critical+high == 0 {
 		out = append([]string{"No duplicate side effect is evident; the findings below are about coverage and key hygiene."}, out...)
 	}
 	if s := r.Summary; s.MalformedLines > 0 {
-		out = append(out, fmt.Sprintf("%s could not be read and were skipped (see the appendix).", plural(s.MalformedLines, "malformed line")))
+		out = append(out, fmt.Sprintf("%s could not be read and %s skipped (see the appendix).", plural(s.MalformedLines, "malformed line"), were(s.MalformedLines)))
 	}
 	if s := r.Summary; s.UnfingerprintedCalls > 0 {
 		out = append(out, fmt.Sprintf("%s logged neither `args` nor `session_id`, so retries among them cannot be recognised: those tools should log their arguments.", plural(s.UnfingerprintedCalls, "call")))
 	}
 	if s := r.Summary; s.UntimedCalls > 0 {
-		out = append(out, fmt.Sprintf("%s had no `ts`, so the retry-window rules could not see them.", plural(s.UntimedCalls, "call")))
+		out = append(out, fmt.Sprintf("%s had no `ts`: the retry-window rules and period reports cannot see %s.", plural(s.UntimedCalls, "call"), map[bool]string{true: "it", false: "them"}[s.UntimedCalls == 1]))
 	}
 	return out
 }
@@ -269,4 +315,35 @@ func moreOf(n int) string {
 		return "1 more call"
 	}
 	return fmt.Sprintf("%d more calls", n)
+}
+
+func writeTrendMD(b *bufio.Writer, r *rules.Result) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	t := series(r)
+	p("## Trend\n\n| period | calls | key coverage | critical | high | medium | low |\n|---|--:|--:|--:|--:|--:|--:|\n")
+	for i, pt := range r.Trend {
+		p("| %s | %d | %.1f%% | %d | %d | %d | %d |\n", mdCell(pt.Label), pt.Calls, t.coverage[i]*100,
+			pt.FindingsBySeverity[rules.Critical], pt.FindingsBySeverity[rules.High], pt.FindingsBySeverity[rules.Medium], pt.FindingsBySeverity[rules.Low])
+	}
+	sev := map[rules.Severity][]float64{}
+	for _, pt := range r.Trend {
+		for _, s := range rules.Severities {
+			sev[s] = append(sev[s], float64(pt.FindingsBySeverity[s]))
+		}
+	}
+	p("| trend | %s | %s | %s | %s | %s | %s |\n\n", sparkline(t.calls), sparkline(t.coverage),
+		sparkline(sev[rules.Critical]), sparkline(sev[rules.High]), sparkline(sev[rules.Medium]), sparkline(sev[rules.Low]))
+	p("Per action type, oldest to newest (%s to %s):\n\n| action type | key coverage | findings |\n|---|---|---|\n", visible(t.labels[0]), visible(t.labels[len(t.labels)-1]))
+	for _, a := range actionTrends(r) {
+		p("| %s | %s %.0f%% | %s %d |\n", mdCell(a.action), sparkline(a.coverage), a.coverage[len(a.coverage)-1]*100,
+			sparkline(a.findings), int(a.findings[len(a.findings)-1]))
+	}
+	p("\n")
+}
+
+func were(n int64) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }

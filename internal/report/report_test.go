@@ -75,9 +75,42 @@ func render(t *testing.T, format string, r *rules.Result) string {
 	return b.String()
 }
 
-func TestGolden(t *testing.T) {
+// weekResult is result as a period report: trend, a new and a recurring
+// finding, one suppressed by the baseline, a score change.
+func weekResult() *rules.Result {
 	r := result("chg-42", "charge_card", "ch_1", "logs/billing.jsonl", `unparseable ts "yesterday"`)
-	for format, file := range map[string]string{"json": "golden.json", "markdown": "golden.md", "table": "golden.txt"} {
+	label := "2026-W47"
+	r.Period = rules.Period{Start: tm("2026-11-16T00:00:00Z"), End: tm("2026-11-23T00:00:00Z"), Label: &label}
+	r.Periodic = true
+	r.Findings[0].ID, r.Findings[0].New, r.Findings[0].FirstSeen = "00aa11bb22cc33dd", true, tm("2026-11-16T09:00:31.5Z")
+	r.Findings[1].ID, r.Findings[1].FirstSeen = "44ee55ff66007711", tm("2026-11-03T08:00:00Z")
+	sup := r.Findings[0]
+	sup.ID, sup.Suppressed, sup.Key = "8899aabbccddeeff", true, sp("chg-7")
+	r.Findings = append(r.Findings, sup)
+	r.Summary.NewFindings, r.Summary.Suppressed = 1, 1
+	for i, w := range []string{"2026-W45", "2026-W46", "2026-W47"} {
+		start := tm("2026-11-02T00:00:00Z").AddDate(0, 0, 7*i)
+		r.Trend = append(r.Trend, rules.TrendPoint{Label: w, Start: start, End: start.AddDate(0, 0, 7),
+			Calls: int64(10 + 10*i), KeyedCalls: int64(10 - 4*i),
+			FindingsBySeverity: map[rules.Severity]int{rules.Critical: i / 2, rules.Low: 1},
+			Actions: map[string]rules.ActionStats{"charge_card": {ActionType: "charge_card", Calls: int64(10 + 10*i),
+				KeyedCalls: int64(10 - 4*i), KeyCoverage: float64(10-4*i) / float64(10+10*i), Findings: i + 1}}})
+	}
+	r.ScoreChanges = []rules.ScoreChange{{ActionType: "charge_card", From: 3, To: 1}}
+	return r
+}
+
+func TestGolden(t *testing.T) {
+	for name, r := range map[string]*rules.Result{
+		"golden":      result("chg-42", "charge_card", "ch_1", "logs/billing.jsonl", `unparseable ts "yesterday"`),
+		"golden-week": weekResult(),
+	} {
+		golden(t, name, r)
+	}
+}
+
+func golden(t *testing.T, name string, r *rules.Result) {
+	for format, file := range map[string]string{"json": name + ".json", "markdown": name + ".md", "table": name + ".txt"} {
 		t.Run(format, func(t *testing.T) {
 			got := render(t, format, r)
 			path := filepath.Join("testdata", file)
@@ -96,6 +129,22 @@ func TestGolden(t *testing.T) {
 				t.Errorf("%s is stale or the renderer changed: review and run with -update\n--- got ---\n%s", path, got)
 			}
 		})
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want string
+	}{
+		{[]float64{0, 0, 0}, "▁▁▁"},
+		{[]float64{0, 1, 2, 7}, "▁▂▃█"},
+		{[]float64{5}, "█"},
+		{nil, ""},
+	} {
+		if got := sparkline(c.in); got != c.want {
+			t.Errorf("sparkline(%v) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
 

@@ -45,7 +45,11 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	s := r.Summary
-	p("idempotency audit: %s to %s, window %s\n", stamp(r.Period.Start), stamp(r.Period.End), r.Window)
+	p("idempotency audit")
+	if r.Period.Label != nil {
+		p(" %s", termSafe(*r.Period.Label, tableCellMax))
+	}
+	p(": %s to %s, window %s\n", stamp(r.Period.Start), stamp(r.Period.End), r.Window)
 	p("%s (%s keyed) from %s", plural(s.Calls, "call"), percent(s.KeyedCalls, s.Calls), plural(int64(len(r.Inputs)), "input"))
 	if s.MalformedLines > 0 {
 		p(", %s skipped", plural(s.MalformedLines, "malformed line"))
@@ -60,7 +64,22 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 	for _, sev := range rules.Severities {
 		p(" %d %s", s.FindingsBySeverity[sev], sev)
 	}
-	p("\n\n")
+	if r.Periodic {
+		p(" (%d new)", s.NewFindings)
+	}
+	if s.Suppressed > 0 {
+		p(", %d suppressed by the baseline", s.Suppressed)
+	}
+	p("\n")
+	if r.Periodic && len(r.Trend) > 1 {
+		t := series(r)
+		p("trend %s…%s: calls %s  key coverage %s  critical+high %s\n", termSafe(t.labels[0], 20), termSafe(t.labels[len(t.labels)-1], 20),
+			sparkline(t.calls), sparkline(t.coverage), sparkline(t.serious))
+	}
+	for _, c := range r.ScoreChanges {
+		p("score of %s: %d → %d since the previous period\n", termSafe(c.ActionType, tableCellMax), c.From, c.To)
+	}
+	p("\n")
 
 	if len(r.Actions) > 0 {
 		t := newTable(b, "action type", "calls", "keyed", "coverage", "findings", "score")
@@ -76,7 +95,14 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 
 	for i := range r.Findings {
 		f := &r.Findings[i]
-		p("%s  %s  %s\n", f.Severity, f.Rule, termSafe(f.ActionType, tableCellMax))
+		if f.Suppressed {
+			continue
+		}
+		p("%s  %s  %s  id %s", f.Severity, f.Rule, termSafe(f.ActionType, tableCellMax), f.ID)
+		if m := newMark(r, f); m != "" {
+			p("  (%s)", m)
+		}
+		p("\n")
 		p("  %s\n", termSafe(f.Message, tableMessageMax))
 		t := newTable(b, "source:line", "ts", "key", "response id", "status", "effect")
 		for j, c := range f.Calls {
@@ -94,8 +120,17 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 		}
 		p("\n")
 	}
-	if len(r.Findings) == 0 {
+	if len(r.Findings) == s.Suppressed {
 		p("no findings\n\n")
+	}
+	if s.Suppressed > 0 {
+		p("suppressed by the baseline:\n")
+		for i := range r.Findings {
+			if f := &r.Findings[i]; f.Suppressed {
+				p("  %s  %s  %s  %s\n", f.ID, f.Severity, f.Rule, termSafe(f.ActionType, tableCellMax))
+			}
+		}
+		p("\n")
 	}
 
 	if len(r.Malformed) > 0 {

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // --tz works on machines without a zoneinfo database
+
+	"github.com/spf13/pflag"
+
+	"github.com/idemaudit/idemaudit/internal/ingest"
+	"github.com/idemaudit/idemaudit/internal/report"
+	"github.com/idemaudit/idemaudit/internal/rules"
+)
+
+// dbFlags open the database.
+type dbFlags struct {
+	path, memLimit, tempDir string
+	threads                 int
+}
+
+func (f *dbFlags) add(fs *pflag.FlagSet, required bool) {
+	help := "keep the calls in this DuckDB `FILE` (default: in memory); content already in it is not added twice"
+	if required {
+		help = "the DuckDB `FILE` that keeps the calls (created if missing)"
+	}
+	fs.StringVar(&f.path, "db", "", help)
+	fs.StringVar(&f.memLimit, "memory-limit", "", "DuckDB memory limit, e.g. 2GB (default: DuckDB's, 80% of RAM)")
+	fs.StringVar(&f.tempDir, "temp-dir", "", "where DuckDB spills when over the memory limit")
+	fs.IntVar(&f.threads, "threads", 0, "DuckDB threads (default: one per core)")
+}
+
+func (e *env) openDB(f *dbFlags) (*ingest.DB, error) {
+	return ingest.Open(e.ctx, f.path, ingest.Options{MemoryLimit: f.memLimit, TempDir: f.tempDir, Threads: f.threads})
+}
+
+// reportFlags choose what is written and when the exit code says findings.
+type reportFlags struct {
+	format, output, failOn, baseline string
+	failOnNew                        bool
+	window                           time.Duration
+
+	rep       report.Reporter
+	threshold rules.Severity
+	base      map[string]bool
+}
+
+func (f *reportFlags) add(fs *pflag.FlagSet, output bool) {
+	fs.StringVarP(&f.format, "format", "f", "table", "report format: "+joinOr(report.Formats))
+	if output {
+		fs.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of stdout")
+	}
+	fs.DurationVar(&f.window, "window", rules.DefaultWindow, "largest gap between two calls of one retry chain")
+	fs.StringVar(&f.failOn, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (critical, high, medium, low); default: never")
+	fs.BoolVar(&f.failOnNew, "fail-on-new", false, "--fail-on counts only findings new in the period (for cron)")
+	fs.StringVar(&f.baseline, "baseline", "", "report the findings listed in this baseline `FILE` as suppressed, not counted for --fail-on")
+}
+
+func (f *reportFlags) check() error {
+	var err error
+	if f.rep, err = report.New(f.format); err != nil {
+		return usageError{err}
+	}
+	if f.window <= 0 {
+		return usagef("--window must be positive, got %s", f.window)
+	}
+	if f.failOn != "" {
+		if f.threshold, err = rules.ParseSeverity(f.failOn); err != nil {
+			return usageError{fmt.Errorf("--fail-on: %w", err)}
+		}
+	}
+	if f.failOnNew && f.failOn == "" {
+		return usagef("--fail-on-new needs --fail-on")
+	}
+	if f.baseline != "" {
+		if f.base, err = readBaseline(f.baseline); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exitCode is 1 when a counted finding is at or above --fail-on.
+func (f *reportFlags) exitCode(res *rules.Result) int {
+	if f.threshold == 0 {
+		return exitOK
+	}
+	for _, fd := range res.Findings {
+		if fd.Severity >= f.threshold && !fd.Suppressed && (!f.failOnNew || fd.New) {
+			return exitFindings
+		}
+	}
+	return exitOK
+}
+
+// periodFlags pick the period of a report.
+type periodFlags struct {
+	week, since, until, tz, now string
+	trend                       int
+}
+
+func (f *periodFlags) add(fs *pflag.FlagSet, choosable bool) {
+	if choosable {
+		fs.StringVar(&f.week, "week", "last", "the ISO week to report: 2026-W47, last (the last complete week) or this")
+		fs.StringVar(&f.since, "since", "", "report from this `TIME` instead of a week (RFC 3339, or a date: 2026-11-16)")
+		fs.StringVar(&f.until, "until", "", "report up to this `TIME`, excluded (default: now)")
+	}
+	fs.StringVar(&f.tz, "tz", "UTC", "the time zone weeks and dates are in, e.g. Europe/Berlin")
+	fs.StringVar(&f.now, "now", "", "take this `TIME` as now (RFC 3339), for backfills and tests")
+	fs.IntVar(&f.trend, "trend", 8, "earlier weeks to show in the trend")
+}
+
+// span resolves the flags into the period and the earlier weeks of the trend.
+func (f *periodFlags) span() (rules.Span, []rules.Span, error) {
+	loc, err := time.LoadLocation(f.tz)
+	if err != nil {
+		return rules.Span{}, nil, usagef("--tz: unknown time zone %q", f.tz)
+	}
+	now := time.Now()
+	if f.now != "" {
+		if now, err = time.Parse(time.RFC3339Nano, f.now); err != nil {
+			return rules.Span{}, nil, usagef("--now: want RFC 3339 (2026-11-23T06:00:00Z), got %q", f.now)
+		}
+	}
+	if f.trend < 0 {
+		return rules.Span{}, nil, usagef("--trend must be ≥ 0")
+	}
+	if f.since != "" || f.until != "" {
+		if f.since == "" {
+			return rules.Span{}, nil, usagef("--until needs --since")
+		}
+		start, err := parseTime(f.since, loc)
+		if err != nil {
+			return rules.Span{}, nil, usagef("--since: %v", err)
+		}
+		end := now
+		if f.until != "" {
+			if end, err = parseTime(f.until, loc); err != nil {
+				return rules.Span{}, nil, usagef("--until: %v", err)
+			}
+		}
+		if !start.Before(end) {
+			return rules.Span{}, nil, usagef("--since must be before --until")
+		}
+		return rules.Span{Start: start, End: end}, nil, nil
+	}
+	var monday time.Time
+	switch f.week {
+	case "last", "":
+		monday = mondayOf(now.In(loc)).AddDate(0, 0, -7)
+	case "this":
+		monday = mondayOf(now.In(loc))
+	default:
+		if monday, err = parseISOWeek(f.week, loc); err != nil {
+			return rules.Span{}, nil, usagef("--week: %v", err)
+		}
+	}
+	cur := weekSpan(monday)
+	var trend []rules.Span
+	for i := f.trend; i >= 1; i-- {
+		trend = append(trend, weekSpan(monday.AddDate(0, 0, -7*i)))
+	}
+	return cur, trend, nil
+}
+
+// mondayOf is 00:00 of the Monday of t's ISO week, in t's location.
+func mondayOf(t time.Time) time.Time {
+	back := (int(t.Weekday()) + 6) % 7 // days since Monday
+	return time.Date(t.Year(), t.Month(), t.Day()-back, 0, 0, 0, 0, t.Location())
+}
+
+// weekSpan is the ISO week starting on monday; days are calendar days, so a
+// week with a daylight-saving change is 167 or 169 hours long.
+func weekSpan(monday time.Time) rules.Span {
+	y, w := monday.ISOWeek()
+	return rules.Span{Start: monday, End: monday.AddDate(0, 0, 7), Label: fmt.Sprintf("%04d-W%02d", y, w)}
+}
+
+// parseISOWeek reads 2026-W47 (or 2026W47) into the Monday it starts on.
+func parseISOWeek(s string, loc *time.Location) (time.Time, error) {
+	y, w, ok := strings.Cut(strings.ToUpper(s), "W")
+	y = strings.TrimSuffix(y, "-")
+	year, err1 := strconv.Atoi(y)
+	week, err2 := strconv.Atoi(w)
+	if !ok || err1 != nil || err2 != nil || year < 1800 || year > 2199 || week < 1 || week > 53 {
+		return time.Time{}, fmt.Errorf("want an ISO week like 2026-W47, last or this; got %q", s)
+	}
+	jan4 := time.Date(year, 1, 4, 0, 0, 0, 0, loc)
+	monday := mondayOf(jan4).AddDate(0, 0, 7*(week-1))
+	if yy, ww := monday.ISOWeek(); yy != year || ww != week {
+		return time.Time{}, fmt.Errorf("%d has no week %d", year, week)
+	}
+	return monday, nil
+}
+
+// parseTime reads RFC 3339, or a date (midnight in loc).
+func parseTime(s string, loc *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("want RFC 3339 (2026-11-16T09:00:00Z) or a date (2026-11-16), got %q", s)
+}
+
+// baselineFile is what `idemaudit baseline` writes: the ids, with enough
+// context for a person to review what is being suppressed.
+type baselineFile struct {
+	SchemaVersion int               `json:"schema_version"`
+	Findings      []baselineFinding `json:"findings"`
+}
+
+type baselineFinding struct {
+	ID         string  `json:"id"`
+	Rule       string  `json:"rule"`
+	Severity   string  `json:"severity"`
+	ActionType string  `json:"action_type"`
+	Key        *string `json:"idempotency_key"`
+}
+
+func readBaseline(path string) (map[string]bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f baselineFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("baseline %s: %w", path, err)
+	}
+	if f.SchemaVersion != 1 {
+		return nil, fmt.Errorf("baseline %s: schema_version %d, want 1", path, f.SchemaVersion)
+	}
+	ids := map[string]bool{}
+	for _, x := range f.Findings {
+		ids[x.ID] = true
+	}
+	return ids, nil
+}

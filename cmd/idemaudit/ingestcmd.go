@@ -1,0 +1,191 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/spf13/pflag"
+
+	"github.com/idemaudit/idemaudit/internal/ingest"
+)
+
+// ingestAll reads every source into db, each in its own transaction, even
+// when another fails: a kept database loses nothing. It returns an error
+// naming every source that could not be read. log, when set, gets a line
+// per source saying what was done.
+func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any), log io.Writer) ([]ingest.Stats, error) {
+	sources, skipped, err := ingest.Expand(paths)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range skipped {
+		warn("%s is the same file as one named before; read once", safe(s))
+	}
+	if len(sources) == 0 {
+		return nil, fmt.Errorf("no log files found in %s (a directory is searched for *.jsonl, *.ndjson, *.log and .gz variants)", safe(strings.Join(paths, ", ")))
+	}
+	progress := isTerminal(e.stderr) && log == nil
+	var all []ingest.Stats
+	var failed []error
+	for _, src := range sources {
+		if progress {
+			fmt.Fprintf(e.stderr, "\rreading %s\x1b[K", safe(src))
+		}
+		var st ingest.Stats
+		if src == "-" {
+			st, err = db.IngestReader(e.ctx, src, e.stdin)
+		} else {
+			st, err = db.IngestFile(e.ctx, src)
+		}
+		if err != nil {
+			if e.ctx.Err() != nil {
+				return all, err
+			}
+			var ie *ingest.InputError
+			if !errors.As(err, &ie) {
+				return all, err
+			}
+			failed = append(failed, err)
+			if log != nil {
+				fmt.Fprintf(log, "%-10s %s: %v\n", "failed", safe(src), ie.Err)
+			}
+			continue
+		}
+		all = append(all, st)
+		if log != nil {
+			fmt.Fprintln(log, describe(st))
+		} else {
+			switch st.Status {
+			case ingest.StatusDuplicate:
+				warn("%s has the same content as %s, already ingested; not added again", safe(src), safe(st.Of))
+			case ingest.StatusUnchanged:
+				warn("%s is unchanged since it was ingested; not added again", safe(src))
+			case ingest.StatusReplaced:
+				warn("%s changed from its beginning since it was ingested (replaced or truncated): read as a new source", safe(src))
+			}
+			if st.Malformed > 0 {
+				warn("%s: %s skipped (%s; all are listed in the report)", safe(src), plural(st.Malformed, "malformed line"), lineList(st))
+			}
+		}
+	}
+	if progress {
+		fmt.Fprint(e.stderr, "\r\x1b[K")
+	}
+	if len(failed) > 0 {
+		for _, err := range failed[:len(failed)-1] {
+			fmt.Fprintf(e.stderr, "idemaudit: %s\n", safe(err.Error()))
+		}
+		return all, fmt.Errorf("%s\n%s could not be read (the others were read in full)",
+			safe(failed[len(failed)-1].Error()), plural(int64(len(failed)), "input"))
+	}
+	return all, nil
+}
+
+// describe is one line of `idemaudit ingest` output.
+func describe(st ingest.Stats) string {
+	src := safe(st.Source)
+	line := fmt.Sprintf("%-10s %s", st.Status, src)
+	switch st.Status {
+	case ingest.StatusUnchanged:
+		return line
+	case ingest.StatusDuplicate:
+		return line + ": the same content as " + safe(st.Of)
+	}
+	if st.Lines == 0 {
+		return line + ": no new lines"
+	}
+	line += fmt.Sprintf(": %s from lines %d–%d", plural(st.Calls, "call"), st.FirstLine, st.FirstLine+st.Lines-1)
+	if st.Malformed > 0 {
+		line += fmt.Sprintf(", %s (%s)", plural(st.Malformed, "malformed line"), lineList(st))
+	}
+	switch st.Status {
+	case ingest.StatusGrown:
+		line += "; the lines before were already ingested"
+	case ingest.StatusContinues:
+		line += fmt.Sprintf("; lines 1–%d already ingested as %s", st.FirstLine-1, safe(st.Of))
+	case ingest.StatusReplaced:
+		line += "; its beginning changed since it was ingested: read as a new source"
+	}
+	return line
+}
+
+func lineList(st ingest.Stats) string {
+	var s []string
+	for _, l := range st.MalformedAt {
+		s = append(s, strconv.FormatInt(l, 10))
+	}
+	out := "line " + strings.Join(s, ", ")
+	if len(s) > 1 {
+		out = "lines " + strings.Join(s, ", ")
+	}
+	if st.Malformed > int64(len(s)) {
+		out += ", …"
+	}
+	return out
+}
+
+// safe shows a path or message from the outside world on a terminal:
+// quoted when it holds anything that is not plainly printable.
+func safe(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != '\n' || r == unicode.ReplacementChar {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+const ingestSynopsis = "idemaudit ingest --db FILE [flags] PATH...\n\n" +
+	"Adds logs to a kept database. Idempotent: a file read before adds nothing; a log\n" +
+	"that grew adds only its new lines; a renamed or copied file is not read twice."
+
+func (e *env) ingest(args []string) (int, error) {
+	fs := pflag.NewFlagSet("ingest", pflag.ContinueOnError)
+	var dbf dbFlags
+	dbf.add(fs, true)
+	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
+	if help, err := e.parseFlags(fs, args, ingestSynopsis); help || err != nil {
+		return exitOK, err
+	}
+	if dbf.path == "" {
+		return exitError, usagef("--db FILE is required")
+	}
+	if fs.NArg() == 0 {
+		return exitError, usagef("no PATH given")
+	}
+	db, err := e.openDB(&dbf)
+	if err != nil {
+		return exitError, err
+	}
+	defer db.Close()
+	var log io.Writer = e.stdout
+	if *quiet {
+		log = io.Discard
+	}
+	all, err := e.ingestAll(db, fs.Args(), func(string, ...any) {}, log)
+	counts := map[ingest.Status]int{}
+	var calls, bad int64
+	for _, st := range all {
+		counts[st.Status]++
+		calls += st.Calls
+		bad += st.Malformed
+	}
+	var parts []string
+	for _, s := range []ingest.Status{ingest.StatusNew, ingest.StatusGrown, ingest.StatusContinues, ingest.StatusReplaced, ingest.StatusUnchanged, ingest.StatusDuplicate} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	if !*quiet && len(all) > 0 {
+		fmt.Fprintf(e.stdout, "%s read (%s): %s added, %s\n", plural(int64(len(all)), "file"), strings.Join(parts, ", "),
+			plural(calls, "call"), plural(bad, "malformed line"))
+	}
+	if err != nil {
+		return exitError, err
+	}
+	return exitOK, nil
+}
