@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -20,6 +21,8 @@ func (e *env) sample(args []string) (int, error) {
 	gz := fs.Bool("gzip", false, "gzip every file (default: only the last one)")
 	malformed := fs.Int("malformed", d.Malformed, "malformed lines to plant")
 	rate := fs.Float64("anomaly-rate", d.AnomalyRate, "fraction of operations with a planted anomaly")
+	start := fs.String("start", d.Start.Format("2006-01-02"), "the first day (UTC) of the logs")
+	days := fs.Int("days", d.Days, "how many days the logs cover")
 	truth := fs.String("truth", "", "also write the planted operations, with the findings each must cause, as JSON lines to `FILE`")
 	if help, err := e.parseFlags(fs, args, "idemaudit sample [flags] DIR\n\nWrites a synthetic week of agent logs with planted anomalies and legitimate repeats."); help || err != nil {
 		return exitOK, err
@@ -31,7 +34,14 @@ func (e *env) sample(args []string) (int, error) {
 		return exitError, usagef("--calls and --malformed must be ≥ 0, --files ≥ 1, --anomaly-rate in [0, 1]")
 	}
 	o := d
-	o.Calls, o.Seed, o.Files, o.Malformed, o.AnomalyRate = *calls, *seed, *files, *malformed, *rate
+	o.Calls, o.Seed, o.Files, o.Malformed, o.AnomalyRate, o.Days = *calls, *seed, *files, *malformed, *rate, *days
+	var err error
+	if o.Start, err = time.Parse("2006-01-02", *start); err != nil {
+		return exitError, usagef("--start: want a date like 2026-11-16, got %q", *start)
+	}
+	if *days < 1 {
+		return exitError, usagef("--days must be ≥ 1")
+	}
 	if *gz {
 		o.Gzip, o.GzipOne = true, false
 	}

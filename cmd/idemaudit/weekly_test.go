@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/idemaudit/idemaudit/internal/ingest"
+)
+
+type weekReport struct {
+	Period struct {
+		Start, End string
+		Label      *string
+	}
+	Summary struct {
+		Calls              int
+		NewFindings        int            `json:"new_findings"`
+		Suppressed         int            `json:"suppressed"`
+		FindingsBySeverity map[string]int `json:"findings_by_severity"`
+	}
+	Findings []struct {
+		ID, Rule, Severity string
+		New                bool
+	}
+	Trend []struct {
+		Label string
+		Calls int
+	}
+}
+
+func readWeek(t *testing.T, path string) weekReport {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r weekReport
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func sampleWeek(t *testing.T, dir, start, seed, calls string) {
+	t.Helper()
+	if r := run(t, nil, "sample", "--start", start, "--seed", seed, "--calls", calls, dir); r.code != 0 {
+		t.Fatalf("sample: %s", r.stderr)
+	}
+}
+
+// TestWeeklyCron follows the cron user: a week of logs, the weekly run,
+// another week, the weekly run again (twice).
+func TestWeeklyCron(t *testing.T) {
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "audit.duckdb"), filepath.Join(dir, "reports")
+	w46, w47 := filepath.Join(dir, "logs", "w46"), filepath.Join(dir, "logs", "w47")
+	sampleWeek(t, w46, "2026-11-09", "46", "2000")
+	sampleWeek(t, w47, "2026-11-16", "47", "2500")
+	logs := filepath.Join(dir, "logs")
+
+	r := run(t, nil, "weekly", "--db", db, "--out", out, "--now", "2026-11-16T06:00:00Z", "--fail-on", "critical", "--fail-on-new", w46)
+	if r.code != 1 || !strings.Contains(r.stdout, "2026-W46: 2000 calls") {
+		t.Fatalf("first weekly: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	first := readWeek(t, filepath.Join(out, "2026-W46.json"))
+	if first.Summary.Calls != 2000 || first.Summary.NewFindings == 0 || *first.Period.Label != "2026-W46" {
+		t.Errorf("W46 report %+v", first.Summary)
+	}
+
+	// next Monday: the whole logs directory again; w46 is unchanged
+	r = run(t, nil, "weekly", "--db", db, "--out", out, "--now", "2026-11-23T06:00:00Z", "--fail-on", "critical", "--fail-on-new", logs)
+	if r.code != 1 || strings.Contains(r.stderr, "error") {
+		t.Fatalf("second weekly: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	md1, _ := os.ReadFile(filepath.Join(out, "2026-W47.md"))
+	js1, _ := os.ReadFile(filepath.Join(out, "2026-W47.json"))
+	rep := readWeek(t, filepath.Join(out, "2026-W47.json"))
+	if rep.Summary.Calls != 2500 || len(rep.Trend) != 9 || rep.Trend[7].Label != "2026-W46" || rep.Trend[7].Calls != 2000 || rep.Trend[8].Calls != 2500 {
+		t.Errorf("W47: %+v trend %+v", rep.Summary, rep.Trend)
+	}
+	recurring := 0
+	for _, f := range rep.Findings {
+		if !f.New {
+			recurring++
+			if f.Rule != "missing-key" {
+				t.Errorf("only coverage findings recur in this corpus, got %s %s", f.Rule, f.ID)
+			}
+		}
+	}
+	if recurring == 0 || rep.Summary.NewFindings == 0 {
+		t.Errorf("W47 should have new and recurring findings: %d recurring, %d new", recurring, rep.Summary.NewFindings)
+	}
+
+	// the same run again: nothing added, the same bytes
+	r = run(t, nil, "weekly", "--db", db, "--out", out, "--now", "2026-11-23T07:00:00Z", logs)
+	if r.code != 0 {
+		t.Fatalf("third weekly: exit %d %s", r.code, r.stderr)
+	}
+	md2, _ := os.ReadFile(filepath.Join(out, "2026-W47.md"))
+	js2, _ := os.ReadFile(filepath.Join(out, "2026-W47.json"))
+	if !bytes.Equal(md1, md2) || !bytes.Equal(js1, js2) {
+		t.Error("a second weekly run in the same week changed the reports")
+	}
+
+	// a baseline of everything: nothing counts for --fail-on any more
+	base := filepath.Join(dir, "baseline.json")
+	if r := run(t, nil, "baseline", "--db", db, "-o", base); r.code != 0 {
+		t.Fatalf("baseline: %s", r.stderr)
+	}
+	r = run(t, nil, "report", "--db", db, "--week", "2026-W47", "--baseline", base, "--fail-on", "low", "-f", "json")
+	if r.code != 0 {
+		t.Errorf("with the baseline: exit %d", r.code)
+	}
+	var sup weekReport
+	json.Unmarshal([]byte(r.stdout), &sup)
+	if sup.Summary.Suppressed != len(rep.Findings) || sup.Summary.FindingsBySeverity["critical"] != 0 {
+		t.Errorf("baseline: %+v", sup.Summary)
+	}
+}
+
+func TestIngestCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.duckdb")
+	log := writeFile(t, dir, "app.jsonl", high)
+	r := run(t, nil, "ingest", "--db", db, log)
+	if r.code != 0 || !strings.Contains(r.stdout, "new        "+log+": 2 calls from lines 1–2") {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, nil, "ingest", "--db", db, log)
+	if !strings.Contains(r.stdout, "unchanged  "+log) || !strings.Contains(r.stdout, "0 calls added") {
+		t.Errorf("second ingest: %s", r.stdout)
+	}
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(clean + "{oops\n")
+	f.Close()
+	r = run(t, nil, "ingest", "--db", db, log)
+	if !strings.Contains(r.stdout, "grown      "+log+": 2 calls from lines 3–5, 1 malformed line (line 5)") {
+		t.Errorf("grown: %s", r.stdout)
+	}
+	r = run(t, nil, "report", "--db", db, "--since", "2026-11-16", "--until", "2026-11-17", "-f", "json")
+	if rep := parseReport(t, r.stdout); rep.Summary.Calls != 4 || len(rep.Malformed) != 1 || rep.Malformed[0].Line != 5 {
+		t.Errorf("report after growth: %+v", rep)
+	}
+	// prune: the calls go, the file stays known
+	r = run(t, nil, "prune", "--db", db, "--keep", "1d", "--now", "2026-11-30T00:00:00Z")
+	if r.code != 0 || !strings.Contains(r.stdout, "deleted 4 calls") {
+		t.Errorf("prune: %s%s", r.stdout, r.stderr)
+	}
+	if r = run(t, nil, "ingest", "--db", db, log); !strings.Contains(r.stdout, "unchanged") {
+		t.Errorf("a pruned file was read again: %s", r.stdout)
+	}
+}
+
+func TestSecondWriterIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	sampleWeek(t, logs, "2026-11-16", "5", "150000")
+	db := filepath.Join(dir, "a.duckdb")
+	first := exec.Command(binary, "ingest", "--db", db, logs)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	time.Sleep(400 * time.Millisecond)
+	start := time.Now()
+	r := run(t, nil, "ingest", "--db", db, logs)
+	stillRunning := false
+	select {
+	case <-done:
+	default:
+		stillRunning = true
+	}
+	<-done
+	if !stillRunning {
+		t.Skip("the first ingest finished before the second started; cannot test the conflict on this machine")
+	}
+	if r.code != 2 || !strings.Contains(r.stderr, "in use by another idemaudit process") || time.Since(start) > 10*time.Second {
+		t.Errorf("second writer: exit %d after %s: %s", r.code, time.Since(start), r.stderr)
+	}
+}
+
+// TestKilledIngest kills ingests at random points; after a full re-run the
+// database holds every call exactly once.
+func TestKilledIngest(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	sampleWeek(t, logs, "2026-11-16", "9", "120000")
+	db := filepath.Join(dir, "a.duckdb")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 6; i++ {
+		cmd := exec.Command(binary, "ingest", "--db", db, logs)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(100+rng.IntN(900)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+	if r := run(t, nil, "ingest", "--db", db, logs); r.code != 0 {
+		t.Fatalf("final ingest: exit %d %s", r.code, r.stderr)
+	}
+	d, err := ingest.Open(context.Background(), db, ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var calls, distinct, malformed int
+	err = d.Conn.QueryRowContext(context.Background(), `SELECT count(*), count(DISTINCT (s.abs_path, c.line)),
+		(SELECT count(*) FROM malformed) FROM calls c JOIN sources s USING (source_id)`).Scan(&calls, &distinct, &malformed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 120000 || distinct != calls || malformed != 6 {
+		t.Errorf("after kills and a re-run: %d calls (%d distinct lines), %d malformed; want 120000 once each and 6", calls, distinct, malformed)
+	}
+}
