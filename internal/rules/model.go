@@ -77,8 +77,8 @@ type Finding struct {
 	Key        *string // the group's idempotency key, for key rules
 	Message    string  // plain text, one line; log values appear verbatim (renderers escape)
 	Stats      Stats
-	Calls      []Call // evidence, ordered by ts, source, line
-	Sampled    bool   // Calls holds only the first calls of a larger group (Stats.Calls says how many)
+	Calls      []Call     // evidence, ordered by ts, source, line
+	Sampled    bool       // Calls holds only the first calls of a larger group (Stats.Calls says how many)
 	FirstSeen  *time.Time // when it first happened: its earliest offending call
 	New        bool       // a period report: first seen in this period
 	Suppressed bool       // listed in the baseline: reported, not counted for --fail-on
@@ -145,8 +145,8 @@ type Summary struct {
 	Calls                int64
 	KeyedCalls           int64
 	MalformedLines       int64
-	UnfingerprintedCalls int64 // calls with neither args nor session_id: no window rule can see them
-	UntimedCalls         int64 // calls without ts: no window rule can see them (and no period report)
+	UnfingerprintedCalls int64            // calls with neither args nor session_id: no window rule can see them
+	UntimedCalls         int64            // calls without ts: no window rule can see them (and no period report)
 	FindingsBySeverity   map[Severity]int // suppressed findings not counted
 	NewFindings          int              // a period report: findings first seen in the period
 	Suppressed           int              // findings listed in the baseline
