@@ -224,3 +224,24 @@ func TestKilledIngest(t *testing.T) {
 		t.Errorf("after kills and a re-run: %d calls (%d distinct lines), %d malformed; want 120000 once each and 6", calls, distinct, malformed)
 	}
 }
+
+func TestReportTimeZone(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.duckdb")
+	// Sunday 23:30 UTC is Monday 00:30 in Berlin: W47 in UTC, W48 in Berlin
+	log := writeFile(t, dir, "a.jsonl", `{"ts":"2026-11-22T23:30:00Z","action_type":"x","args":{}}`+"\n"+
+		`{"ts":"2026-11-18T12:00:00Z","action_type":"x","args":{}}`+"\n")
+	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for tz, want := range map[string]int{"UTC": 2, "Europe/Berlin": 1} {
+		r := run(t, nil, "report", "--db", db, "--week", "2026-W47", "--tz", tz, "-f", "json")
+		var rep weekReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%s: %v %s", tz, err, r.stderr)
+		}
+		if rep.Summary.Calls != want {
+			t.Errorf("--tz %s: %d calls in W47, want %d (period %s–%s)", tz, rep.Summary.Calls, want, rep.Period.Start, rep.Period.End)
+		}
+	}
+}

@@ -75,6 +75,10 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 		t := series(r)
 		p("trend %s…%s: calls %s  key coverage %s  critical+high %s\n", termSafe(t.labels[0], 20), termSafe(t.labels[len(t.labels)-1], 20),
 			sparkline(t.calls), sparkline(t.coverage), sparkline(t.serious))
+		for _, a := range actionTrends(r) {
+			p("  %-24s key coverage %s %3.0f%%  findings %s %d\n", termSafe(a.action, 24), sparkline(a.coverage),
+				a.coverage[len(a.coverage)-1]*100, sparkline(a.findings), int(a.findings[len(a.findings)-1]))
+		}
 	}
 	for _, c := range r.ScoreChanges {
 		p("score of %s: %d → %d since the previous period\n", termSafe(c.ActionType, tableCellMax), c.From, c.To)
