@@ -23,6 +23,10 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 		return nil, err
 	}
 	for _, s := range skipped {
+		if strings.HasSuffix(s, " (not a regular file)") {
+			warn("%s skipped: not a regular file (name a FIFO on the command line to read it)", safe(strings.TrimSuffix(s, " (not a regular file)")))
+			continue
+		}
 		warn("%s is the same file as one named before; read once", safe(s))
 	}
 	if len(sources) == 0 {

@@ -27,7 +27,13 @@ func IsLogName(name string) bool {
 // order: each argument in turn, a directory's files in lexical order. A file
 // reached twice (named twice, or by two routes) is read once, since reading
 // it twice would double every call and invent duplicates.
-// Symbolic links to directories are not followed, so a link loop cannot trap the walk.
+//
+// In a directory, symbolic links to directories are not followed (a link
+// loop cannot trap the walk), and special files (FIFOs, devices, sockets)
+// are skipped: opening one could block forever. Named on the command line,
+// a FIFO or device is read once as a stream (process substitution,
+// <(zcat log.gz), works). An entry that cannot even be examined (a dangling
+// link, a link loop) is kept, so the read fails and names it.
 func Expand(paths []string) (sources []string, skipped []string, err error) {
 	var seen []os.FileInfo
 	dup := func(fi os.FileInfo) bool {
@@ -63,19 +69,23 @@ func Expand(paths []string) (sources []string, skipped []string, err error) {
 		}
 		err = filepath.WalkDir(p, func(path string, de fs.DirEntry, err error) error {
 			if err != nil {
-				return err
+				return fmt.Errorf("cannot list %s: %w", path, err)
 			}
 			if de.IsDir() || !IsLogName(de.Name()) {
 				return nil
 			}
 			fi, err := os.Stat(path)
 			if err != nil {
-				return err
+				sources = append(sources, path) // unreadable: the read reports it
+				return nil
 			}
-			if fi.IsDir() {
+			switch {
+			case fi.IsDir():
 				return nil // a link to a directory: not followed
-			}
-			if dup(fi) {
+			case !fi.Mode().IsRegular():
+				skipped = append(skipped, path+" (not a regular file)")
+				return nil
+			case dup(fi):
 				skipped = append(skipped, path)
 				return nil
 			}
@@ -87,4 +97,11 @@ func Expand(paths []string) (sources []string, skipped []string, err error) {
 		}
 	}
 	return sources, skipped, nil
+}
+
+// IsStream reports whether a named source can only be read once (a FIFO,
+// a device, a socket): it is read like standard input.
+func IsStream(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && !fi.Mode().IsRegular()
 }

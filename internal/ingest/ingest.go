@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -90,6 +91,14 @@ func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 // only its new lines, numbered as lines of this file.
 func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 	st := Stats{Source: path, FirstLine: 1}
+	if IsStream(path) {
+		f, err := os.Open(path)
+		if err != nil {
+			return st, &InputError{path, err}
+		}
+		defer f.Close()
+		return d.IngestReader(ctx, path, f)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return st, &InputError{path, err}

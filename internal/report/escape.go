@@ -97,7 +97,7 @@ func mdCode(s string) string {
 	if s == "" {
 		return "*(empty)*"
 	}
-	s = visible(s)
+	s = termSafe(s, mdValueMax)
 	longest, run := 0, 0
 	for i := 0; i < len(s); i++ {
 		if s[i] == '`' {
@@ -113,6 +113,10 @@ func mdCode(s string) string {
 	}
 	return fence + s + fence
 }
+
+// mdValueMax cuts a log value in a Markdown report (a 1 MB key would make
+// the report unreadable); the JSON report carries every value whole.
+const mdValueMax = 200
 
 // mdCell is mdCode inside a table row: a GFM table splits cells on every |,
 // even inside a code span, and a \| there renders as |.

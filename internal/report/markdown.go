@@ -19,6 +19,7 @@ type Markdown struct{}
 const (
 	mdEvidenceRows  = 50
 	mdMalformedRows = 200
+	mdActionRows    = 500
 )
 
 var scoreLegend = "0 = no call keyed · 1 = partly keyed (or keyed without reporting effects) · " +
@@ -59,7 +60,11 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 		p("No calls.\n\n")
 	} else {
 		p("| action type | calls | keyed | key coverage | findings | score |\n|---|--:|--:|--:|--:|--:|\n")
-		for _, a := range r.Actions {
+		for i, a := range r.Actions {
+			if i == mdActionRows {
+				p("\n…and %d more action types (all of them are in the JSON report).\n", len(r.Actions)-i)
+				break
+			}
 			p("| %s | %d | %d | %.1f%% | %d | %d |\n", mdCell(a.ActionType), a.Calls, a.KeyedCalls, a.KeyCoverage*100, a.Findings, a.Score)
 		}
 		p("\nScore: %s.\n\n", scoreLegend)

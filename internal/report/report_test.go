@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -365,4 +366,23 @@ func perByteValid(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+func TestCaps(t *testing.T) {
+	r := result(strings.Repeat("k", 1<<20), "charge_card", "ch_1", "logs/billing.jsonl", "x")
+	for i := 0; i < 600; i++ {
+		r.Actions = append(r.Actions, rules.ActionStats{ActionType: fmt.Sprintf("tool_%04d", i), Calls: 1})
+	}
+	for _, format := range []string{"markdown", "table"} {
+		out := render(t, format, r)
+		if len(out) > 200_000 {
+			t.Errorf("%s: a 1 MB key and 600 action types make %d bytes", format, len(out))
+		}
+		if !strings.Contains(out, "more") || strings.Contains(out, "tool_0550") {
+			t.Errorf("%s: the scorecard is not capped", format)
+		}
+	}
+	if out := render(t, "json", r); !strings.Contains(out, strings.Repeat("k", 1<<20)) || !strings.Contains(out, "tool_0599") {
+		t.Error("JSON must carry every value whole")
+	}
 }

@@ -87,7 +87,11 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 
 	if len(r.Actions) > 0 {
 		t := newTable(b, "action type", "calls", "keyed", "coverage", "findings", "score")
-		for _, a := range r.Actions {
+		for i, a := range r.Actions {
+			if i == mdActionRows {
+				t.Append(fmt.Sprintf("…and %d more", len(r.Actions)-i), "", "", "", "", "")
+				break
+			}
 			t.Append(termSafe(a.ActionType, tableCellMax), strconv.FormatInt(a.Calls, 10), strconv.FormatInt(a.KeyedCalls, 10),
 				fmt.Sprintf("%.1f%%", a.KeyCoverage*100), strconv.Itoa(a.Findings), strconv.Itoa(a.Score))
 		}
