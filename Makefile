@@ -4,7 +4,7 @@ BIN     := bin/idemaudit
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test lint bench sample clean
+.PHONY: all build run test lint bench fuzz sample clean
 
 all: lint test build
 
@@ -31,6 +31,13 @@ sample: build
 # (BENCH_SIZES="1000000 10000000" for more); corpora are cached in .bench/.
 bench: build
 	scripts/bench.sh
+
+# Each fuzz target for FUZZTIME (go test runs their seeds in make test).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzCanonicalArgs$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/report -run '^$$' -fuzz '^FuzzEscaping$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

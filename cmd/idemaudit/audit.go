@@ -49,6 +49,9 @@ func (e *env) audit(args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	if err := e.finish(&rf, db, res); err != nil {
+		return exitError, err
+	}
 	if err := e.render(&rf, rf.output, res); err != nil {
 		return exitError, err
 	}
@@ -74,11 +77,26 @@ func (e *env) render(rf *reportFlags, output string, res *rules.Result) error {
 }
 
 // writeOutput writes the report to stdout, or replaces FILE atomically, so
-// a failed run never leaves half a report behind.
+// a failed run never leaves half a report behind. A FILE that is not a
+// regular file (a device, a FIFO) is written in place, never replaced.
 func (e *env) writeOutput(path string, b []byte) error {
 	if path == "" || path == "-" {
 		_, err := e.stdout.Write(b)
 		return err
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return f.Close()
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -87,11 +105,15 @@ func (e *env) writeOutput(path string, b []byte) error {
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return err
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
 		return err

@@ -40,7 +40,7 @@ func (e *env) openDB(f *dbFlags) (*ingest.DB, error) {
 // reportFlags choose what is written and when the exit code says findings.
 type reportFlags struct {
 	format, output, failOn, baseline string
-	failOnNew                        bool
+	failOnNew, redact                bool
 	window                           time.Duration
 
 	rep       report.Reporter
@@ -56,6 +56,7 @@ func (f *reportFlags) add(fs *pflag.FlagSet, output bool) {
 	fs.DurationVar(&f.window, "window", rules.DefaultWindow, "largest gap between two calls of one retry chain")
 	fs.StringVar(&f.failOn, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (critical, high, medium, low); default: never")
 	fs.BoolVar(&f.failOnNew, "fail-on-new", false, "--fail-on counts only findings new in the period (for cron)")
+	fs.BoolVar(&f.redact, "redact", false, "for client reports: keys, response ids and session ids become short stable tokens")
 	fs.StringVar(&f.baseline, "baseline", "", "report the findings listed in this baseline `FILE` as suppressed, not counted for --fail-on")
 }
 
@@ -80,6 +81,19 @@ func (f *reportFlags) check() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// finish applies --redact before the result is rendered.
+func (e *env) finish(f *reportFlags, db *ingest.DB, res *rules.Result) error {
+	if !f.redact {
+		return nil
+	}
+	salt, err := db.Salt(e.ctx)
+	if err != nil {
+		return err
+	}
+	rules.Redact(res, salt)
 	return nil
 }
 

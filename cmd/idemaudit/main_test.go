@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,4 +310,109 @@ func firstDiff(want, got string) string {
 		}
 	}
 	return ""
+}
+
+// TestRedact renders redacted reports of sample-logs and looks for every
+// raw key, response id, session id and trace id of the logs in them.
+func TestRedact(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "sample-logs", "*.jsonl*"))
+	secrets := map[string]bool{}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if strings.HasSuffix(f, ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ = io.ReadAll(zr)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil {
+				continue
+			}
+			for _, k := range []string{"idempotency_key", "response_id", "session_id", "trace_id"} {
+				if s, ok := m[k].(string); ok && s != "" {
+					secrets[s] = true
+				}
+			}
+		}
+	}
+	if len(secrets) < 1000 {
+		t.Fatalf("only %d values to look for", len(secrets))
+	}
+	outs := map[string]string{}
+	for _, format := range []string{"json", "markdown", "table"} {
+		r := run(t, nil, "audit", "--redact", "-f", format, "sample-logs/")
+		if r.code != 0 {
+			t.Fatalf("%s: %s", format, r.stderr)
+		}
+		outs[format] = r.stdout
+		for s := range secrets {
+			if strings.Contains(r.stdout, s) {
+				t.Errorf("%s report shows %q", format, s)
+			}
+		}
+	}
+	// evidence still reads: a failed dedupe shows one key token, two response tokens
+	var rep struct {
+		Findings []struct {
+			Rule  string
+			Calls []struct {
+				Key  *string `json:"idempotency_key"`
+				Resp *string `json:"response_id"`
+			}
+		}
+	}
+	json.Unmarshal([]byte(outs["json"]), &rep)
+	checked := 0
+	for _, f := range rep.Findings {
+		if f.Rule != "same-key-different-response" {
+			continue
+		}
+		checked++
+		keys, resps := map[string]bool{}, map[string]bool{}
+		for _, c := range f.Calls {
+			keys[*c.Key] = true
+			resps[*c.Resp] = true
+		}
+		if len(keys) != 1 || len(resps) < 2 {
+			t.Errorf("redacted evidence no longer reads: %d keys, %d responses", len(keys), len(resps))
+		}
+	}
+	if checked == 0 {
+		t.Error("no finding to check the tokens on")
+	}
+	// the same input, the same redacted bytes
+	if again := run(t, nil, "audit", "--redact", "-f", "json", "sample-logs/"); again.stdout != outs["json"] {
+		t.Error("redaction is not deterministic")
+	}
+}
+
+func TestCLIHostileArguments(t *testing.T) {
+	dir := t.TempDir()
+	// a path full of SQL: it is a parameter, never SQL text
+	odd := writeFile(t, dir, `it's"; DROP TABLE calls; --.jsonl`, high)
+	r := run(t, nil, "audit", "-f", "json", odd)
+	if r.code != 0 || parseReport(t, r.stdout).Findings[0].Calls[0].Source != odd {
+		t.Errorf("odd path: exit %d %s", r.code, r.stderr)
+	}
+	// a log given as --db by mistake is refused and left as it was
+	logPath := writeFile(t, dir, "precious.jsonl", high)
+	r = run(t, nil, "ingest", "--db", logPath, odd)
+	if b, _ := os.ReadFile(logPath); r.code != 2 || string(b) != high {
+		t.Errorf("--db on a log: exit %d, file changed: %v\n%s", r.code, string(b) != high, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"audit", "--memory-limit", "1GB'; DROP TABLE calls; --", odd},
+		{"audit", "--temp-dir", "x'); --", "--memory-limit", "nonsense", odd},
+		{"audit", "--db", filepath.Join(dir, "missing", "dir", "a.duckdb"), odd},
+		{"audit", "-o", "/dev/full", odd},
+		{"report", "--db", filepath.Join(dir, "none.duckdb")},
+	} {
+		r := run(t, nil, args...)
+		if r.code != 2 || r.stderr == "" || strings.Contains(r.stderr, "panic") {
+			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
 }

@@ -52,6 +52,9 @@ func (e *env) report(args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	if err := e.finish(&rf, db, res); err != nil {
+		return exitError, err
+	}
 	if err := e.render(&rf, rf.output, res); err != nil {
 		return exitError, err
 	}
@@ -100,6 +103,9 @@ func (e *env) weekly(args []string) (int, error) {
 	}
 	res, err := rules.Audit(e.ctx, db.Conn, rules.Options{Window: rf.window, Period: &span, Trend: trend, Baseline: rf.base})
 	if err != nil {
+		return exitError, err
+	}
+	if err := e.finish(&rf, db, res); err != nil {
 		return exitError, err
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {

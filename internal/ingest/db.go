@@ -4,9 +4,12 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -108,6 +111,9 @@ type Options struct {
 
 // Open opens (or creates) a database; path "" means in memory.
 func Open(ctx context.Context, path string, o Options) (*DB, error) {
+	if err := checkDatabaseFile(path); err != nil {
+		return nil, err
+	}
 	c, err := duckdb.NewConnector(path, nil)
 	if err != nil {
 		return nil, openError(path, err)
@@ -251,4 +257,47 @@ func (d *DB) Prune(ctx context.Context, cutoff int64) (n int64, err error) {
 	}
 	_, err = d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id)`)
 	return n, err
+}
+
+// Salt is a secret derived from the database's content (the hashes of
+// every source), for redaction: the same data gives the same salt, so a
+// re-run rewrites the same report; nobody without the logs can compute it.
+func (d *DB) Salt(ctx context.Context) ([]byte, error) {
+	var s string
+	err := d.Conn.QueryRowContext(ctx, `SELECT coalesce(string_agg(end_hash::VARCHAR, ',' ORDER BY source_id), '') FROM sources`).Scan(&s)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256([]byte("idemaudit redaction salt\x00" + s))
+	return h[:], nil
+}
+
+// checkDatabaseFile refuses an existing file that is not a DuckDB database
+// (a log given as --db by mistake): DuckDB would not keep anything in it.
+func checkDatabaseFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // created on open
+	} else if err != nil {
+		return fmt.Errorf("database %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("database %s: %w", path, err)
+	}
+	if fi.IsDir() || !fi.Mode().IsRegular() {
+		return fmt.Errorf("database %s is not a regular file", path)
+	}
+	if fi.Size() == 0 {
+		return nil
+	}
+	head := make([]byte, 12)
+	if _, err := io.ReadFull(f, head); err != nil || string(head[8:12]) != "DUCK" {
+		return fmt.Errorf("%s is not a DuckDB database: refusing to use it (logs are PATH arguments; --db names the database file)", path)
+	}
+	return nil
 }

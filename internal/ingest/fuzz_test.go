@@ -1,0 +1,81 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParse: the parser never panics, accepts only valid UTF-8 and valid
+// JSON objects, and accepts every valid object with a non-empty string
+// action_type and no ts (within the depth limit).
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		`{"action_type":"a"}`,
+		`{"ts":"2026-11-16T09:30:00.123+02:00","action_type":"charge","idempotency_key":"k","args":{"b":[1,2.5e3,{"c":null}],"a":"é\u00e9\ud83d\ude00"}}`,
+		`{"ts":1794821400123,"action_type":"x","status":504,"effect":"noop","duration_ms":"1"}`,
+		`{"action_type":"a","args":{"a":1,"a":2}}`,
+		`{"action_type":"a"`, `[]`, `{"action_type":""}`, "{\"action_type\":\"\xff\"}", `{"action_type":"a","ts":"yesterday"}`,
+		`{"action_type":"a","x":-0.0e-0}`, `{"action_type":"a","args":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var p Parser
+		var r Record
+		err := p.Parse(line, &r)
+		if err == nil {
+			if !utf8.Valid(line) || !json.Valid(line) || bytes.TrimSpace(line)[0] != '{' || r.Action == "" {
+				t.Fatalf("accepted %q", line)
+			}
+			return
+		}
+		var m map[string]json.RawMessage
+		if !utf8.Valid(line) || json.Unmarshal(line, &m) != nil {
+			return
+		}
+		var action string
+		if json.Unmarshal(m["action_type"], &action) != nil || action == "" {
+			return
+		}
+		if _, hasTS := m["ts"]; hasTS || strings.Contains(err.Error(), "nested deeper") {
+			return
+		}
+		// with duplicate action_type members the last one wins, which the
+		// map above does not show: skip those
+		if bytes.Count(line, []byte(`"action_type"`)) > 1 {
+			return
+		}
+		t.Fatalf("rejected a valid call %q: %v", line, err)
+	})
+}
+
+// FuzzCanonicalArgs: the canonical form is valid JSON, a fixed point, and
+// insensitive to insignificant whitespace and member order.
+func FuzzCanonicalArgs(f *testing.F) {
+	for _, s := range []string{`{"b":1,"a":[1,2,{"d":"x","c":null}]}`, `2e3`, `"\u00e9"`, `[]`, `{}`, `-0.000`, `1E+400`, `{"a":1,"a":{"b":2}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		c, err := CanonicalArgs(v)
+		if err != nil {
+			return
+		}
+		if !json.Valid([]byte(c)) {
+			t.Fatalf("canonical %q of %q is not JSON", c, v)
+		}
+		again, err := CanonicalArgs([]byte(c))
+		if err != nil || again != c {
+			t.Fatalf("not a fixed point: %q -> %q (%v)", c, again, err)
+		}
+		// re-indenting the input changes nothing
+		var ind bytes.Buffer
+		if json.Indent(&ind, v, " ", "\t") == nil {
+			if c2, err := CanonicalArgs(ind.Bytes()); err != nil || c2 != c {
+				t.Fatalf("whitespace changed the canonical form: %q vs %q", c2, c)
+			}
+		}
+	})
+}
