@@ -245,3 +245,30 @@ func TestReportTimeZone(t *testing.T) {
 		}
 	}
 }
+
+// TestDiskFull fills a tiny file system during an ingest: a clear error,
+// and the database still holds exactly what it held. Needs mount (root).
+func TestDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "tiny")
+	os.Mkdir(mnt, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small file system here: %v %s", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	db := filepath.Join(mnt, "a.duckdb")
+	one := writeFile(t, dir, "one.jsonl", `{"action_type":"a","ts":1794821400}`+"\n")
+	if r := run(t, nil, "ingest", "--db", db, one); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	logs := filepath.Join(dir, "logs")
+	sampleWeek(t, logs, "2026-11-16", "3", "40000")
+	r := run(t, nil, "ingest", "--db", db, logs)
+	if r.code != 2 || !strings.Contains(r.stderr, "No space left on device") {
+		t.Errorf("disk full: exit %d, %s", r.code, r.stderr)
+	}
+	r = run(t, nil, "report", "--db", db, "--since", "2026-01-01", "-f", "json")
+	if rep := parseReport(t, r.stdout); r.code != 0 || rep.Summary.Calls != 1 {
+		t.Errorf("after the failed ingest: exit %d, %d calls, want 1: %s", r.code, rep.Summary.Calls, r.stderr)
+	}
+}
