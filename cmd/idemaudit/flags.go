@@ -37,6 +37,11 @@ func (e *env) openDB(f *dbFlags) (*ingest.DB, error) {
 	return ingest.Open(e.ctx, f.path, ingest.Options{MemoryLimit: f.memLimit, TempDir: f.tempDir, Threads: f.threads})
 }
 
+// openDBReadOnly opens a kept database for a report: nothing is written.
+func (e *env) openDBReadOnly(f *dbFlags) (*ingest.DB, error) {
+	return ingest.Open(e.ctx, f.path, ingest.Options{MemoryLimit: f.memLimit, TempDir: f.tempDir, Threads: f.threads, ReadOnly: true})
+}
+
 // reportFlags choose what is written and when the exit code says findings.
 type reportFlags struct {
 	format, output, failOn, baseline string

@@ -43,7 +43,7 @@ func (e *env) report(args []string) (int, error) {
 	if _, err := os.Stat(dbf.path); err != nil {
 		return exitError, fmt.Errorf("--db: %w", err)
 	}
-	db, err := e.openDB(&dbf)
+	db, err := e.openDBReadOnly(&dbf)
 	if err != nil {
 		return exitError, err
 	}
@@ -205,7 +205,7 @@ func (e *env) baseline(args []string) (int, error) {
 	if _, err := os.Stat(dbf.path); err != nil {
 		return exitError, fmt.Errorf("--db: %w", err)
 	}
-	db, err := e.openDB(&dbf)
+	db, err := e.openDBReadOnly(&dbf)
 	if err != nil {
 		return exitError, err
 	}

@@ -247,7 +247,8 @@ func TestReportTimeZone(t *testing.T) {
 }
 
 // TestDiskFull fills a tiny file system during an ingest: a clear error,
-// and the database still holds exactly what it held. Needs mount (root).
+// and the database still holds exactly what it held; then the file system
+// turns read-only: ingest refuses clearly, reports still read. Needs mount (root).
 func TestDiskFull(t *testing.T) {
 	dir := t.TempDir()
 	mnt := filepath.Join(dir, "tiny")
@@ -270,5 +271,17 @@ func TestDiskFull(t *testing.T) {
 	r = run(t, nil, "report", "--db", db, "--since", "2026-01-01", "-f", "json")
 	if rep := parseReport(t, r.stdout); r.code != 0 || rep.Summary.Calls != 1 {
 		t.Errorf("after the failed ingest: exit %d, %d calls, want 1: %s", r.code, rep.Summary.Calls, r.stderr)
+	}
+	// read-only: ingest says so, reports still work
+	if out, err := exec.Command("mount", "-o", "remount,ro", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v %s", err, out)
+	}
+	r = run(t, nil, "ingest", "--db", db, one)
+	if r.code != 2 || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf("read-only ingest: exit %d %s", r.code, r.stderr)
+	}
+	r = run(t, nil, "report", "--db", db, "--since", "2026-01-01", "-f", "json")
+	if rep := parseReport(t, r.stdout); r.code != 0 || rep.Summary.Calls != 1 {
+		t.Errorf("read-only report: exit %d, %d calls: %s", r.code, rep.Summary.Calls, r.stderr)
 	}
 }

@@ -107,6 +107,9 @@ type Options struct {
 	MemoryLimit string // e.g. "2GB"; "" leaves DuckDB's default
 	TempDir     string // where DuckDB spills; "" leaves DuckDB's default
 	Threads     int    // 0 leaves DuckDB's default
+	// ReadOnly opens an existing database without writing to it (reports):
+	// it works on read-only media and never migrates.
+	ReadOnly bool
 }
 
 // Open opens (or creates) a database; path "" means in memory.
@@ -114,7 +117,17 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	if err := checkDatabaseFile(path); err != nil {
 		return nil, err
 	}
-	c, err := duckdb.NewConnector(path, nil)
+	dsn := path
+	if o.ReadOnly {
+		if path == "" {
+			return nil, errors.New("a read-only database needs a file")
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("database %s: %w", path, err)
+		}
+		dsn += "?access_mode=READ_ONLY"
+	}
+	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, openError(path, err)
 	}
@@ -140,7 +153,11 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("prepare database %s: %w", displayDB(path), err)
 		}
 	}
-	if err := d.prepare(ctx); err != nil {
+	prepare := d.prepare
+	if o.ReadOnly {
+		prepare = d.checkVersion
+	}
+	if err := prepare(ctx); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("database %s: %w", displayDB(path), err)
 	}
@@ -298,6 +315,19 @@ func checkDatabaseFile(path string) error {
 	head := make([]byte, 12)
 	if _, err := io.ReadFull(f, head); err != nil || string(head[8:12]) != "DUCK" {
 		return fmt.Errorf("%s is not a DuckDB database: refusing to use it (logs are PATH arguments; --db names the database file)", path)
+	}
+	return nil
+}
+
+// checkVersion accepts a database of this schema version only (read-only
+// opens cannot migrate).
+func (d *DB) checkVersion(ctx context.Context) error {
+	var v string
+	if err := d.Conn.QueryRowContext(ctx, "SELECT value FROM idemaudit_meta WHERE key = 'schema_version'").Scan(&v); err != nil {
+		return fmt.Errorf("not an idemaudit database of schema version %d (an older one is migrated by idemaudit ingest): %w", SchemaVersion, err)
+	}
+	if v != fmt.Sprint(SchemaVersion) {
+		return fmt.Errorf("schema version %s, this idemaudit reads %d (ingest migrates an older database; a newer one needs a newer idemaudit)", v, SchemaVersion)
 	}
 	return nil
 }
