@@ -27,9 +27,11 @@ sample: build
 	rm -f sample-logs/*.jsonl sample-logs/*.jsonl.gz
 	./$(BIN) sample sample-logs/
 
-# Wall time, throughput and peak memory of audit on generated corpora
-# (BENCH_SIZES="1000000 10000000" for more); corpora are cached in .bench/.
+# idemaudit against the hand-written DuckDB SQL baseline on generated 1M and
+# 10M-call corpora (BENCH_SIZES=1000000 for the small one only), plus
+# pathological groups; writes bench/results.md. Corpora are cached in .bench/.
 bench: build
+	$(GO) build -o bin/baseline ./bench/baseline
 	scripts/bench.sh
 
 # Each fuzz target for FUZZTIME (go test runs their seeds in make test).

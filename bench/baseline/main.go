@@ -20,9 +20,9 @@ import (
 )
 
 const load = `CREATE TABLE calls AS
-SELECT CASE WHEN json_type(ts) = 'VARCHAR' THEN (ts->>'$')::TIMESTAMPTZ
-            WHEN ts::DOUBLE >= 1e12 THEN to_timestamp(ts::DOUBLE / 1000)
-            ELSE to_timestamp(ts::DOUBLE) END AS t,
+SELECT CASE WHEN json_type(ts) = 'VARCHAR' THEN TRY_CAST(ts->>'$' AS TIMESTAMPTZ)
+            WHEN TRY_CAST(ts AS DOUBLE) >= 1e12 THEN to_timestamp(TRY_CAST(ts AS DOUBLE) / 1000)
+            ELSE to_timestamp(TRY_CAST(ts AS DOUBLE)) END AS t,
        action_type, idempotency_key, response_id, session_id, args
 FROM read_json(%s, format = 'newline_delimited', ignore_errors = true,
      columns = {ts: 'JSON', action_type: 'VARCHAR', idempotency_key: 'VARCHAR',

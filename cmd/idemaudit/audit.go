@@ -45,11 +45,8 @@ func (e *env) audit(args []string) (int, error) {
 	if _, err := e.ingestAll(db, fs.Args(), e.warner(*quiet), nil); err != nil {
 		return exitError, fmt.Errorf("%w\nno report written", err)
 	}
-	res, err := rules.Audit(e.ctx, db.Conn, rules.Options{Window: rf.window, Baseline: rf.base})
+	res, err := e.analyse(&rf, db, rules.Options{})
 	if err != nil {
-		return exitError, err
-	}
-	if err := e.finish(&rf, db, res); err != nil {
 		return exitError, err
 	}
 	if err := e.render(&rf, rf.output, res); err != nil {

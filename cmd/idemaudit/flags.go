@@ -89,17 +89,20 @@ func (f *reportFlags) check() error {
 	return nil
 }
 
-// finish applies --redact before the result is rendered.
-func (e *env) finish(f *reportFlags, db *ingest.DB, res *rules.Result) error {
-	if !f.redact {
-		return nil
+// analyse runs the catalogue with the report flags (window, baseline) and
+// applies --redact, ready to render.
+func (e *env) analyse(f *reportFlags, db *ingest.DB, o rules.Options) (*rules.Result, error) {
+	o.Window, o.Baseline = f.window, f.base
+	res, err := rules.Audit(e.ctx, db.Conn, o)
+	if err != nil || !f.redact {
+		return res, err
 	}
 	salt, err := db.Salt(e.ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rules.Redact(res, salt)
-	return nil
+	return res, nil
 }
 
 // exitCode is 1 when a counted finding is at or above --fail-on.

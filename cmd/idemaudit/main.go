@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -25,5 +26,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "idemaudit: interrupted")
 		os.Exit(exitInterrupt)
 	}()
+	if p := os.Getenv("IDEMAUDIT_CPUPROFILE"); p != "" { // for performance work
+		if f, err := os.Create(p); err == nil {
+			pprof.StartCPUProfile(f)
+			code := Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -48,11 +48,8 @@ func (e *env) report(args []string) (int, error) {
 		return exitError, err
 	}
 	defer db.Close()
-	res, err := rules.Audit(e.ctx, db.Conn, rules.Options{Window: rf.window, Period: &span, Trend: trend, Baseline: rf.base})
+	res, err := e.analyse(&rf, db, rules.Options{Period: &span, Trend: trend})
 	if err != nil {
-		return exitError, err
-	}
-	if err := e.finish(&rf, db, res); err != nil {
 		return exitError, err
 	}
 	if err := e.render(&rf, rf.output, res); err != nil {
@@ -101,11 +98,8 @@ func (e *env) weekly(args []string) (int, error) {
 			return exitError, fmt.Errorf("%w\nno report written", err)
 		}
 	}
-	res, err := rules.Audit(e.ctx, db.Conn, rules.Options{Window: rf.window, Period: &span, Trend: trend, Baseline: rf.base})
+	res, err := e.analyse(&rf, db, rules.Options{Period: &span, Trend: trend})
 	if err != nil {
-		return exitError, err
-	}
-	if err := e.finish(&rf, db, res); err != nil {
 		return exitError, err
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
