@@ -100,6 +100,7 @@ type DB struct {
 	db        *sql.DB
 	connector *duckdb.Connector
 	Conn      *sql.Conn
+	spill     string // a private temp directory to remove on Close
 }
 
 // Options tune DuckDB for the machine.
@@ -137,10 +138,17 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		d.Close()
 		return nil, openError(path, err)
 	}
-	settings := []string{}
-	if o.MemoryLimit != "" {
-		settings = append(settings, fmt.Sprintf("SET memory_limit = %s", quoteLiteral(o.MemoryLimit)))
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = DefaultMemoryLimit()
 	}
+	if o.TempDir == "" && path == "" {
+		// DuckDB would spill an in-memory database into ./.tmp of whatever
+		// directory it runs in; use a private directory, removed on Close.
+		if d.spill, err = os.MkdirTemp("", "idemaudit-spill-"); err == nil {
+			o.TempDir = d.spill
+		}
+	}
+	settings := []string{fmt.Sprintf("SET memory_limit = %s", quoteLiteral(o.MemoryLimit))}
 	if o.TempDir != "" {
 		settings = append(settings, fmt.Sprintf("SET temp_directory = %s", quoteLiteral(o.TempDir)))
 	}
@@ -171,6 +179,9 @@ func (d *DB) Close() error {
 	}
 	err := d.db.Close()
 	d.connector.Close()
+	if d.spill != "" {
+		os.RemoveAll(d.spill)
+	}
 	return err
 }
 
@@ -330,4 +341,23 @@ func (d *DB) checkVersion(ctx context.Context) error {
 		return fmt.Errorf("schema version %s, this idemaudit reads %d (ingest migrates an older database; a newer one needs a newer idemaudit)", v, SchemaVersion)
 	}
 	return nil
+}
+
+// DefaultMemoryLimit is DuckDB's memory limit unless --memory-limit says
+// otherwise: a quarter of the RAM, at most 1 GB. DuckDB spills beyond it,
+// so ten million calls audit in under 2 GB of resident memory (Go's part
+// included); a bigger limit buys some speed.
+func DefaultMemoryLimit() string {
+	const max = 1 << 30
+	limit := int64(max)
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil {
+				limit = min(limit, kb*1024/4)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%dMB", limit>>20)
 }
