@@ -1,8 +1,9 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -64,22 +65,23 @@ func (e *env) warner(quiet bool) func(string, ...any) {
 	}
 }
 
-// render writes the report to a file (atomically) or stdout.
+// render writes the report to a file (atomically) or stdout, streaming:
+// a report with a million evidence calls is never held whole in memory.
 func (e *env) render(rf *reportFlags, output string, res *rules.Result) error {
-	var buf bytes.Buffer
-	if err := rf.rep.Write(&buf, res); err != nil {
-		return err
-	}
-	return e.writeOutput(output, buf.Bytes())
+	return e.writeOutput(output, func(w io.Writer) error { return rf.rep.Write(w, res) })
 }
 
-// writeOutput writes the report to stdout, or replaces FILE atomically, so
-// a failed run never leaves half a report behind. A FILE that is not a
-// regular file (a device, a FIFO) is written in place, never replaced.
-func (e *env) writeOutput(path string, b []byte) error {
+// writeOutput writes to stdout, or replaces FILE atomically (a temporary
+// file in the same directory, synced, then renamed), so a failed run never
+// leaves half a file behind. A FILE that is not a regular file (a device, a
+// FIFO) is written in place, never replaced.
+func (e *env) writeOutput(path string, write func(io.Writer) error) error {
 	if path == "" || path == "-" {
-		_, err := e.stdout.Write(b)
-		return err
+		bw := bufio.NewWriterSize(e.stdout, 1<<16)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
 	}
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		if fi.IsDir() {
@@ -89,7 +91,12 @@ func (e *env) writeOutput(path string, b []byte) error {
 		if err != nil {
 			return err
 		}
-		if _, err := f.Write(b); err != nil {
+		bw := bufio.NewWriterSize(f, 1<<16)
+		if err := write(bw); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := bw.Flush(); err != nil {
 			f.Close()
 			return fmt.Errorf("write %s: %w", path, err)
 		}
@@ -100,17 +107,12 @@ func (e *env) writeOutput(path string, b []byte) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+	bw := bufio.NewWriterSize(tmp, 1<<16)
+	for _, step := range []func() error{func() error { return write(bw) }, bw.Flush, func() error { return tmp.Chmod(0o644) }, tmp.Sync} {
+		if err := step(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -220,5 +221,8 @@ func (e *env) baseline(args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
-	return exitOK, e.writeOutput(*output, append(b, '\n'))
+	return exitOK, e.writeOutput(*output, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
 }

@@ -1,7 +1,9 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"time"
@@ -176,9 +178,93 @@ func (JSON) Write(w io.Writer, r *rules.Result) error {
 	for _, in := range r.Inputs {
 		out.Inputs = append(out.Inputs, jsonInput{in.Source, in.Lines, in.Calls, in.Malformed, in.Bytes})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeStreaming(w, &out)
+}
+
+// writeStreaming writes the report as json.Encoder with a two-space indent
+// would, but a finding's calls one at a time: a million-call finding is not
+// built in memory and re-indented.
+func writeStreaming(w io.Writer, out *jsonReport) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var err error
+	put := func(prefix string, v any) {
+		if err != nil {
+			return
+		}
+		var b []byte
+		if b, err = json.MarshalIndent(v, prefix, "  "); err == nil {
+			bw.Write(b)
+		}
+	}
+	field := func(name string, v any, last bool) {
+		fmt.Fprintf(bw, "  %q: ", name)
+		put("  ", v)
+		if !last {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+	}
+	bw.WriteString("{\n")
+	field("schema_version", out.SchemaVersion, false)
+	field("period", out.Period, false)
+	field("window_seconds", out.WindowSeconds, false)
+	field("summary", out.Summary, false)
+	field("actions", out.Actions, false)
+	bw.WriteString(`  "findings": [`)
+	for i := range out.Findings {
+		f := &out.Findings[i]
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n    ")
+		// the finding without its calls, then the calls, one at a time
+		var head []byte
+		if head, err = json.MarshalIndent(findingHead{f.ID, f.Rule, f.Severity, f.ActionType,
+			f.IdempotencyKey, f.Message, f.CallsTotal, f.Sampled, f.FirstSeen, f.New, f.Suppressed}, "    ", "  "); err != nil {
+			return err
+		}
+		bw.Write(head[:len(head)-len("\n    }")])
+		bw.WriteString(",\n      \"calls\": [")
+		for j := range f.Calls {
+			if j > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n        ")
+			put("        ", f.Calls[j])
+		}
+		if len(f.Calls) > 0 {
+			bw.WriteString("\n      ")
+		}
+		bw.WriteString("]\n    }")
+	}
+	if len(out.Findings) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("],\n")
+	field("malformed", out.Malformed, false)
+	field("inputs", out.Inputs, false)
+	field("trend", out.Trend, false)
+	field("score_changes", out.ScoreChanges, true)
+	bw.WriteString("}\n")
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// findingHead is a finding without its calls, for streaming.
+type findingHead struct {
+	ID             string  `json:"id"`
+	Rule           string  `json:"rule"`
+	Severity       string  `json:"severity"`
+	ActionType     string  `json:"action_type"`
+	IdempotencyKey *string `json:"idempotency_key"`
+	Message        string  `json:"message"`
+	CallsTotal     int     `json:"calls_total"`
+	Sampled        bool    `json:"sampled"`
+	FirstSeen      *string `json:"first_seen"`
+	New            bool    `json:"new"`
+	Suppressed     bool    `json:"suppressed"`
 }
 
 // severities always has all four keys.
