@@ -28,7 +28,7 @@ func (f *dbFlags) add(fs *pflag.FlagSet, required bool) {
 		help = "the DuckDB `FILE` that keeps the calls (created if missing)"
 	}
 	fs.StringVar(&f.path, "db", "", help)
-	fs.StringVar(&f.memLimit, "memory-limit", "", "DuckDB memory limit, e.g. 2GB (default: DuckDB's, 80% of RAM)")
+	fs.StringVar(&f.memLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: a quarter of RAM, at most 1GB; DuckDB spills beyond it)")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "where DuckDB spills when over the memory limit")
 	fs.IntVar(&f.threads, "threads", 0, "DuckDB threads (default: one per core)")
 }
