@@ -72,18 +72,23 @@ type jsonAction struct {
 }
 
 type jsonFinding struct {
-	ID             string     `json:"id"`
-	Rule           string     `json:"rule"`
-	Severity       string     `json:"severity"`
-	ActionType     string     `json:"action_type"`
-	IdempotencyKey *string    `json:"idempotency_key"`
-	Message        string     `json:"message"`
-	CallsTotal     int        `json:"calls_total"`
-	Sampled        bool       `json:"sampled"`
-	FirstSeen      *string    `json:"first_seen"`
-	New            bool       `json:"new"`
-	Suppressed     bool       `json:"suppressed"`
-	Calls          []jsonCall `json:"calls"`
+	findingHead
+	Calls []jsonCall `json:"calls"`
+}
+
+// findingHead is a finding without its calls (which stream after it).
+type findingHead struct {
+	ID             string  `json:"id"`
+	Rule           string  `json:"rule"`
+	Severity       string  `json:"severity"`
+	ActionType     string  `json:"action_type"`
+	IdempotencyKey *string `json:"idempotency_key"`
+	Message        string  `json:"message"`
+	CallsTotal     int     `json:"calls_total"`
+	Sampled        bool    `json:"sampled"`
+	FirstSeen      *string `json:"first_seen"`
+	New            bool    `json:"new"`
+	Suppressed     bool    `json:"suppressed"`
 }
 
 type jsonCall struct {
@@ -164,9 +169,9 @@ func (JSON) Write(w io.Writer, r *rules.Result) error {
 			math.Round(a.KeyCoverage*1e4) / 1e4, a.Findings, a.Score})
 	}
 	for _, f := range r.Findings {
-		jf := jsonFinding{ID: f.ID, FirstSeen: jsonTime(f.FirstSeen), New: f.New, Suppressed: f.Suppressed, Rule: f.Rule, Severity: f.Severity.String(), ActionType: f.ActionType,
+		jf := jsonFinding{findingHead: findingHead{ID: f.ID, Rule: f.Rule, Severity: f.Severity.String(), ActionType: f.ActionType,
 			IdempotencyKey: f.Key, Message: f.Message, CallsTotal: max(f.Stats.Calls, len(f.Calls)),
-			Sampled: f.Sampled, Calls: []jsonCall{}}
+			Sampled: f.Sampled, FirstSeen: jsonTime(f.FirstSeen), New: f.New, Suppressed: f.Suppressed}, Calls: []jsonCall{}}
 		for _, c := range f.Calls {
 			jf.Calls = append(jf.Calls, jsonCall{c.Source, c.Line, jsonTime(c.TS), c.Key, c.ResponseID, jsonStatus(c), c.Effect})
 		}
@@ -219,8 +224,7 @@ func writeStreaming(w io.Writer, out *jsonReport) error {
 		bw.WriteString("\n    ")
 		// the finding without its calls, then the calls, one at a time
 		var head []byte
-		if head, err = json.MarshalIndent(findingHead{f.ID, f.Rule, f.Severity, f.ActionType,
-			f.IdempotencyKey, f.Message, f.CallsTotal, f.Sampled, f.FirstSeen, f.New, f.Suppressed}, "    ", "  "); err != nil {
+		if head, err = json.MarshalIndent(f.findingHead, "    ", "  "); err != nil {
 			return err
 		}
 		bw.Write(head[:len(head)-len("\n    }")])
@@ -250,21 +254,6 @@ func writeStreaming(w io.Writer, out *jsonReport) error {
 		return err
 	}
 	return bw.Flush()
-}
-
-// findingHead is a finding without its calls, for streaming.
-type findingHead struct {
-	ID             string  `json:"id"`
-	Rule           string  `json:"rule"`
-	Severity       string  `json:"severity"`
-	ActionType     string  `json:"action_type"`
-	IdempotencyKey *string `json:"idempotency_key"`
-	Message        string  `json:"message"`
-	CallsTotal     int     `json:"calls_total"`
-	Sampled        bool    `json:"sampled"`
-	FirstSeen      *string `json:"first_seen"`
-	New            bool    `json:"new"`
-	Suppressed     bool    `json:"suppressed"`
 }
 
 // severities always has all four keys.
