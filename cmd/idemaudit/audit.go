@@ -23,6 +23,7 @@ func (e *env) audit(args []string) (int, error) {
 	rf.add(fs, true)
 	dbf.add(fs, false)
 	quiet := fs.BoolP("quiet", "q", false, "no warnings on stderr (errors are still printed)")
+	progress := fs.Bool("progress", false, "draw a progress bar on stderr even when it is not a terminal")
 	fs.MarkHidden("fail-on-new") // an ad-hoc audit has no period: nothing is new
 	if help, err := e.parseFlags(fs, args, auditSynopsis); help || err != nil {
 		return exitOK, err
@@ -36,6 +37,7 @@ func (e *env) audit(args []string) (int, error) {
 	if err := rf.check(); err != nil {
 		return exitError, err
 	}
+	e.progress = *progress || (isTerminal(e.stderr) && !*quiet)
 	db, err := e.openDB(&dbf)
 	if err != nil {
 		return exitError, err

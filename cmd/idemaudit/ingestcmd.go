@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
 
 	"github.com/idemaudit/idemaudit/internal/ingest"
@@ -32,12 +35,20 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 	if len(sources) == 0 {
 		return nil, fmt.Errorf("no log files found in %s (a directory is searched for *.jsonl, *.ndjson, *.log and .gz variants)", safe(strings.Join(paths, ", ")))
 	}
-	progress := isTerminal(e.stderr) && log == nil
+	bar := e.progressBar(sources)
+	var held []func()
+	if bar != nil {
+		db.Progress = func(n int64) { bar.Add64(n) }
+		// warnings wait until the bar is gone
+		direct := warn
+		warn = func(format string, a ...any) { held = append(held, func() { direct(format, a...) }) }
+	}
 	var all []ingest.Stats
 	var failed []error
+	var done int64
 	for _, src := range sources {
-		if progress {
-			fmt.Fprintf(e.stderr, "\rreading %s\x1b[K", safe(src))
+		if bar != nil {
+			bar.Describe(shorten(safe(src), 40))
 		}
 		var st ingest.Stats
 		if src == "-" {
@@ -60,6 +71,13 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 			continue
 		}
 		all = append(all, st)
+		if bar != nil {
+			// unchanged files are only hashed: count them as read
+			if fi, err := os.Stat(src); err == nil && fi.Mode().IsRegular() {
+				done += fi.Size()
+				bar.Set64(done)
+			}
+		}
 		if log != nil {
 			fmt.Fprintln(log, describe(st))
 		} else {
@@ -76,8 +94,12 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 			}
 		}
 	}
-	if progress {
-		fmt.Fprint(e.stderr, "\r\x1b[K")
+	if bar != nil {
+		bar.Finish()
+		db.Progress = nil
+		for _, w := range held {
+			w()
+		}
 	}
 	if len(failed) > 0 {
 		for _, err := range failed[:len(failed)-1] {
@@ -87,6 +109,41 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 			safe(failed[len(failed)-1].Error()), plural(int64(len(failed)), "input"))
 	}
 	return all, nil
+}
+
+// progressBar draws bytes read of the total, rate and time left on stderr
+// when it is a terminal (or --progress asks for it), never under --quiet or
+// when another line per file is printed.
+func (e *env) progressBar(sources []string) *progressbar.ProgressBar {
+	if !e.progress {
+		return nil
+	}
+	var total int64
+	for _, s := range sources {
+		if fi, err := os.Stat(s); err == nil && fi.Mode().IsRegular() {
+			total += fi.Size()
+		} else {
+			total = -1 // a stream: no total, a spinner
+			break
+		}
+	}
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(e.stderr),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30),
+	)
+}
+
+// shorten keeps the end of a long name, where the file name is.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n+1:])
 }
 
 // describe is one line of `idemaudit ingest` output.
@@ -152,9 +209,11 @@ func (e *env) ingest(args []string) (int, error) {
 	var dbf dbFlags
 	dbf.add(fs, true)
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
+	progress := fs.Bool("progress", false, "draw a progress bar on stderr (it shares the terminal with the per-file lines)")
 	if help, err := e.parseFlags(fs, args, ingestSynopsis); help || err != nil {
 		return exitOK, err
 	}
+	e.progress = *progress
 	if dbf.path == "" {
 		return exitError, usagef("--db FILE is required")
 	}

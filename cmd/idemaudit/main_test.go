@@ -416,3 +416,17 @@ func TestCLIHostileArguments(t *testing.T) {
 		}
 	}
 }
+
+func TestProgress(t *testing.T) {
+	plain := run(t, nil, "audit", "-f", "json", "sample-logs/")
+	bar := run(t, nil, "audit", "--progress", "-f", "json", "sample-logs/")
+	if bar.stdout != plain.stdout {
+		t.Error("--progress changed the report")
+	}
+	if !strings.Contains(bar.stderr, "%") || strings.Contains(plain.stderr, "%") {
+		t.Errorf("a bar only when asked (stderr is not a terminal here):\n%q\n%q", bar.stderr, plain.stderr)
+	}
+	if i, j := strings.LastIndex(bar.stderr, "%"), strings.Index(bar.stderr, "warning"); j < i {
+		t.Error("warnings must wait until the bar is gone")
+	}
+}

@@ -75,9 +75,11 @@ func (e *env) weekly(args []string) (int, error) {
 	dbf.add(fs, true)
 	out := fs.String("out", "", "the `DIR` the weekly reports go to (created if missing)")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
+	progress := fs.Bool("progress", false, "draw a progress bar on stderr even when it is not a terminal")
 	if help, err := e.parseFlags(fs, args, weeklySynopsis); help || err != nil {
 		return exitOK, err
 	}
+	e.progress = *progress || (isTerminal(e.stderr) && !*quiet)
 	if dbf.path == "" || *out == "" {
 		return exitError, usagef("--db FILE and --out DIR are required")
 	}

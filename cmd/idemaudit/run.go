@@ -43,10 +43,11 @@ Exit codes: 0 ran clean, 1 findings at or above --fail-on, 2 usage or input erro
 
 // env is what a command may touch: no globals, so tests run the real thing.
 type env struct {
-	ctx    context.Context
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	progress bool // draw a progress bar on stderr while reading
+	ctx      context.Context
+	stdin    io.Reader
+	stdout   io.Writer
+	stderr   io.Writer
 }
 
 // Run is the whole program; main only adds signals and os.Exit.

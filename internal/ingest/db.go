@@ -101,6 +101,9 @@ type DB struct {
 	connector *duckdb.Connector
 	Conn      *sql.Conn
 	spill     string // a private temp directory to remove on Close
+	// Progress, when set, is told as bytes of a file are parsed (files
+	// already ingested are only hashed and do not report).
+	Progress func(n int64)
 }
 
 // Options tune DuckDB for the machine.

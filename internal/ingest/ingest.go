@@ -143,7 +143,7 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 	}
 	// Pass 2: read again, parsing only what is new, and check the content
 	// is the one pass 1 saw (a log being written is read up to that size).
-	f, closeFn, err := open(path)
+	f, closeFn, err := open(path, d.Progress)
 	if err != nil {
 		return st, &InputError{path, err}
 	}

@@ -43,8 +43,9 @@ type Malformed struct {
 	Error string
 }
 
-// open returns the decompressed stream of a file.
-func open(path string) (io.Reader, func() error, error) {
+// open returns the decompressed stream of a file; progress, when set, is
+// told how many bytes of the file itself were read.
+func open(path string, progress func(int64)) (io.Reader, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -53,7 +54,11 @@ func open(path string) (io.Reader, func() error, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s is a directory", path)
 	}
-	r, err := decompress(f)
+	var raw io.Reader = f
+	if progress != nil {
+		raw = progressReader{f, progress}
+	}
+	r, err := decompress(raw)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -297,4 +302,15 @@ func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, deliver fu
 		return err
 	}
 	return <-splitErr
+}
+
+type progressReader struct {
+	r    io.Reader
+	tell func(int64)
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.tell(int64(n))
+	return n, err
 }

@@ -22,7 +22,7 @@ type scanResult struct {
 // an unchanged file costs one read.
 func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, error) {
 	var res scanResult
-	f, closeFn, err := open(path)
+	f, closeFn, err := open(path, nil)
 	if err != nil {
 		return res, &InputError{path, err}
 	}
