@@ -139,7 +139,7 @@ func split(ctx context.Context, src io.Reader, first int64, out chan<- chunk, t 
 	defer close(out)
 	r := bufio.NewReaderSize(src, 64<<10)
 	seq, line := 0, first
-	buf := make([]byte, 0, chunkSize)
+	buf := getChunk()
 	eof := false
 	send := func(c chunk) bool {
 		select {
@@ -180,10 +180,15 @@ func split(ctx context.Context, src io.Reader, first int64, out chan<- chunk, t 
 			if !send(chunk{seq: seq, first: line, tooLong: true}) {
 				return ctx.Err()
 			}
-			seq, line, buf = seq+1, line+1, make([]byte, 0, chunkSize)
+			seq, line, buf = seq+1, line+1, getChunk()
 			continue
 		}
-		next := make([]byte, len(buf)-cut, max(chunkSize, len(buf)-cut))
+		var next []byte
+		if rest := len(buf) - cut; rest <= chunkSize {
+			next = getChunk()[:rest]
+		} else {
+			next = make([]byte, rest, rest)
+		}
 		copy(next, buf[cut:])
 		c := chunk{seq: seq, first: line, data: buf[:cut]}
 		line += int64(bytes.Count(c.data, []byte{'\n'}))
@@ -268,8 +273,10 @@ func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, deliver fu
 			defer wg.Done()
 			var p Parser
 			for c := range chunks {
+				b := parseChunk(c, &p)
+				putChunk(c.data) // records hold copies: the bytes can serve again
 				select {
-				case results <- parseChunk(c, &p):
+				case results <- b:
 				case <-ctx.Done():
 					return
 				}
@@ -313,4 +320,17 @@ func (p progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	p.tell(int64(n))
 	return n, err
+}
+
+// chunkPool recycles chunk buffers: a file is read through a few of them
+// instead of one fresh megabyte per chunk.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+
+func getChunk() []byte { return (*chunkPool.Get().(*[]byte))[:0] }
+
+func putChunk(b []byte) {
+	if cap(b) == chunkSize {
+		b = b[:0]
+		chunkPool.Put(&b)
+	}
 }
