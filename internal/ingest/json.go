@@ -2,7 +2,7 @@ package ingest
 
 import (
 	"bytes"
-	"sort"
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -425,7 +425,7 @@ func (p *Parser) canonObject() error {
 		p.tmp = append(p.tmp[:0], p.canon[start+1:]...)
 		off := start + 1
 		key := func(s [3]int) []byte { return p.tmp[s[0]-off : s[1]-off] }
-		sort.SliceStable(members, func(i, j int) bool { return bytes.Compare(key(members[i]), key(members[j])) < 0 })
+		slices.SortStableFunc(members, func(a, b [3]int) int { return bytes.Compare(key(a), key(b)) })
 		p.canon = p.canon[:start+1]
 		n := 0
 		for i, m := range members {
