@@ -192,7 +192,7 @@ func oAudit(calls []oCall, window time.Duration) []oFinding {
 			if c.args != nil {
 				args[*c.args] = true
 			}
-			if i > 0 && c.effect != "" && !strings.EqualFold(c.effect, "noop") {
+			if i > 0 && c.effect != "" && !map[string]bool{"noop": true, "no-op": true, "no_op": true, "none": true}[strings.ToLower(c.effect)] {
 				replay = true
 			}
 		}

@@ -345,3 +345,10 @@ func TestIngestOverlongLine(t *testing.T) {
 		t.Errorf("rows %q, want %q", got, want)
 	}
 }
+
+func TestIngestByteOrderMark(t *testing.T) {
+	d, st := ingestBytes(t, []byte("\xef\xbb\xbf"+`{"action_type":"a"}`+"\n"+"\xef\xbb\xbf"+`{"action_type":"b"}`+"\n"))
+	if st.Calls != 1 || st.Malformed != 1 {
+		t.Errorf("a BOM opening the file is skipped, one later is not: %+v %v", st, malformedErrors(t, d))
+	}
+}

@@ -103,17 +103,25 @@ const (
 	maxTSSeconds = 7258118400  // 2200-01-01T00:00:00Z
 )
 
-// epochNanos converts an epoch number to nanoseconds: seconds, or
-// milliseconds when the value is at least 1e12. Digits beyond a nanosecond
-// are truncated; values outside int64 nanoseconds (years 1678–2262) are errors.
+// epochNanos converts an epoch number to nanoseconds: seconds below 1e12,
+// milliseconds below 1e15, microseconds below 1e18, else nanoseconds (every
+// other reading of such a value would fall outside years 1800–2199). Digits
+// beyond a nanosecond are truncated.
 func epochNanos(n []byte) (int64, bool) {
 	neg, d, exp := decimal(n)
 	if len(d) == 0 {
 		return 0, true
 	}
 	scale := int64(9)
-	if !neg && int64(len(d))+exp >= 13 { // value >= 1e12
-		scale = 6
+	if !neg {
+		switch digits := int64(len(d)) + exp; { // digits before the point
+		case digits >= 19:
+			scale = 0
+		case digits >= 16:
+			scale = 3
+		case digits >= 13:
+			scale = 6
+		}
 	}
 	exp += scale
 	if int64(len(d))+exp > 19 {
@@ -151,9 +159,11 @@ func epochNanos(n []byte) (int64, bool) {
 
 // parseRFC3339 reads YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM) with any
 // number of fraction digits (truncated to nanoseconds). RFC 3339 allows a
-// lowercase t and z, and a space in place of the T.
+// lowercase t and z, and a space in place of the T. Loggers also write
+// ISO 8601 offsets ±HHMM and ±HH, and no zone at all: those are accepted,
+// a missing zone as UTC (the rules use gaps, which a constant offset keeps).
 func parseRFC3339(s []byte) (int64, bool) {
-	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':' {
 		return 0, false
 	}
 	if c := s[10]; c != 'T' && c != 't' && c != ' ' {
@@ -194,19 +204,26 @@ func parseRFC3339(s []byte) (int64, bool) {
 		}
 	}
 	var offset int64
+	sign := i < len(s) && (s[i] == '+' || s[i] == '-')
+	oh, om := int64(0), int64(0)
 	switch {
+	case i == len(s): // no zone: UTC
 	case i == len(s)-1 && (s[i] == 'Z' || s[i] == 'z'):
-	case i == len(s)-6 && (s[i] == '+' || s[i] == '-') && s[i+3] == ':':
-		oh, om := num(i+1, 2), num(i+4, 2)
-		if oh < 0 || oh > 23 || om < 0 || om > 59 {
-			return 0, false
-		}
-		offset = oh*3600 + om*60
-		if s[i] == '-' {
-			offset = -offset
-		}
+	case sign && i == len(s)-6 && s[i+3] == ':':
+		oh, om = num(i+1, 2), num(i+4, 2)
+	case sign && i == len(s)-5:
+		oh, om = num(i+1, 2), num(i+3, 2)
+	case sign && i == len(s)-3:
+		oh = num(i+1, 2)
 	default:
 		return 0, false
+	}
+	if oh < 0 || oh > 23 || om < 0 || om > 59 {
+		return 0, false
+	}
+	offset = oh*3600 + om*60
+	if sign && s[i] == '-' {
+		offset = -offset
 	}
 	secs := daysFromCivil(year, month, day)*86400 + hour*3600 + min*60 + sec - offset
 	if secs < minTSSeconds || secs >= maxTSSeconds {
@@ -255,8 +272,11 @@ func (p *Parser) ts(r *Record) error {
 			return err
 		}
 		v, ok := parseRFC3339(s)
+		if !ok && isNumber(s) {
+			v, ok = epochNanos(s) // an epoch written as a string
+		}
 		if !ok {
-			return p.fail("unparseable ts %s: want RFC 3339 (2026-11-16T09:30:00Z) within years 1800 to 2199, or epoch seconds/milliseconds", truncateQuote(s))
+			return p.fail("unparseable ts %s: want RFC 3339 (2026-11-16T09:30:00Z; no zone = UTC) within years 1800 to 2199, or epoch seconds, ms, µs or ns", truncateQuote(s))
 		}
 		r.TS, r.HasTS = v, true
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -302,4 +322,20 @@ func truncateQuote(s []byte) string {
 		return strconv.Quote(string(s[:max])) + "…"
 	}
 	return strconv.Quote(string(s))
+}
+
+// isNumber reports whether s is a plain decimal number: digits with at
+// most one point.
+func isNumber(s []byte) bool {
+	dot := false
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+		case c == '.' && !dot && i > 0:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return len(s) > 0
 }

@@ -218,6 +218,9 @@ func parseChunk(c chunk, p *Parser) batch {
 		return b
 	}
 	data := c.data
+	if c.seq == 0 && c.first == 1 {
+		data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a byte order mark opening the file is not content
+	}
 	ln := c.first
 	for len(data) > 0 {
 		end := bytes.IndexByte(data, '\n')

@@ -187,7 +187,7 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 			seenK[*c.Key] = true
 			d.Keys = append(d.Keys, quote(*c.Key))
 		}
-		if i > 0 && c.Effect != nil && !strings.EqualFold(*c.Effect, "noop") && !seenE[*c.Effect] {
+		if i > 0 && c.Effect != nil && !IsNoop(*c.Effect) && !seenE[*c.Effect] {
 			seenE[*c.Effect] = true
 			d.LaterEffects = append(d.LaterEffects, quote(*c.Effect))
 		}
@@ -221,4 +221,14 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// IsNoop reports an effect that says nothing happened: noop, no-op, no_op
+// or none, in any case (the same list as catalogue/5-non-noop-replay.sql).
+func IsNoop(effect string) bool {
+	switch strings.ToLower(effect) {
+	case "noop", "no-op", "no_op", "none":
+		return true
+	}
+	return false
 }

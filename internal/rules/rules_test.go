@@ -247,6 +247,8 @@ func TestNonNoopReplay(t *testing.T) {
 			c(t0, "create_ticket", "k1", "t1", `"effect":"created"`),
 			c(at(time.Minute), "create_ticket", "k1", "t1", `"effect":"noop"`),
 			c(at(2*time.Minute), "create_ticket", "k1", "t1", `"effect":"NoOp"`),
+			c(at(150*time.Second), "create_ticket", "k1", "t1", `"effect":"no-op"`),
+			c(at(160*time.Second), "create_ticket", "k1", "t1", `"effect":"None"`),
 			c(at(3*time.Minute), "create_ticket", "k1", "t1"),
 			c(at(4*time.Minute), "create_ticket", "k2", "t2", `"effect":"created"`),
 		)

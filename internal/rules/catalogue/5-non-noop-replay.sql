@@ -1,11 +1,12 @@
 -- A key whose later call (after the first by ts, then source and line)
 -- reports an effect other than noop: the replay was executed again. Those
--- later calls are the offending ones.
+-- later calls are the offending ones. noop, no-op, no_op and none, in any
+-- case, all mean that nothing happened.
 WITH o AS (
     SELECT source_id, line, action_type, idempotency_key,
         row_number() OVER (PARTITION BY action_type, idempotency_key
                            ORDER BY ts NULLS LAST, path, line) > 1
-            AND effect IS NOT NULL AND lower(effect) <> 'noop' AS offending
+            AND effect IS NOT NULL AND lower(effect) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL
 ), g AS (
