@@ -10,11 +10,11 @@ WITH g AS (
     HAVING count(DISTINCT response_id) >= 2
 ), c AS (
     SELECT a.*,
-        row_number() OVER (PARTITION BY action_type, idempotency_key, response_id ORDER BY ts NULLS LAST, path, line) AS nth_of_response
+        row_number() OVER (PARTITION BY action_type, idempotency_key, response_id ORDER BY ts NULLS LAST, path_rank, line) AS nth_of_response
     FROM audit_calls a JOIN g USING (action_type, idempotency_key)
 ), f AS (
     SELECT *, first_value(response_id IGNORE NULLS) OVER (PARTITION BY action_type, idempotency_key
-        ORDER BY ts NULLS LAST, path, line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_response
+        ORDER BY ts NULLS LAST, path_rank, line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_response
     FROM c
 )
 SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold

@@ -2,16 +2,16 @@
 -- args, or the same session when there are no args), chained while each gap
 -- to the previous call is at most the window.
 WITH k AS (
-    SELECT source_id, line, path, ts, fp, response_id, action_type
+    SELECT source_id, line, path_rank, ts, fp, response_id, action_type
     FROM audit_calls
     WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
-    FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path, line)
+    FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path_rank, line)
 ), c AS (
     SELECT *,
-        sum(brk) OVER (PARTITION BY fp ORDER BY ts, path, line ROWS UNBOUNDED PRECEDING) AS chain
+        sum(brk) OVER (PARTITION BY fp ORDER BY ts, path_rank, line ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), g AS (
     SELECT fp, chain,

@@ -1,16 +1,16 @@
 -- Keyed calls with the same args fingerprint, chained within the window,
 -- that carry two or more distinct keys: a fresh key per retry.
 WITH k AS (
-    SELECT source_id, line, path, ts, args_fp, idempotency_key, action_type
+    SELECT source_id, line, path_rank, ts, args_fp, idempotency_key, action_type
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
-    FROM k WINDOW w AS (PARTITION BY args_fp ORDER BY ts, path, line)
+    FROM k WINDOW w AS (PARTITION BY args_fp ORDER BY ts, path_rank, line)
 ), c AS (
     SELECT *,
-        sum(brk) OVER (PARTITION BY args_fp ORDER BY ts, path, line ROWS UNBOUNDED PRECEDING) AS chain
+        sum(brk) OVER (PARTITION BY args_fp ORDER BY ts, path_rank, line ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), g AS (
     SELECT args_fp, chain

@@ -9,9 +9,9 @@ WITH g AS (
     HAVING count(DISTINCT args_fp) >= 2
 ), c AS (
     SELECT a.*,
-        row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, path, line) AS nth_of_args,
+        row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, path_rank, line) AS nth_of_args,
         first_value(args_fp IGNORE NULLS) OVER (PARTITION BY action_type, idempotency_key
-            ORDER BY ts NULLS LAST, path, line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_args
+            ORDER BY ts NULLS LAST, path_rank, line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_args
     FROM audit_calls a JOIN g USING (action_type, idempotency_key)
 )
 SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold

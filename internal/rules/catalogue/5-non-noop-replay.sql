@@ -5,7 +5,7 @@
 WITH o AS (
     SELECT source_id, line, action_type, idempotency_key,
         row_number() OVER (PARTITION BY action_type, idempotency_key
-                           ORDER BY ts NULLS LAST, path, line) > 1
+                           ORDER BY ts NULLS LAST, path_rank, line) > 1
             AND effect IS NOT NULL AND lower(effect) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL

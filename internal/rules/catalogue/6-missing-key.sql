@@ -4,7 +4,7 @@
 WITH k AS (
     SELECT action_type, source_id, line,
         count(*) OVER (PARTITION BY action_type) AS group_calls,
-        row_number() OVER (PARTITION BY action_type ORDER BY ts NULLS LAST, path, line) AS rn
+        row_number() OVER (PARTITION BY action_type ORDER BY ts NULLS LAST, path_rank, line) AS rn
     FROM period_calls
     WHERE idempotency_key IS NULL
 ), s AS (
