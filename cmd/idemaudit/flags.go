@@ -93,6 +93,9 @@ func (f *reportFlags) check() error {
 // applies --redact, ready to render.
 func (e *env) analyse(f *reportFlags, db *ingest.DB, o rules.Options) (*rules.Result, error) {
 	o.Window, o.Baseline = f.window, f.base
+	if os.Getenv("IDEMAUDIT_TIMING") != "" { // for performance work
+		o.Timing = func(step string, d time.Duration) { fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs\n", step, d.Seconds()) }
+	}
 	res, err := rules.Audit(e.ctx, db.Conn, o)
 	if err != nil || !f.redact {
 		return res, err

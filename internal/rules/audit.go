@@ -22,6 +22,8 @@ type Options struct {
 	Period   *Span
 	Trend    []Span          // earlier periods to sum up, oldest first (period reports)
 	Baseline map[string]bool // finding ids to report as suppressed
+	// Timing, when set, is told how long each rule and the summary took.
+	Timing func(step string, d time.Duration)
 }
 
 // DefaultWindow is the chain gap when none is given.
@@ -55,9 +57,17 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	}
 	res := &Result{Window: o.Window, Summary: Summary{FindingsBySeverity: map[Severity]int{}}, Periodic: o.Period != nil}
 	var all []Finding
+	lap := time.Now()
+	timing := func(step string) {
+		if o.Timing != nil {
+			o.Timing(step, time.Since(lap))
+		}
+		lap = time.Now()
+	}
 	for _, r := range catalogue {
 		res.Rules = append(res.Rules, r.Doc)
 		fs, err := r.run(ctx, conn, o)
+		timing("rule " + r.ID)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 		}
@@ -89,11 +99,13 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	if err := summarize(ctx, conn, res, o); err != nil {
 		return nil, err
 	}
+	timing("summary")
 	if o.Period != nil {
 		if err := trend(ctx, conn, res, o, all); err != nil {
 			return nil, err
 		}
 	}
+	timing("trend")
 	return res, nil
 }
 

@@ -1,10 +1,14 @@
 -- Keyless calls of one fingerprint (the same action with the same canonical
 -- args, or the same session when there are no args), chained while each gap
 -- to the previous call is at most the window.
-WITH k AS (
+WITH keyless AS (
     SELECT source_id, line, path_rank, ts, fp, response_id, action_type
     FROM audit_calls
     WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL
+), repeated AS ( -- most operations happen once: only fingerprints seen twice need a window
+    SELECT fp FROM keyless GROUP BY fp HAVING count(*) >= 2
+), k AS (
+    SELECT * FROM keyless SEMI JOIN repeated USING (fp)
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk

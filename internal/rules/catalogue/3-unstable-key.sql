@@ -1,9 +1,13 @@
 -- Keyed calls with the same args fingerprint, chained within the window,
 -- that carry two or more distinct keys: a fresh key per retry.
-WITH k AS (
+WITH keyed AS (
     SELECT source_id, line, path_rank, ts, args_fp, idempotency_key, action_type
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL
+), rekeyed AS ( -- most operations happen once: only args seen twice need a window
+    SELECT args_fp FROM keyed GROUP BY args_fp HAVING count(*) >= 2
+), k AS (
+    SELECT * FROM keyed SEMI JOIN rekeyed USING (args_fp)
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk

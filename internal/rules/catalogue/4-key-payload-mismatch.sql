@@ -6,7 +6,7 @@ WITH g AS (
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL
     GROUP BY action_type, idempotency_key
-    HAVING count(DISTINCT args_fp) >= 2
+    HAVING min(args_fp) <> max(args_fp) -- two distinct argument sets
 ), c AS (
     SELECT a.*,
         row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, path_rank, line) AS nth_of_args,

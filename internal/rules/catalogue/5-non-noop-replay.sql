@@ -2,13 +2,18 @@
 -- reports an effect other than noop: the replay was executed again. Those
 -- later calls are the offending ones. noop, no-op, no_op and none, in any
 -- case, all mean that nothing happened.
-WITH o AS (
+WITH replayed AS ( -- only keys used twice can be replayed
+    SELECT action_type, idempotency_key
+    FROM audit_calls
+    WHERE idempotency_key IS NOT NULL
+    GROUP BY action_type, idempotency_key
+    HAVING count(*) >= 2
+), o AS (
     SELECT source_id, line, action_type, idempotency_key,
         row_number() OVER (PARTITION BY action_type, idempotency_key
                            ORDER BY ts NULLS LAST, path_rank, line) > 1
             AND effect IS NOT NULL AND lower(effect) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
-    FROM audit_calls
-    WHERE idempotency_key IS NOT NULL
+    FROM audit_calls SEMI JOIN replayed USING (action_type, idempotency_key)
 ), g AS (
     SELECT action_type, idempotency_key
     FROM o
