@@ -171,7 +171,14 @@ func TestSecondWriterIsRefused(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- first.Wait() }()
-	time.Sleep(400 * time.Millisecond)
+	// the first ingest holds the database once its file exists
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(db); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
 	start := time.Now()
 	r := run(t, nil, "ingest", "--db", db, logs)
 	stillRunning := false
