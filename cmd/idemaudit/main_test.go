@@ -251,7 +251,7 @@ func TestCLIInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdin.Write([]byte(high))
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(time.Second) // let it start and block on the pipe
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
