@@ -14,6 +14,11 @@ import (
 // JSON writes the machine-readable report, schema version 1. The wire
 // structs below are the contract other tools read; they are separate from
 // the internal types so a refactoring cannot change the output by accident.
+//
+// Log values are carried exactly, with JSON escaping only (< > & as \u003c
+// \u003e \u0026, control characters escaped), with one exception: JSON text is
+// UTF-8, so encoding/json writes each invalid byte of a value as U+FFFD.
+// The table and Markdown reports show such bytes as \xNN instead.
 type JSON struct{}
 
 type jsonReport struct {
@@ -136,7 +141,12 @@ func jsonStatus(c rules.Call) json.RawMessage {
 }
 
 func (JSON) Write(w io.Writer, r *rules.Result) error {
-	out := jsonReport{
+	return writeStreaming(w, wire(r))
+}
+
+// wire converts a result to the wire structs.
+func wire(r *rules.Result) *jsonReport {
+	out := &jsonReport{
 		SchemaVersion: 1,
 		Period:        jsonPeriod{Start: jsonTime(r.Period.Start), End: jsonTime(r.Period.End), Label: r.Period.Label},
 		WindowSeconds: r.Window.Seconds(),
@@ -183,12 +193,13 @@ func (JSON) Write(w io.Writer, r *rules.Result) error {
 	for _, in := range r.Inputs {
 		out.Inputs = append(out.Inputs, jsonInput{in.Source, in.Lines, in.Calls, in.Malformed, in.Bytes})
 	}
-	return writeStreaming(w, &out)
+	return out
 }
 
-// writeStreaming writes the report as json.Encoder with a two-space indent
-// would, but a finding's calls one at a time: a million-call finding is not
-// built in memory and re-indented.
+// writeStreaming writes the report byte for byte as json.MarshalIndent with
+// a two-space indent would (TestJSONStreaming holds it to that), but a
+// finding's calls one at a time: a million-call finding is not built in
+// memory and re-indented.
 func writeStreaming(w io.Writer, out *jsonReport) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var err error

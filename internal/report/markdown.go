@@ -74,9 +74,17 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 	if len(r.Findings) == 0 {
 		p("No findings.\n\n")
 	}
+	// Sections count the findings they list, not Summary.FindingsBySeverity:
+	// a finding must never vanish because a hand-built summary disagrees.
+	shown := map[rules.Severity]int{}
+	for i := range r.Findings {
+		if !r.Findings[i].Suppressed {
+			shown[r.Findings[i].Severity]++
+		}
+	}
 	n := 0
 	for _, sev := range rules.Severities {
-		count := r.Summary.FindingsBySeverity[sev]
+		count := shown[sev]
 		if count == 0 {
 			continue
 		}
@@ -213,9 +221,12 @@ func executiveSummary(r *rules.Result) []string {
 		case "missing-key":
 			for _, act := range r.Actions {
 				if act.ActionType == k.action {
-					if act.KeyedCalls == 0 {
+					switch {
+					case act.Calls == 1 && act.KeyedCalls == 0:
+						out = append(out, fmt.Sprintf("The only call of %s carries no idempotency key.", a))
+					case act.KeyedCalls == 0:
 						out = append(out, fmt.Sprintf("None of the %d calls of %s carries an idempotency key.", act.Calls, a))
-					} else {
+					default:
 						out = append(out, fmt.Sprintf("%d of the %d calls of %s carry no idempotency key (%s keyed).",
 							act.Calls-act.KeyedCalls, act.Calls, a, percent(act.KeyedCalls, act.Calls)))
 					}

@@ -1,137 +1,17 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
+
 	"github.com/idemaudit/idemaudit/internal/rules"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func sp(s string) *string { return &s }
-
-func tm(s string) *time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return &t
-}
-
-func catalogueDocs() []rules.Doc {
-	var out []rules.Doc
-	for _, r := range rules.Catalogue() {
-		out = append(out, r.Doc)
-	}
-	return out
-}
-
-// result builds a result by hand: every renderer branch, no database.
-func result(key, action, resp, source, errText string) *rules.Result {
-	calls := []rules.Call{
-		{Source: source, Line: 3, TS: tm("2026-11-16T09:00:00Z"), ActionType: action, Key: sp(key), ResponseID: sp(resp), Status: sp("timeout"), Effect: sp("created")},
-		{Source: source, Line: 9, TS: tm("2026-11-16T09:00:31.5Z"), ActionType: action, Key: sp(key), ResponseID: sp("ch_2"), Status: sp("504"), StatusNum: true, Effect: sp("created")},
-	}
-	f1 := rules.Finding{Rule: "same-key-different-response", Severity: rules.Critical, ActionType: action, Key: sp(key),
-		Stats: rules.Stats{Calls: 2, DistinctResponses: 2, Span: 31500 * time.Millisecond}, Calls: calls}
-	f2 := rules.Finding{Rule: "missing-key", Severity: rules.Low, ActionType: action,
-		Stats: rules.Stats{Calls: 25}, Sampled: true,
-		Calls: []rules.Call{{Source: source, Line: 12, ActionType: action, ResponseID: nil}}}
-	r := &rules.Result{
-		Period: rules.Period{Start: tm("2026-11-16T09:00:00Z"), End: tm("2026-11-16T09:00:31.5Z")},
-		Window: 10 * time.Minute,
-		Summary: rules.Summary{Calls: 27, KeyedCalls: 2, MalformedLines: 1, UnfingerprintedCalls: 4, UntimedCalls: 1,
-			FindingsBySeverity: map[rules.Severity]int{rules.Critical: 1, rules.Low: 1}},
-		Actions:   []rules.ActionStats{{ActionType: action, Calls: 27, KeyedCalls: 2, KeyCoverage: 2.0 / 27, Findings: 2, Score: 1}},
-		Findings:  []rules.Finding{f1, f2},
-		Malformed: []rules.Malformed{{Source: source, Line: 5, Error: errText}},
-		Inputs:    []rules.Input{{Source: source, Lines: 40, Calls: 27, Malformed: 1, Bytes: 9000}},
-		Rules:     catalogueDocs(),
-	}
-	for i := range r.Findings {
-		r.Findings[i].Message = rules.Message(&r.Findings[i], func(s string) string { return s })
-	}
-	return r
-}
-
-func render(t *testing.T, format string, r *rules.Result) string {
-	t.Helper()
-	rep, err := New(format)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := rep.Write(&b, r); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
-// weekResult is result as a period report: trend, a new and a recurring
-// finding, one suppressed by the baseline, a score change.
-func weekResult() *rules.Result {
-	r := result("chg-42", "charge_card", "ch_1", "logs/billing.jsonl", `unparseable ts "yesterday"`)
-	label := "2026-W47"
-	r.Period = rules.Period{Start: tm("2026-11-16T00:00:00Z"), End: tm("2026-11-23T00:00:00Z"), Label: &label}
-	r.Periodic = true
-	r.Findings[0].ID, r.Findings[0].New, r.Findings[0].FirstSeen = "00aa11bb22cc33dd", true, tm("2026-11-16T09:00:31.5Z")
-	r.Findings[1].ID, r.Findings[1].FirstSeen = "44ee55ff66007711", tm("2026-11-03T08:00:00Z")
-	sup := r.Findings[0]
-	sup.ID, sup.Suppressed, sup.Key = "8899aabbccddeeff", true, sp("chg-7")
-	r.Findings = append(r.Findings, sup)
-	r.Summary.NewFindings, r.Summary.Suppressed = 1, 1
-	for i, w := range []string{"2026-W45", "2026-W46", "2026-W47"} {
-		start := tm("2026-11-02T00:00:00Z").AddDate(0, 0, 7*i)
-		r.Trend = append(r.Trend, rules.TrendPoint{Label: w, Start: start, End: start.AddDate(0, 0, 7),
-			Calls: int64(10 + 10*i), KeyedCalls: int64(10 - 4*i),
-			FindingsBySeverity: map[rules.Severity]int{rules.Critical: i / 2, rules.Low: 1},
-			Actions: map[string]rules.ActionStats{"charge_card": {ActionType: "charge_card", Calls: int64(10 + 10*i),
-				KeyedCalls: int64(10 - 4*i), KeyCoverage: float64(10-4*i) / float64(10+10*i), Findings: i + 1}}})
-	}
-	r.ScoreChanges = []rules.ScoreChange{{ActionType: "charge_card", From: 3, To: 1}}
-	return r
-}
-
-func TestGolden(t *testing.T) {
-	for name, r := range map[string]*rules.Result{
-		"golden":      result("chg-42", "charge_card", "ch_1", "logs/billing.jsonl", `unparseable ts "yesterday"`),
-		"golden-week": weekResult(),
-	} {
-		golden(t, name, r)
-	}
-}
-
-func golden(t *testing.T, name string, r *rules.Result) {
-	for format, file := range map[string]string{"json": name + ".json", "markdown": name + ".md", "table": name + ".txt"} {
-		t.Run(format, func(t *testing.T) {
-			got := render(t, format, r)
-			path := filepath.Join("testdata", file)
-			if *update {
-				os.MkdirAll("testdata", 0o755)
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/report -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s is stale or the renderer changed: review and run with -update\n--- got ---\n%s", path, got)
-			}
-		})
-	}
-}
 
 func TestSparkline(t *testing.T) {
 	for _, c := range []struct {
@@ -384,5 +264,58 @@ func TestCaps(t *testing.T) {
 	}
 	if out := render(t, "json", r); !strings.Contains(out, strings.Repeat("k", 1<<20)) || !strings.Contains(out, "tool_0599") {
 		t.Error("JSON must carry every value whole")
+	}
+}
+
+// TestJSONStreaming holds the hand-written streaming writer to what
+// encoding/json writes for the same wire structs.
+func TestJSONStreaming(t *testing.T) {
+	cases := map[string]*rules.Result{
+		"rich":  richResult(),
+		"week":  weekResult(),
+		"empty": {Summary: rules.Summary{FindingsBySeverity: map[rules.Severity]int{}}},
+	}
+	for _, v := range hostile {
+		cases[fmt.Sprintf("hostile %q", v)] = result(v, v, v, v, v)
+	}
+	for name, r := range cases {
+		want, err := json.MarshalIndent(wire(r), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := render(t, "json", r); got != string(want)+"\n" {
+			t.Errorf("%s: streamed JSON differs from encoding/json: %s", name, firstDiff(string(want)+"\n", got))
+		}
+	}
+}
+
+// TestTableWidthsIgnoreLocale: tablewriter measures ambiguous-width
+// characters (box drawing, —, …) as two columns in a CJK locale unless told
+// not to; the table report must not change with LANG.
+func TestTableWidthsIgnoreLocale(t *testing.T) {
+	prev := twwidth.IsEastAsian()
+	t.Cleanup(func() { twwidth.SetEastAsian(prev) })
+	r := richResult()
+	twwidth.SetEastAsian(false)
+	want := render(t, "table", r)
+	twwidth.SetEastAsian(true) // what LANG=ja_JP.UTF-8 in a plain terminal sets
+	if got := render(t, "table", r); got != want {
+		t.Errorf("the table depends on the East Asian width setting: %s", firstDiff(want, got))
+	}
+}
+
+// TestMarkdownListsEveryFinding: a section counts the findings it lists, so
+// a summary that disagrees cannot hide one.
+func TestMarkdownListsEveryFinding(t *testing.T) {
+	r := richResult()
+	r.Summary.FindingsBySeverity = nil
+	out := render(t, "markdown", r)
+	for i, sev := range []string{"Critical (1)", "High (2)", "Medium (1)", "Low (2)"} {
+		if !strings.Contains(out, "### "+sev) {
+			t.Errorf("section %d %q missing", i, sev)
+		}
+	}
+	if n := strings.Count(out, "\n#### "); n != len(r.Findings) {
+		t.Errorf("%d findings listed, want %d", n, len(r.Findings))
 	}
 }

@@ -29,6 +29,11 @@ func newTable(w io.Writer, header ...any) *tablewriter.Table {
 		tablewriter.WithRowAutoWrap(tw.WrapNone), // values are cut by termSafe instead
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 		tablewriter.WithTrimSpace(tw.Off),
+		// Widths must not depend on the locale: by default tablewriter
+		// measures box-drawing characters, "—" and "…" as two columns when
+		// LANG is Chinese, Japanese or Korean, so the same result would
+		// render differently (and break the goldens) on another machine.
+		tablewriter.WithEastAsian(tw.Off),
 	)
 	t.Header(header...)
 	return t
@@ -88,12 +93,17 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 	if len(r.Actions) > 0 {
 		t := newTable(b, "action type", "calls", "keyed", "coverage", "findings", "score")
 		for i, a := range r.Actions {
+			row := []any{termSafe(a.ActionType, tableCellMax), strconv.FormatInt(a.Calls, 10), strconv.FormatInt(a.KeyedCalls, 10),
+				fmt.Sprintf("%.1f%%", a.KeyCoverage*100), strconv.Itoa(a.Findings), strconv.Itoa(a.Score)}
 			if i == mdActionRows {
-				t.Append(fmt.Sprintf("…and %d more", len(r.Actions)-i), "", "", "", "", "")
+				row = []any{fmt.Sprintf("…and %d more", len(r.Actions)-i), "", "", "", "", ""}
+			}
+			if err := t.Append(row...); err != nil {
+				return err
+			}
+			if i == mdActionRows {
 				break
 			}
-			t.Append(termSafe(a.ActionType, tableCellMax), strconv.FormatInt(a.Calls, 10), strconv.FormatInt(a.KeyedCalls, 10),
-				fmt.Sprintf("%.1f%%", a.KeyCoverage*100), strconv.Itoa(a.Findings), strconv.Itoa(a.Score))
 		}
 		if err := t.Render(); err != nil {
 			return err
@@ -117,8 +127,10 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 			if j == tableEvidenceRows {
 				break
 			}
-			t.Append(termSafe(c.Source, tableCellMax)+":"+strconv.FormatInt(c.Line, 10), stamp(c.TS),
-				ptr(c.Key), ptr(c.ResponseID), ptr(c.Status), ptr(c.Effect))
+			if err := t.Append(termSafe(c.Source, tableCellMax)+":"+strconv.FormatInt(c.Line, 10), stamp(c.TS),
+				ptr(c.Key), ptr(c.ResponseID), ptr(c.Status), ptr(c.Effect)); err != nil {
+				return err
+			}
 		}
 		if err := t.Render(); err != nil {
 			return err
