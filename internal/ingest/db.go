@@ -13,12 +13,14 @@ import (
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/idemaudit/idemaudit/internal/config"
 )
 
 // SchemaVersion is the layout this build reads and writes. Version 1 (the
 // first release: sources without segments) is migrated on open; a newer
 // version is refused.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // schema is the database every other package reads. ts is nanoseconds since
 // the epoch (UTC), so window arithmetic is integer arithmetic and sub-
@@ -68,7 +70,8 @@ CREATE TABLE IF NOT EXISTS calls (
 	effect          VARCHAR,
 	duration_ms     DOUBLE,
 	fp              UUID,
-	args_fp         UUID
+	args_fp         UUID,
+	arg_strings     VARCHAR[] -- the args' string values, kept for compensating actions only
 );
 CREATE TABLE IF NOT EXISTS malformed (
 	source_id INTEGER NOT NULL,
@@ -93,6 +96,9 @@ ALTER TABLE sources ADD COLUMN ingested_at TIMESTAMP;
 -- version 1 kept no line ends: its sources count as complete, so a grown
 -- file is read again as a replaced one rather than resumed mid-line
 UPDATE sources SET safe_bytes = end_bytes, safe_hash = end_hash, safe_lines = lines;`,
+	// version 2 fingerprinted whole args for every action and kept no args
+	// strings: its calls compensate nothing (a finding stays at its severity)
+	2: `ALTER TABLE calls ADD COLUMN arg_strings VARCHAR[];`,
 }
 
 // DB is one DuckDB database held through a single connection for the run.
@@ -104,6 +110,10 @@ type DB struct {
 	// Progress, when set, is told as bytes of a file are parsed (files
 	// already ingested are only hashed and do not report).
 	Progress func(n int64)
+	// Config decides how calls are fingerprinted (identity, ignore) and
+	// whose args strings are kept (compensating actions); nil: defaults.
+	// UseConfig checks it against the one the database was built with.
+	Config *config.Config
 }
 
 // Options tune DuckDB for the machine.
@@ -363,4 +373,61 @@ func DefaultMemoryLimit() string {
 		}
 	}
 	return fmt.Sprintf("%dMB", limit>>20)
+}
+
+// ConfigMismatchError is a database built with other fingerprint settings.
+type ConfigMismatchError struct {
+	Path string
+	Was  string // the settings it was built with, in words
+	Now  string
+}
+
+func (e *ConfigMismatchError) Error() string {
+	return fmt.Sprintf("%s was built with other fingerprint settings (identity, ignore or compensating actions): its calls were fingerprinted with %q, this run asks for %q. "+
+		"Fingerprints are computed while reading, so the two cannot mix: run with the configuration the database was built with, or ingest the logs into a new database",
+		displayDB(e.Path), e.Was, e.Now)
+}
+
+// UseConfig sets the configuration for this run. The settings that shape
+// what ingest stores must be those the database was built with; a database
+// without calls takes the new ones (when writable).
+func (d *DB) UseConfig(ctx context.Context, c *config.Config, path string, readOnly bool) error {
+	if c == nil {
+		c = &config.Config{}
+	}
+	d.Config = c
+	digest, words := c.FingerprintDigest(), c.DescribeFingerprints()
+	var was, wasWords sql.NullString
+	err := d.Conn.QueryRowContext(ctx, `SELECT max(value) FILTER (WHERE key = 'fingerprint_digest'),
+		max(value) FILTER (WHERE key = 'fingerprint_settings') FROM idemaudit_meta`).Scan(&was, &wasWords)
+	if err != nil {
+		return err
+	}
+	var calls int64
+	if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM calls LIMIT 1)").Scan(&calls); err != nil {
+		return err
+	}
+	if !was.Valid {
+		// built before fingerprint settings were recorded: whole args, the default
+		was.String = (&config.Config{}).FingerprintDigest()
+		wasWords.String = (&config.Config{}).DescribeFingerprints()
+	}
+	if was.String == digest {
+		if !readOnly && !was.Valid {
+			return d.recordConfig(ctx, digest, words)
+		}
+		return nil
+	}
+	if calls == 0 && !readOnly {
+		return d.recordConfig(ctx, digest, words)
+	}
+	if calls == 0 {
+		return nil
+	}
+	return &ConfigMismatchError{Path: path, Was: wasWords.String, Now: words}
+}
+
+func (d *DB) recordConfig(ctx context.Context, digest, words string) error {
+	_, err := d.Conn.ExecContext(ctx, `INSERT OR REPLACE INTO idemaudit_meta VALUES ('fingerprint_digest', ?), ('fingerprint_settings', ?)`, digest, words)
+	return err
 }

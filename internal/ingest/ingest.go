@@ -284,8 +284,8 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64
 			calls.Close()
 			return dbError{err}
 		}
-		row := make([]driver.Value, 16)
-		err = parseAll(ctx, src, first, tl, func(b batch) error {
+		row := make([]driver.Value, 17)
+		err = parseAll(ctx, src, first, tl, d.Config, func(b batch) error {
 			st.Lines += b.lines
 			st.Calls += int64(len(b.records))
 			st.Malformed += int64(len(b.malformed))
@@ -346,6 +346,10 @@ func fillRow(row []driver.Value, id int32, line int64, r *Record) {
 	}
 	if r.HasArgs {
 		row[15] = duckdb.UUID(r.ArgsFP)
+	}
+	row[16] = nil
+	if r.ArgStrings != nil {
+		row[16] = r.ArgStrings
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/zeebo/xxh3"
+
+	"github.com/idemaudit/idemaudit/internal/config"
 )
 
 // maxDepth bounds nesting anywhere in a line: deeper input is reported as a
@@ -34,6 +36,7 @@ type Record struct {
 	ArgsFP      [16]byte // hash of action_type + canonical args, when HasArgs
 	FP          [16]byte // the operation's fingerprint: ArgsFP, else hash of action + session
 	HasFP       bool
+	ArgStrings  []string // the args' string values, for calls that may compensate others
 }
 
 // Parser turns one log line into a Record. It validates the whole line as
@@ -49,6 +52,11 @@ type Parser struct {
 	str   []byte   // scratch for decoded strings
 	spans [][3]int // member spans of the objects being canonicalised (a stack)
 	fpbuf []byte
+
+	cfg   *config.Config       // identity settings; nil: whole args
+	cache map[string]*actionFP // cfg resolved per action type
+	sub   *Parser              // walks canonical args for identity paths
+	out   []byte               // sub's output
 }
 
 type parseError struct{ msg string }
@@ -187,8 +195,7 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 	}
 	if haveArgs {
 		r.HasArgs, r.HasFP = true, true
-		r.ArgsFP = p.hash('a', r.Action, argsCanon)
-		r.FP = r.ArgsFP
+		p.fingerprints(r, argsCanon)
 	} else if r.Session != "" {
 		r.HasFP = true
 		r.FP = p.hash('s', r.Action, []byte(r.Session))

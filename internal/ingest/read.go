@@ -6,12 +6,15 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	duckdb "github.com/duckdb/duckdb-go/v2"
-	"github.com/zeebo/xxh3"
 	"io"
 	"os"
 	"runtime"
 	"sync"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/zeebo/xxh3"
+
+	"github.com/idemaudit/idemaudit/internal/config"
 )
 
 const (
@@ -261,7 +264,7 @@ func blank(line []byte) bool {
 
 // parseAll runs the workers and delivers batches in chunk order to deliver;
 // first is the number of the stream's first line.
-func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, deliver func(batch) error) error {
+func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, cfg *config.Config, deliver func(batch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunks := make(chan chunk, 4)
@@ -274,7 +277,7 @@ func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, deliver fu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var p Parser
+			p := Parser{cfg: cfg}
 			for c := range chunks {
 				b := parseChunk(c, &p)
 				putChunk(c.data) // records hold copies: the bytes can serve again

@@ -1,0 +1,246 @@
+package ingest
+
+import (
+	"strconv"
+	"strings"
+)
+
+// actionFP is how one action type's calls are fingerprinted, resolved once
+// per parser from the configuration.
+type actionFP struct {
+	identity    [][]string // dotted paths, split; nil: whole args
+	ignore      [][]string
+	idTag       []byte // the identity paths, part of the hash: other paths, other fingerprints
+	compensates bool   // keep the args' string values, to match compensations
+}
+
+func (p *Parser) settings(action string) *actionFP {
+	if p.cfg == nil {
+		return &noSettings
+	}
+	if s, ok := p.cache[action]; ok {
+		return s
+	}
+	r := p.cfg.Resolve(action)
+	s := &actionFP{compensates: r.Compensates}
+	split := func(paths []string) [][]string {
+		var out [][]string
+		for _, x := range paths {
+			out = append(out, strings.Split(x, "."))
+		}
+		return out
+	}
+	if r.Identity != nil {
+		s.identity = split(r.Identity)
+		s.idTag = []byte(strings.Join(r.Identity, "\x00"))
+	}
+	s.ignore = split(r.Ignore)
+	if p.cache == nil {
+		p.cache = map[string]*actionFP{}
+	}
+	if len(p.cache) < 1<<16 { // a log with endless action names must not grow this without bound
+		p.cache[action] = s
+	}
+	return s
+}
+
+var noSettings actionFP
+
+// fingerprints sets ArgsFP (args minus ignored paths), FP (identity paths
+// when configured, else ArgsFP) and ArgStrings from canonical args.
+func (p *Parser) fingerprints(r *Record, canon []byte) {
+	s := p.settings(r.Action)
+	if s == &noSettings || (s.identity == nil && len(s.ignore) == 0 && !s.compensates) {
+		r.ArgsFP = p.hash('a', r.Action, canon)
+		r.FP = r.ArgsFP
+		return
+	}
+	if p.sub == nil {
+		p.sub = &Parser{}
+	}
+	q := p.sub
+	payload := canon
+	if len(s.ignore) > 0 {
+		q.out = q.out[:0]
+		q.b, q.pos, q.depth = canon, 0, 0
+		q.out = q.without(q.out, s.ignore)
+		payload = q.out
+	}
+	r.ArgsFP = p.hash('a', r.Action, payload)
+	r.FP = r.ArgsFP
+	if s.identity != nil {
+		q.out = append(q.out[:0], s.idTag...)
+		q.out = append(q.out, 0, '[')
+		for i, path := range s.identity {
+			if i > 0 {
+				q.out = append(q.out, ',')
+			}
+			q.b, q.pos, q.depth = canon, 0, 0
+			q.out = append(q.out, q.lookup(path)...)
+		}
+		q.out = append(q.out, ']')
+		r.FP = p.hash('i', r.Action, q.out)
+	}
+	if s.compensates {
+		q.b, q.pos, q.depth = canon, 0, 0
+		r.ArgStrings = q.strings(nil)
+	}
+}
+
+// The helpers below walk canonical args (valid, normalised JSON): they
+// cannot fail, and the value text they return is canonical too.
+
+// lookup returns the value at a dotted path, or null when it is missing. A
+// segment of digits indexes an array; on an object it is a member name.
+func (q *Parser) lookup(path []string) []byte {
+	for _, seg := range path {
+		q.ws()
+		if q.pos >= len(q.b) {
+			return []byte("null")
+		}
+		found := false
+		switch q.b[q.pos] {
+		case '{':
+			start := q.pos
+			_ = q.object(func(name []byte) error {
+				if !found && string(name) == seg {
+					found = true
+					start = q.pos
+				}
+				return q.skip()
+			})
+			if !found {
+				return []byte("null")
+			}
+			q.pos = start
+		case '[':
+			n, err := strconv.Atoi(seg)
+			if err != nil || n < 0 {
+				return []byte("null")
+			}
+			i, start := 0, 0
+			_ = q.array(func() error {
+				if i == n {
+					found, start = true, q.pos
+				}
+				i++
+				return q.skip()
+			})
+			if !found {
+				return []byte("null")
+			}
+			q.pos = start
+		default:
+			return []byte("null")
+		}
+	}
+	start := q.pos
+	_ = q.skip()
+	return q.b[start:q.pos]
+}
+
+// without appends the value at q.pos with the members at the given paths
+// left out (paths into arrays by index, as in lookup).
+func (q *Parser) without(dst []byte, paths [][]string) []byte {
+	q.ws()
+	if q.pos >= len(q.b) {
+		return dst
+	}
+	switch q.b[q.pos] {
+	case '{':
+		dst = append(dst, '{')
+		n := 0
+		_ = q.object(func(name []byte) error {
+			drop, sub := false, [][]string(nil)
+			for _, p := range paths {
+				if p[0] == string(name) {
+					if len(p) == 1 {
+						drop = true
+					} else {
+						sub = append(sub, p[1:])
+					}
+				}
+			}
+			if drop {
+				return q.skip()
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			dst = appendQuoted(dst, name)
+			dst = append(dst, ':')
+			if sub != nil {
+				dst = q.without(dst, sub)
+				return nil
+			}
+			start := q.pos
+			err := q.skip()
+			dst = append(dst, q.b[start:q.pos]...)
+			return err
+		})
+		return append(dst, '}')
+	case '[':
+		dst = append(dst, '[')
+		i, n := 0, 0
+		_ = q.array(func() error {
+			var sub [][]string
+			drop := false
+			for _, p := range paths {
+				if p[0] == strconv.Itoa(i) {
+					if len(p) == 1 {
+						drop = true
+					} else {
+						sub = append(sub, p[1:])
+					}
+				}
+			}
+			i++
+			if drop {
+				return q.skip()
+			}
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			if sub != nil {
+				dst = q.without(dst, sub)
+				return nil
+			}
+			start := q.pos
+			err := q.skip()
+			dst = append(dst, q.b[start:q.pos]...)
+			return err
+		})
+		return append(dst, ']')
+	}
+	start := q.pos
+	_ = q.skip()
+	return append(dst, q.b[start:q.pos]...)
+}
+
+// strings collects every string value (not member names), decoded.
+func (q *Parser) strings(dst []string) []string {
+	q.ws()
+	if q.pos >= len(q.b) {
+		return dst
+	}
+	switch q.b[q.pos] {
+	case '{':
+		_ = q.object(func([]byte) error {
+			dst = q.strings(dst)
+			return nil
+		})
+	case '[':
+		_ = q.array(func() error {
+			dst = q.strings(dst)
+			return nil
+		})
+	case '"':
+		s, _ := q.str2()
+		dst = append(dst, string(s))
+	default:
+		_ = q.skip()
+	}
+	return dst
+}

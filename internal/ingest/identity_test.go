@@ -1,0 +1,88 @@
+package ingest
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/idemaudit/idemaudit/internal/config"
+)
+
+func parseWith(t *testing.T, cfg *config.Config, line string) Record {
+	t.Helper()
+	p := Parser{cfg: cfg}
+	var r Record
+	if err := p.Parse([]byte(line), &r); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	return r
+}
+
+func TestIdentityFingerprints(t *testing.T) {
+	cfg, err := config.Parse("x.toml", []byte(`
+[actions.book_reservation]
+identity = ["user_id", "flights", "trip.legs.0.from"]
+[actions."update_*"]
+ignore = ["request_ts", "meta.trace"]
+[actions."odd"]
+ignore = ["list.1"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	book := func(args string) Record {
+		return parseWith(t, cfg, `{"action_type":"book_reservation","args":`+args+`}`)
+	}
+	a := book(`{"user_id":"u1","flights":["F1","F2"],"payment_id":"card_1","trip":{"legs":[{"from":"SFO","to":"JFK"}]}}`)
+	b := book(`{"payment_id":"gift_9","flights":["F1","F2"],"user_id":"u1","trip":{"legs":[{"to":"BOS","from":"SFO"}]}}`)
+	c := book(`{"user_id":"u2","flights":["F1","F2"],"payment_id":"card_1","trip":{"legs":[{"from":"SFO","to":"JFK"}]}}`)
+	if a.FP != b.FP {
+		t.Error("same identity values, other payment: the fingerprints must be equal")
+	}
+	if a.FP == c.FP {
+		t.Error("another user: the fingerprints must differ")
+	}
+	if a.ArgsFP == b.ArgsFP {
+		t.Error("the whole-args fingerprint (key-payload-mismatch) must still see the other payment")
+	}
+	// a missing path is null; the same values under the default config differ
+	d := book(`{"user_id":"u1"}`)
+	e := book(`{"user_id":"u1","flights":null}`)
+	if d.FP != e.FP {
+		t.Error("a missing path must count as null")
+	}
+	plain := parseWith(t, nil, `{"action_type":"book_reservation","args":{"user_id":"u1","flights":["F1","F2"],"payment_id":"card_1","trip":{"legs":[{"from":"SFO","to":"JFK"}]}}}`)
+	if plain.FP == a.FP || plain.FP != plain.ArgsFP {
+		t.Error("without a config the fingerprint is the whole args")
+	}
+
+	u1 := parseWith(t, cfg, `{"action_type":"update_crm","args":{"id":7,"request_ts":1,"meta":{"trace":"a","tenant":"t"}}}`)
+	u2 := parseWith(t, cfg, `{"action_type":"update_crm","args":{"id":7,"request_ts":2,"meta":{"trace":"b","tenant":"t"}}}`)
+	u3 := parseWith(t, cfg, `{"action_type":"update_crm","args":{"id":7,"request_ts":2,"meta":{"trace":"b","tenant":"u"}}}`)
+	if u1.FP != u2.FP || u1.ArgsFP != u2.ArgsFP {
+		t.Error("ignored paths must not change the fingerprints")
+	}
+	if u1.FP == u3.FP {
+		t.Error("a path that is not ignored must change the fingerprint")
+	}
+	o1 := parseWith(t, cfg, `{"action_type":"odd","args":{"list":[1,2,3]}}`)
+	o2 := parseWith(t, cfg, `{"action_type":"odd","args":{"list":[1,9,3]}}`)
+	o3 := parseWith(t, cfg, `{"action_type":"odd","args":{"list":[1,9,4]}}`)
+	if o1.FP != o2.FP || o1.FP == o3.FP {
+		t.Error("ignore by array index")
+	}
+}
+
+func TestCompensatingArgStrings(t *testing.T) {
+	cfg := &config.Config{}
+	r := parseWith(t, cfg, `{"action_type":"cancel_reservation","args":{"reservation_id":"res_2","why":["dup","x\"y"],"n":3,"res_1":true}}`)
+	want := []string{"res_2", "dup", "x\"y"}
+	if !reflect.DeepEqual(r.ArgStrings, want) {
+		t.Errorf("arg strings %q, want %q (values only, canonical member order)", r.ArgStrings, want)
+	}
+	if r := parseWith(t, cfg, `{"action_type":"book_reservation","args":{"reservation_id":"res_2"}}`); r.ArgStrings != nil {
+		t.Error("only compensating actions keep their args strings")
+	}
+	if r := parseWith(t, nil, `{"action_type":"cancel_x","args":{"a":"b"}}`); r.ArgStrings != nil {
+		t.Error("without a config nothing is kept")
+	}
+}
