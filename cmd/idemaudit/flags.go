@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/idemaudit/idemaudit/internal/config"
 	"github.com/idemaudit/idemaudit/internal/ingest"
 	"github.com/idemaudit/idemaudit/internal/report"
 	"github.com/idemaudit/idemaudit/internal/rules"
@@ -20,6 +21,9 @@ import (
 type dbFlags struct {
 	path, memLimit, tempDir string
 	threads                 int
+	config                  string
+	identity                []string
+	withConfig              bool // addConfig was called: the command reads the configuration
 }
 
 func (f *dbFlags) add(fs *pflag.FlagSet, required bool) {
@@ -33,19 +37,64 @@ func (f *dbFlags) add(fs *pflag.FlagSet, required bool) {
 	fs.IntVar(&f.threads, "threads", 0, "DuckDB threads (default: one per core)")
 }
 
+// addConfig adds --config and --identity (every command but prune).
+func (f *dbFlags) addConfig(fs *pflag.FlagSet) {
+	f.withConfig = true
+	fs.StringVar(&f.config, "config", "", "configuration `FILE` (identity, repeatable and read-only actions, outcomes, compensations; default: idemaudit.toml or idemaudit.json in the working directory, if there)")
+	fs.StringArrayVar(&f.identity, "identity", nil, "fingerprint ACTION (a name or glob) by these args paths, e.g. book_*=user_id,flights (repeatable; wins over the file)")
+}
+
+// loadConfig reads --config (or the default file) and --identity.
+func (f *dbFlags) loadConfig() (*config.Config, error) {
+	c, err := config.Load(f.config)
+	if err != nil {
+		return nil, err
+	}
+	for _, spec := range f.identity {
+		if err := c.AddIdentity(spec); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	return c, nil
+}
+
 func (e *env) openDB(f *dbFlags) (*ingest.DB, error) {
-	return ingest.Open(e.ctx, f.path, ingest.Options{MemoryLimit: f.memLimit, TempDir: f.tempDir, Threads: f.threads})
+	return e.open(f, false)
 }
 
 // openDBReadOnly opens a kept database for a report: nothing is written.
 func (e *env) openDBReadOnly(f *dbFlags) (*ingest.DB, error) {
-	return ingest.Open(e.ctx, f.path, ingest.Options{MemoryLimit: f.memLimit, TempDir: f.tempDir, Threads: f.threads, ReadOnly: true})
+	return e.open(f, true)
+}
+
+// open loads the configuration, opens the database and checks that it was
+// built with the same fingerprint settings.
+func (e *env) open(f *dbFlags, readOnly bool) (*ingest.DB, error) {
+	var cfg *config.Config
+	if f.withConfig {
+		var err error
+		if cfg, err = f.loadConfig(); err != nil {
+			return nil, err
+		}
+	}
+	db, err := ingest.Open(e.ctx, f.path, ingest.Options{MemoryLimit: f.memLimit, TempDir: f.tempDir, Threads: f.threads, ReadOnly: readOnly})
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return db, nil // prune: fingerprints are not touched
+	}
+	if err := db.UseConfig(e.ctx, cfg, f.path, readOnly); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // reportFlags choose what is written and when the exit code says findings.
 type reportFlags struct {
 	format, output, failOn, baseline string
-	failOnNew, redact                bool
+	failOnNew, redact, quietRej      bool
 	window                           time.Duration
 
 	rep       report.Reporter
@@ -63,6 +112,7 @@ func (f *reportFlags) add(fs *pflag.FlagSet, output bool) {
 	fs.BoolVar(&f.failOnNew, "fail-on-new", false, "--fail-on counts only findings new in the period (for cron)")
 	fs.BoolVar(&f.redact, "redact", false, "for client reports: keys, response ids and session ids become short stable tokens")
 	fs.StringVar(&f.baseline, "baseline", "", "report the findings listed in this baseline `FILE` as suppressed, not counted for --fail-on")
+	fs.BoolVar(&f.quietRej, "quiet-rejections", false, "leave out retry-after-rejection findings (retries of requests the downstream rejected)")
 }
 
 func (f *reportFlags) check() error {
@@ -93,6 +143,7 @@ func (f *reportFlags) check() error {
 // applies --redact, ready to render.
 func (e *env) analyse(f *reportFlags, db *ingest.DB, o rules.Options) (*rules.Result, error) {
 	o.Window, o.Baseline = f.window, f.base
+	o.Config, o.QuietRejections = db.Config, f.quietRej
 	if os.Getenv("IDEMAUDIT_TIMING") != "" { // for performance work
 		o.Timing = func(step string, d time.Duration) { fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs\n", step, d.Seconds()) }
 	}

@@ -25,6 +25,7 @@ func (e *env) report(args []string) (int, error) {
 	rf.add(fs, true)
 	pf.add(fs, true)
 	dbf.add(fs, true)
+	dbf.addConfig(fs)
 	if help, err := e.parseFlags(fs, args, reportSynopsis); help || err != nil {
 		return exitOK, err
 	}
@@ -73,6 +74,7 @@ func (e *env) weekly(args []string) (int, error) {
 	fs.MarkHidden("format") // weekly writes both Markdown and JSON
 	pf.add(fs, false)
 	dbf.add(fs, true)
+	dbf.addConfig(fs)
 	out := fs.String("out", "", "the `DIR` the weekly reports go to (created if missing)")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	progress := fs.Bool("progress", false, "draw a progress bar on stderr even when it is not a terminal")
@@ -191,6 +193,7 @@ func (e *env) baseline(args []string) (int, error) {
 	fs := pflag.NewFlagSet("baseline", pflag.ContinueOnError)
 	var dbf dbFlags
 	dbf.add(fs, true)
+	dbf.addConfig(fs)
 	output := fs.StringP("output", "o", "", "write the baseline to `FILE` (default: stdout)")
 	window := fs.Duration("window", rules.DefaultWindow, "largest gap between two calls of one retry chain")
 	if help, err := e.parseFlags(fs, args, "idemaudit baseline --db FILE -o FILE\n\nWrites the ids of every finding in the database; --baseline FILE then reports\nthem as suppressed (listed, not counted for --fail-on)."); help || err != nil {
@@ -207,7 +210,7 @@ func (e *env) baseline(args []string) (int, error) {
 		return exitError, err
 	}
 	defer db.Close()
-	res, err := rules.Audit(e.ctx, db.Conn, rules.Options{Window: *window})
+	res, err := rules.Audit(e.ctx, db.Conn, rules.Options{Window: *window, Config: db.Config})
 	if err != nil {
 		return exitError, err
 	}

@@ -55,6 +55,7 @@ func result(key, action, resp, source, errText string) *rules.Result {
 		Inputs:    []rules.Input{{Source: source, Lines: 40, Calls: 27, Malformed: 1, Bytes: 9000}},
 		Rules:     catalogueDocs(),
 	}
+	classify(r)
 	for i := range r.Findings {
 		r.Findings[i].Message = rules.Message(&r.Findings[i], func(s string) string { return s })
 	}
@@ -124,26 +125,107 @@ func richResult() *rules.Result {
 		Stats: rules.Stats{Calls: 2, DistinctResponses: 1, DistinctKeys: 1, DistinctArgs: 2}, Calls: booking}
 	deduped := rules.Finding{Rule: "repeat-without-key", Severity: rules.Low, ActionType: "send_email",
 		Stats: rules.Stats{Calls: 2, DistinctResponses: 1, Span: 3 * time.Second}, Calls: []rules.Call{email[2], email[2]}}
-	r.Findings = []rules.Finding{crit, repeat, replay, mismatch, low, deduped}
+	// a triple booking whose two extras were cancelled later, and a retry
+	// after a rejection
+	triple := []rules.Call{
+		{Source: "logs/travel.jsonl", Line: 40, TS: tm("2026-11-16T09:20:00Z"), ActionType: "book_flight", ResponseID: sp("res_4"), Status: sp("ok")},
+		{Source: "logs/travel.jsonl", Line: 41, TS: tm("2026-11-16T09:21:00Z"), ActionType: "book_flight", ResponseID: sp("res_5"), Status: sp("ok")},
+		{Source: "logs/travel.jsonl", Line: 42, TS: tm("2026-11-16T09:22:00Z"), ActionType: "book_flight", ResponseID: sp("res_6|<b>"), Status: sp("ok")},
+	}
+	compensated := rules.Finding{Rule: "repeat-without-key", Severity: rules.Low, SeverityBefore: rules.High, Compensated: true,
+		ActionType: "book_flight", Stats: rules.Stats{Calls: 3, DistinctResponses: 3, Span: 2 * time.Minute, Compensated: 2}, Calls: triple,
+		Identity: []string{"user_id", "flights"},
+		Compensations: []rules.Compensation{
+			{Of: "res_5", Call: rules.Call{Source: "logs/travel.jsonl", Line: 50, TS: tm("2026-11-16T09:40:00Z"), ActionType: "cancel_flight", ResponseID: sp("cx_1"), Status: sp("ok")}},
+			{Of: "res_6|<b>", Call: rules.Call{Source: "logs/travel.jsonl", Line: 51, TS: tm("2026-11-16T09:41:00Z"), ActionType: "cancel_flight", ResponseID: sp("cx_2"), Status: sp("ok")}},
+		}}
+	rejected := rules.Finding{Rule: "retry-after-rejection", Severity: rules.Low, ActionType: "book_flight",
+		Stats: rules.Stats{Calls: 2, DistinctResponses: 1, Span: 30 * time.Second}, Identity: []string{"user_id", "flights"},
+		Calls: []rules.Call{
+			{Source: "logs/travel.jsonl", Line: 60, TS: tm("2026-11-16T09:30:00Z"), ActionType: "book_flight", Status: sp("422"), StatusNum: true},
+			{Source: "logs/travel.jsonl", Line: 61, TS: tm("2026-11-16T09:30:30Z"), ActionType: "book_flight", ResponseID: sp("res_9"), Status: sp("ok")},
+		}}
+	r.Findings = []rules.Finding{crit, repeat, replay, mismatch, low, deduped, compensated, rejected}
+	classify(r)
 	for i := range r.Findings {
 		r.Findings[i].ID = fmt.Sprintf("%016x", 0x1d0e0000+i)
 		r.Findings[i].Message = rules.Message(&r.Findings[i], func(s string) string { return s })
 	}
-	r.Summary.FindingsBySeverity = map[rules.Severity]int{rules.Critical: 1, rules.High: 2, rules.Medium: 1, rules.Low: 2}
+	r.Config = "idemaudit.toml"
+	r.ReadOnly = []rules.ActionStats{{ActionType: "get_flight", Calls: 12, Identity: "read-only"}}
+	r.Summary.FindingsBySeverity = map[rules.Severity]int{rules.Critical: 1, rules.High: 2, rules.Medium: 1, rules.Low: 4}
 	r.Summary.Calls, r.Summary.KeyedCalls = 40, 7
 	r.Period.End = tm("2026-11-16T09:10:00Z")
 	r.Actions = []rules.ActionStats{
-		{ActionType: "book_room", Calls: 4, KeyedCalls: 4, KeyCoverage: 1, Findings: 1, Score: 2},
+		{ActionType: "book_flight", Calls: 6, Findings: 2, Identity: "user_id, flights"},
+		{ActionType: "book_room", Calls: 4, KeyedCalls: 4, KeyCoverage: 1, Findings: 1, Score: 2, Identity: "all args except request_ts"},
 		r.Actions[0],
 		{ActionType: "lookup", Calls: 1, KeyedCalls: 1, KeyCoverage: 1, Score: 1},
 		{ActionType: "refund", Calls: 3, KeyedCalls: 3, KeyCoverage: 1, Score: 3},
-		{ActionType: "send_email", Calls: 5, Findings: 2},
+		{ActionType: "send_email", Calls: 5, Findings: 2, Identity: "all args"},
+		{ActionType: "toggle_data", Calls: 2, Identity: "all args", Repeatable: true},
 	}
 	r.Malformed = append(r.Malformed, rules.Malformed{Source: "logs/mail.jsonl", Line: 1, Error: "invalid character 'x' looking for beginning of value"})
 	r.Inputs = append(r.Inputs, rules.Input{Source: "logs/mail.jsonl", Lines: 12, Calls: 5, Malformed: 1, Bytes: 2048},
 		rules.Input{Source: "logs/travel.jsonl", Lines: 30, Calls: 8, Bytes: 4096})
 	r.Summary.MalformedLines = int64(len(r.Malformed))
+	classify(r)
 	return r
+}
+
+// classify sets what the audit would: each call's outcome (a test-sized
+// version of the mapping), the outcome stats and the identity.
+func classify(r *rules.Result) {
+	for i := range r.Actions {
+		if r.Actions[i].Identity == "" {
+			r.Actions[i].Identity = "all args"
+		}
+	}
+	outcome := func(c rules.Call) rules.Outcome {
+		switch {
+		case c.Status == nil && c.ResponseID == nil && c.Effect == nil:
+			return rules.Unknown
+		case c.Status == nil, *c.Status == "ok", strings.HasPrefix(*c.Status, "2"):
+			return rules.Applied
+		case strings.HasPrefix(*c.Status, "4"):
+			return rules.Rejected
+		}
+		return rules.Unknown
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		f.Stats.Applied, f.Stats.Rejected, f.Stats.Unknown, f.Stats.SideEffects = 0, 0, 0, 0
+		resp := map[string]bool{}
+		for j := range f.Calls {
+			c := &f.Calls[j]
+			c.Outcome = outcome(*c)
+			switch c.Outcome {
+			case rules.Applied:
+				f.Stats.Applied++
+			case rules.Rejected:
+				f.Stats.Rejected++
+			default:
+				f.Stats.Unknown++
+			}
+			if c.Outcome != rules.Rejected {
+				if c.ResponseID != nil {
+					resp[*c.ResponseID] = true
+				} else {
+					f.Stats.SideEffects++
+				}
+			}
+		}
+		f.Stats.SideEffects += len(resp)
+		for j := range f.Compensations {
+			f.Compensations[j].Outcome = rules.Applied
+		}
+		if f.Identity == nil {
+			f.Identity = []string{"*"}
+		}
+		if rules.IsDuplicateRule(f.Rule) && f.Stats.SideEffects >= 2 {
+			f.Stats.ExtraRemaining = max(0, f.Stats.SideEffects-1-f.Stats.Compensated)
+		}
+	}
 }
 
 func TestGolden(t *testing.T) {

@@ -32,6 +32,13 @@ type jsonReport struct {
 	Inputs        []jsonInput     `json:"inputs"`
 	Trend         []jsonTrend     `json:"trend"`
 	ScoreChanges  []jsonScore     `json:"score_changes"`
+	Config        *string         `json:"config"`    // the configuration file; null: defaults
+	ReadOnly      []jsonReadOnly  `json:"read_only"` // actions left out of the audit
+}
+
+type jsonReadOnly struct {
+	ActionType string `json:"action_type"`
+	Calls      int64  `json:"calls"`
 }
 
 type jsonTrend struct {
@@ -65,6 +72,7 @@ type jsonSummary struct {
 	FindingsBySeverity   map[string]int `json:"findings_by_severity"`
 	NewFindings          int            `json:"new_findings"`
 	Suppressed           int            `json:"suppressed"`
+	QuietRejections      int            `json:"quiet_rejections"`
 }
 
 type jsonAction struct {
@@ -74,6 +82,8 @@ type jsonAction struct {
 	KeyCoverage float64 `json:"key_coverage"`
 	Findings    int     `json:"findings"`
 	Score       int     `json:"score"`
+	Identity    string  `json:"identity"`
+	Repeatable  bool    `json:"repeatable"`
 }
 
 type jsonFinding struct {
@@ -94,6 +104,32 @@ type findingHead struct {
 	FirstSeen      *string `json:"first_seen"`
 	New            bool    `json:"new"`
 	Suppressed     bool    `json:"suppressed"`
+	// Identity: the args paths that fingerprint the action, ["*"] for whole
+	// args, ["*", "!path"] for whole args but ignored paths.
+	Identity []string     `json:"identity"`
+	Outcomes jsonOutcomes `json:"outcomes"`
+	// SideEffects: distinct response ids of calls not rejected, plus such
+	// calls without one.
+	SideEffects int `json:"side_effects"`
+	// for duplicate findings: how many extra side effects a later
+	// compensating call undid, how many remain; compensated when none does.
+	ExtraSideEffects *int               `json:"extra_side_effects,omitempty"`
+	ExtraRemaining   *int               `json:"extra_side_effects_remaining,omitempty"`
+	Compensated      bool               `json:"compensated"`
+	SeverityBefore   *string            `json:"severity_before_compensation"`
+	Compensations    []jsonCompensation `json:"compensations"`
+}
+
+type jsonOutcomes struct {
+	Applied  int `json:"applied"`
+	Rejected int `json:"rejected"`
+	Unknown  int `json:"unknown"`
+}
+
+type jsonCompensation struct {
+	Compensates string `json:"compensates"` // the response id it undid
+	ActionType  string `json:"action_type"`
+	jsonCall
 }
 
 type jsonCall struct {
@@ -104,6 +140,7 @@ type jsonCall struct {
 	ResponseID     *string         `json:"response_id"`
 	Status         json.RawMessage `json:"status"`
 	Effect         *string         `json:"effect"`
+	Outcome        string          `json:"outcome"`
 }
 
 type jsonMalformed struct {
@@ -166,6 +203,15 @@ func wire(r *rules.Result) *jsonReport {
 		Inputs:       []jsonInput{},
 		Trend:        []jsonTrend{},
 		ScoreChanges: []jsonScore{},
+		ReadOnly:     []jsonReadOnly{},
+	}
+	out.Summary.QuietRejections = r.Summary.QuietRejections
+	if r.Config != "" {
+		c := r.Config
+		out.Config = &c
+	}
+	for _, a := range r.ReadOnly {
+		out.ReadOnly = append(out.ReadOnly, jsonReadOnly{a.ActionType, a.Calls})
 	}
 	for _, t := range r.Trend {
 		out.Trend = append(out.Trend, jsonTrend{t.Label, *jsonTime(&t.Start), *jsonTime(&t.End), t.Calls, t.KeyedCalls,
@@ -176,14 +222,30 @@ func wire(r *rules.Result) *jsonReport {
 	}
 	for _, a := range r.Actions {
 		out.Actions = append(out.Actions, jsonAction{a.ActionType, a.Calls, a.KeyedCalls,
-			math.Round(a.KeyCoverage*1e4) / 1e4, a.Findings, a.Score})
+			math.Round(a.KeyCoverage*1e4) / 1e4, a.Findings, a.Score, a.Identity, a.Repeatable})
 	}
 	for _, f := range r.Findings {
 		jf := jsonFinding{findingHead: findingHead{ID: f.ID, Rule: f.Rule, Severity: f.Severity.String(), ActionType: f.ActionType,
 			IdempotencyKey: f.Key, Message: f.Message, CallsTotal: max(f.Stats.Calls, len(f.Calls)),
-			Sampled: f.Sampled, FirstSeen: jsonTime(f.FirstSeen), New: f.New, Suppressed: f.Suppressed}, Calls: []jsonCall{}}
+			Sampled: f.Sampled, FirstSeen: jsonTime(f.FirstSeen), New: f.New, Suppressed: f.Suppressed,
+			Identity: f.Identity, Outcomes: jsonOutcomes{f.Stats.Applied, f.Stats.Rejected, f.Stats.Unknown},
+			SideEffects: f.Stats.SideEffects, Compensated: f.Compensated, Compensations: []jsonCompensation{}}, Calls: []jsonCall{}}
+		if f.Identity == nil {
+			jf.Identity = []string{}
+		}
+		if rules.IsDuplicateRule(f.Rule) && f.Stats.SideEffects >= 2 {
+			extra, rem := f.Stats.SideEffects-1, f.Stats.ExtraRemaining
+			jf.ExtraSideEffects, jf.ExtraRemaining = &extra, &rem
+		}
+		if f.Compensated {
+			s := f.SeverityBefore.String()
+			jf.SeverityBefore = &s
+		}
+		for _, c := range f.Compensations {
+			jf.Compensations = append(jf.Compensations, jsonCompensation{c.Of, c.ActionType, callWire(c.Call)})
+		}
 		for _, c := range f.Calls {
-			jf.Calls = append(jf.Calls, jsonCall{c.Source, c.Line, jsonTime(c.TS), c.Key, c.ResponseID, jsonStatus(c), c.Effect})
+			jf.Calls = append(jf.Calls, callWire(c))
 		}
 		out.Findings = append(out.Findings, jf)
 	}
@@ -194,6 +256,10 @@ func wire(r *rules.Result) *jsonReport {
 		out.Inputs = append(out.Inputs, jsonInput{in.Source, in.Lines, in.Calls, in.Malformed, in.Bytes})
 	}
 	return out
+}
+
+func callWire(c rules.Call) jsonCall {
+	return jsonCall{c.Source, c.Line, jsonTime(c.TS), c.Key, c.ResponseID, jsonStatus(c), c.Effect, string(c.Outcome)}
 }
 
 // writeStreaming writes the report byte for byte as json.MarshalIndent with
@@ -259,7 +325,9 @@ func writeStreaming(w io.Writer, out *jsonReport) error {
 	field("malformed", out.Malformed, false)
 	field("inputs", out.Inputs, false)
 	field("trend", out.Trend, false)
-	field("score_changes", out.ScoreChanges, true)
+	field("score_changes", out.ScoreChanges, false)
+	field("config", out.Config, false)
+	field("read_only", out.ReadOnly, true)
 	bw.WriteString("}\n")
 	if err != nil {
 		return err

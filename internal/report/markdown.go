@@ -44,6 +44,9 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 	}
 	p("  \n**Retry window:** %s · **Calls:** %d · **Keyed:** %d (%s) · **Inputs:** %d\n\n",
 		r.Window, r.Summary.Calls, r.Summary.KeyedCalls, percent(r.Summary.KeyedCalls, r.Summary.Calls), len(r.Inputs))
+	if r.Config != "" {
+		p("**Configuration:** %s\n\n", mdCode(r.Config))
+	}
 
 	p("## Executive summary\n\n")
 	for _, line := range executiveSummary(r) {
@@ -59,15 +62,15 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 	if len(r.Actions) == 0 {
 		p("No calls.\n\n")
 	} else {
-		p("| action type | calls | keyed | key coverage | findings | score |\n|---|--:|--:|--:|--:|--:|\n")
+		p("| action type | calls | keyed | key coverage | findings | score | identity |\n|---|--:|--:|--:|--:|--:|---|\n")
 		for i, a := range r.Actions {
 			if i == mdActionRows {
 				p("\n…and %d more action types (all of them are in the JSON report).\n", len(r.Actions)-i)
 				break
 			}
-			p("| %s | %d | %d | %.1f%% | %d | %d |\n", mdCell(a.ActionType), a.Calls, a.KeyedCalls, a.KeyCoverage*100, a.Findings, a.Score)
+			p("| %s | %d | %d | %.1f%% | %d | %d | %s |\n", mdCell(a.ActionType), a.Calls, a.KeyedCalls, a.KeyCoverage*100, a.Findings, a.Score, mdCell(identityText(a)))
 		}
-		p("\nScore: %s.\n\n", scoreLegend)
+		p("\nScore: %s. Identity: what fingerprints the action's calls for the retry rules.\n\n", scoreLegend)
 	}
 
 	p("## Findings\n\n")
@@ -101,7 +104,11 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 				p(" (%s)", m)
 			}
 			p("\n\nRule `%s` (%s), id `%s`: %s.\n\n", f.Rule, f.Severity, f.ID, rules.Message(f, mdCode))
+			if f.Compensated {
+				p("Compensated: this finding was %s before the compensating calls below undid every extra side effect.\n\n", f.SeverityBefore)
+			}
 			writeEvidence(b, f)
+			writeCompensations(b, f)
 		}
 	}
 	if r.Summary.Suppressed > 0 {
@@ -159,18 +166,43 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 }
 
 func writeEvidence(b *bufio.Writer, f *rules.Finding) {
-	fmt.Fprintf(b, "| # | source | line | ts | idempotency key | response id | status | effect |\n|--:|---|--:|---|---|---|---|---|\n")
+	fmt.Fprintf(b, "| # | source | line | ts | idempotency key | response id | status | outcome | effect |\n|--:|---|--:|---|---|---|---|---|---|\n")
 	for i, c := range f.Calls {
 		if i == mdEvidenceRows {
 			break
 		}
-		fmt.Fprintf(b, "| %d | %s | %d | %s | %s | %s | %s | %s |\n", i+1, mdCell(c.Source), c.Line, stamp(c.TS),
-			mdCellPtr(c.Key), mdCellPtr(c.ResponseID), mdCellPtr(c.Status), mdCellPtr(c.Effect))
+		fmt.Fprintf(b, "| %d | %s | %d | %s | %s | %s | %s | %s | %s |\n", i+1, mdCell(c.Source), c.Line, stamp(c.TS),
+			mdCellPtr(c.Key), mdCellPtr(c.ResponseID), mdCellPtr(c.Status), c.Outcome, mdCellPtr(c.Effect))
 	}
 	if more := moreCalls(f, mdEvidenceRows); more != "" {
 		fmt.Fprintf(b, "\n%s\n", more)
 	}
 	fmt.Fprintf(b, "\n")
+}
+
+// writeCompensations lists the later calls that undid side effects.
+func writeCompensations(b *bufio.Writer, f *rules.Finding) {
+	if len(f.Compensations) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "Compensating calls:\n\n| source | line | ts | action type | undid response id | response id |\n|---|--:|---|---|---|---|\n")
+	for i, c := range f.Compensations {
+		if i == mdEvidenceRows {
+			fmt.Fprintf(b, "\n…and %d more (all of them are in the JSON report).\n", len(f.Compensations)-i)
+			break
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", mdCell(c.Source), c.Line, stamp(c.TS), mdCell(c.ActionType),
+			mdCell(c.Of), mdCellPtr(c.ResponseID))
+	}
+	fmt.Fprintf(b, "\n")
+}
+
+// identityText is the scorecard's identity column.
+func identityText(a rules.ActionStats) string {
+	if a.Repeatable {
+		return a.Identity + " (repeatable)"
+	}
+	return a.Identity
 }
 
 // executiveSummary says in plain words what went wrong, worst first.
@@ -191,8 +223,13 @@ func executiveSummary(r *rules.Result) []string {
 			continue
 		}
 		k := key{f.Rule, f.ActionType}
-		if f.Rule == "repeat-without-key" && f.Severity == rules.Low {
+		switch {
+		case f.Compensated:
+			k.rule = "compensated"
+		case f.Rule == "repeat-without-key" && f.Severity == rules.Low:
 			k.rule = "repeat-without-key/deduped"
+		case f.Rule == "unstable-key" && f.Stats.SideEffects < 2:
+			k.rule = "unstable-key/harmless"
 		}
 		if counts[k] == 0 {
 			order = append(order, k)
@@ -212,6 +249,12 @@ func executiveSummary(r *rules.Result) []string {
 			out = append(out, fmt.Sprintf("**%d %s %s repeated without an idempotency key** and likely executed twice or more.", n, a, ops))
 		case "repeat-without-key/deduped":
 			out = append(out, fmt.Sprintf("%d %s %s repeated without a key, but the downstream answered with the same response id each time (deduped).", n, a, ops))
+		case "compensated":
+			out = append(out, fmt.Sprintf("%d %s %s duplicated, then compensated: a later call undid every extra side effect (listed, low).", n, a, ops))
+		case "retry-after-rejection":
+			out = append(out, fmt.Sprintf("%d %s %s retried after the downstream rejected %s: no duplicate side effect.", n, a, map[bool]string{true: "requests were", false: "request was"}[n > 1], map[bool]string{true: "them", false: "it"}[n > 1]))
+		case "unstable-key/harmless":
+			out = append(out, fmt.Sprintf("%d %s %s retried under a fresh idempotency key each time; at most one attempt went through, but the key protects nothing.", n, a, ops))
 		case "unstable-key":
 			out = append(out, fmt.Sprintf("**%d %s %s retried under a fresh idempotency key each time**, so nothing could dedupe them.", n, a, ops))
 		case "key-payload-mismatch":
@@ -260,6 +303,21 @@ func executiveSummary(r *rules.Result) []string {
 		out = append(out, "No duplicate side effects were found.")
 	} else if critical, high := r.Summary.FindingsBySeverity[rules.Critical], r.Summary.FindingsBySeverity[rules.High]; critical+high == 0 {
 		out = append([]string{"No duplicate side effect is evident; the findings below are about coverage and key hygiene."}, out...)
+	}
+	if len(r.ReadOnly) > 0 {
+		var names []string
+		var calls int64
+		for _, a := range r.ReadOnly {
+			names = append(names, mdCode(a.ActionType))
+			calls += a.Calls
+		}
+		if len(names) > 10 {
+			names = append(names[:10], fmt.Sprintf("%d more", len(names)-10))
+		}
+		out = append(out, fmt.Sprintf("%s of read-only actions (%s) %s left out of the audit, as the configuration says.", plural(calls, "call"), strings.Join(names, ", "), were(calls)))
+	}
+	if s := r.Summary; s.QuietRejections > 0 {
+		out = append(out, fmt.Sprintf("%s left out by --quiet-rejections.", plural(int64(s.QuietRejections), "retry-after-rejection finding")))
 	}
 	if s := r.Summary; s.MalformedLines > 0 {
 		out = append(out, fmt.Sprintf("%s could not be read and %s skipped (see the appendix).", plural(s.MalformedLines, "malformed line"), were(s.MalformedLines)))

@@ -310,7 +310,7 @@ func TestMarkdownListsEveryFinding(t *testing.T) {
 	r := richResult()
 	r.Summary.FindingsBySeverity = nil
 	out := render(t, "markdown", r)
-	for i, sev := range []string{"Critical (1)", "High (2)", "Medium (1)", "Low (2)"} {
+	for i, sev := range []string{"Critical (1)", "High (2)", "Medium (1)", "Low (4)"} {
 		if !strings.Contains(out, "### "+sev) {
 			t.Errorf("section %d %q missing", i, sev)
 		}

@@ -75,7 +75,20 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 	if s.Suppressed > 0 {
 		p(", %d suppressed by the baseline", s.Suppressed)
 	}
+	if s.QuietRejections > 0 {
+		p(", %d retry-after-rejection left out", s.QuietRejections)
+	}
 	p("\n")
+	if r.Config != "" {
+		p("config: %s\n", termSafe(r.Config, tableCellMax))
+	}
+	if len(r.ReadOnly) > 0 {
+		var calls int64
+		for _, a := range r.ReadOnly {
+			calls += a.Calls
+		}
+		p("read-only, not audited: %s of %s\n", plural(calls, "call"), plural(int64(len(r.ReadOnly)), "action type"))
+	}
 	if r.Periodic && len(r.Trend) > 1 {
 		t := series(r)
 		p("trend %s…%s: calls %s  key coverage %s  critical+high %s\n", termSafe(t.labels[0], 20), termSafe(t.labels[len(t.labels)-1], 20),
@@ -91,12 +104,12 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 	p("\n")
 
 	if len(r.Actions) > 0 {
-		t := newTable(b, "action type", "calls", "keyed", "coverage", "findings", "score")
+		t := newTable(b, "action type", "calls", "keyed", "coverage", "findings", "score", "identity")
 		for i, a := range r.Actions {
 			row := []any{termSafe(a.ActionType, tableCellMax), strconv.FormatInt(a.Calls, 10), strconv.FormatInt(a.KeyedCalls, 10),
-				fmt.Sprintf("%.1f%%", a.KeyCoverage*100), strconv.Itoa(a.Findings), strconv.Itoa(a.Score)}
+				fmt.Sprintf("%.1f%%", a.KeyCoverage*100), strconv.Itoa(a.Findings), strconv.Itoa(a.Score), termSafe(identityText(a), tableCellMax)}
 			if i == mdActionRows {
-				row = []any{fmt.Sprintf("…and %d more", len(r.Actions)-i), "", "", "", "", ""}
+				row = []any{fmt.Sprintf("…and %d more", len(r.Actions)-i), "", "", "", "", "", ""}
 			}
 			if err := t.Append(row...); err != nil {
 				return err
@@ -122,13 +135,13 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 		}
 		p("\n")
 		p("  %s\n", termSafe(f.Message, tableMessageMax))
-		t := newTable(b, "source:line", "ts", "key", "response id", "status", "effect")
+		t := newTable(b, "source:line", "ts", "key", "response id", "status", "outcome", "effect")
 		for j, c := range f.Calls {
 			if j == tableEvidenceRows {
 				break
 			}
 			if err := t.Append(termSafe(c.Source, tableCellMax)+":"+strconv.FormatInt(c.Line, 10), stamp(c.TS),
-				ptr(c.Key), ptr(c.ResponseID), ptr(c.Status), ptr(c.Effect)); err != nil {
+				ptr(c.Key), ptr(c.ResponseID), ptr(c.Status), string(c.Outcome), ptr(c.Effect)); err != nil {
 				return err
 			}
 		}
@@ -137,6 +150,26 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 		}
 		if more := moreCalls(f, tableEvidenceRows); more != "" {
 			p("  %s\n", more)
+		}
+		if len(f.Compensations) > 0 {
+			if f.Compensated {
+				p("  compensated (was %s); compensating calls:\n", f.SeverityBefore)
+			} else {
+				p("  compensating calls:\n")
+			}
+			t := newTable(b, "source:line", "ts", "action type", "undid", "response id")
+			for j, c := range f.Compensations {
+				if j == tableEvidenceRows {
+					break
+				}
+				if err := t.Append(termSafe(c.Source, tableCellMax)+":"+strconv.FormatInt(c.Line, 10), stamp(c.TS),
+					termSafe(c.ActionType, tableCellMax), termSafe(c.Of, tableCellMax), ptr(c.ResponseID)); err != nil {
+					return err
+				}
+			}
+			if err := t.Render(); err != nil {
+				return err
+			}
 		}
 		p("\n")
 	}

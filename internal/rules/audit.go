@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/zeebo/xxh3"
+
+	"github.com/idemaudit/idemaudit/internal/config"
 )
 
 // Options parameterise an audit.
@@ -24,6 +26,12 @@ type Options struct {
 	Baseline map[string]bool // finding ids to report as suppressed
 	// Timing, when set, is told how long each rule and the summary took.
 	Timing func(step string, d time.Duration)
+	// Config gives per-action settings (read-only, repeatable, identity as
+	// the report states it), the outcome statuses and compensating actions.
+	// Fingerprints were computed at ingest with the same file. nil: defaults.
+	Config *config.Config
+	// QuietRejections leaves retry-after-rejection findings out.
+	QuietRejections bool
 }
 
 // DefaultWindow is the chain gap when none is given.
@@ -45,17 +53,35 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		auditWhere = fmt.Sprintf(" WHERE c.ts < %d", p.End.Add(o.Window).UnixNano())
 		periodWhere = fmt.Sprintf(" WHERE ts >= %d AND ts < %d", p.Start.UnixNano(), p.End.UnixNano())
 	}
+	cfg := o.Config
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	settings, err := actionSettings(ctx, conn, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// read-only actions are not side effects: no rule sees them
+	if auditWhere == "" {
+		auditWhere = " WHERE NOT c.read_only"
+	} else {
+		auditWhere += " AND NOT c.read_only"
+	}
 	for _, q := range []string{
 		// ties order by path; its rank is an integer, cheaper to sort than the path
 		"CREATE OR REPLACE TEMP TABLE audit_sources AS SELECT source_id, path, dense_rank() OVER (ORDER BY path) AS path_rank FROM sources",
-		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank FROM calls c JOIN audit_sources s USING (source_id)" + auditWhere,
+		// every call with its outcome and its action's settings
+		`CREATE OR REPLACE TEMP VIEW classified_calls AS SELECT c.*, ` + outcomeSQL(cfg) + ` AS outcome,
+			coalesce(a.repeatable, false) AS repeatable, coalesce(a.read_only, false) AS read_only
+			FROM calls c LEFT JOIN action_settings a USING (action_type)`,
+		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
 		"CREATE OR REPLACE TEMP VIEW period_calls AS SELECT * FROM audit_calls" + periodWhere,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, err
 		}
 	}
-	res := &Result{Window: o.Window, Summary: Summary{FindingsBySeverity: map[Severity]int{}}, Periodic: o.Period != nil}
+	res := &Result{Window: o.Window, Summary: Summary{FindingsBySeverity: map[Severity]int{}}, Periodic: o.Period != nil, Config: cfg.Path}
 	var all []Finding
 	lap := time.Now()
 	timing := func(step string) {
@@ -64,8 +90,12 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		}
 		lap = time.Now()
 	}
-	for _, r := range catalogue {
+	for i := range catalogue {
+		r := &catalogue[i]
 		res.Rules = append(res.Rules, r.Doc)
+		if r.SQL == "" {
+			continue // found by the rule it names
+		}
 		fs, err := r.run(ctx, conn, o)
 		timing("rule " + r.ID)
 		if err != nil {
@@ -73,8 +103,33 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		}
 		all = append(all, fs...)
 	}
+	if o.QuietRejections {
+		kept := all[:0]
+		for _, f := range all {
+			if f.Rule == RetryAfterRejection {
+				if o.Period == nil || f.happenedIn(o.Period.Start, o.Period.End) {
+					res.Summary.QuietRejections++
+				}
+				continue
+			}
+			kept = append(kept, f)
+		}
+		all = kept
+	}
 	for i := range all {
-		all[i].Suppressed = o.Baseline[all[i].ID]
+		f := &all[i]
+		f.Suppressed = o.Baseline[f.ID]
+		f.Identity = settings.of(f.ActionType).IdentityList()
+	}
+	if err := compensate(ctx, conn, all); err != nil {
+		return nil, err
+	}
+	timing("compensations")
+	for i := range all {
+		f := &all[i]
+		if f.Message, err = byID(f.Rule).render(f, verbatim); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range all {
 		if o.Period != nil && !f.happenedIn(o.Period.Start, o.Period.End) {
@@ -96,7 +151,7 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 			res.Summary.NewFindings++
 		}
 	}
-	if err := summarize(ctx, conn, res, o); err != nil {
+	if err := summarize(ctx, conn, res, o, settings); err != nil {
 		return nil, err
 	}
 	timing("summary")
@@ -181,16 +236,16 @@ func compareTS(a, b *time.Time) int {
 func (r *Rule) run(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error) {
 	q := strings.ReplaceAll(r.SQL, "{{window_ns}}", strconv.FormatInt(o.Window.Nanoseconds(), 10))
 	optional := func(col, typ string) string {
-		if strings.Contains(q, col) {
+		if strings.Contains(q, " AS "+col) || strings.Contains(q, " "+col+",") {
 			return "r." + col
 		}
 		return "NULL::" + typ
 	}
 	rows, err := conn.QueryContext(ctx, `WITH r AS (`+q+`)
-SELECT r.grp, r.severity, r.action_type, r.idempotency_key, `+optional("group_calls", "BIGINT")+`,
+SELECT r.grp, r.severity, `+optional("rule", "VARCHAR")+`, r.action_type, r.idempotency_key, `+optional("group_calls", "BIGINT")+`,
        `+optional("offending", "BOOLEAN")+`, `+optional("since", "BIGINT")+`,
        c.path, c.line, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
-       c.effect, c.session_id, c.args_fp::VARCHAR
+       c.effect, c.session_id, c.args_fp::VARCHAR, c.outcome
 FROM r JOIN audit_calls c USING (source_id, line)
 ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`)
 	if err != nil {
@@ -204,16 +259,19 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`)
 	for rows.Next() {
 		var (
 			grp, sev, action string
+			ruleID           sql.NullString
 			key, argsFP      sql.NullString
 			total, since     sql.NullInt64
 			offending        sql.NullBool
 			c                Call
 			ts               sql.NullInt64
+			outcome          string
 		)
-		if err := rows.Scan(&grp, &sev, &action, &key, &total, &offending, &since, &c.Source, &c.Line, &ts,
-			&c.Key, &c.ResponseID, &c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &argsFP); err != nil {
+		if err := rows.Scan(&grp, &sev, &ruleID, &action, &key, &total, &offending, &since, &c.Source, &c.Line, &ts,
+			&c.Key, &c.ResponseID, &c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &argsFP, &outcome); err != nil {
 			return nil, err
 		}
+		c.Outcome = Outcome(outcome)
 		if ts.Valid {
 			t := time.Unix(0, ts.Int64).UTC()
 			c.TS = &t
@@ -227,7 +285,14 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`)
 			if err != nil {
 				return nil, err
 			}
-			f := Finding{ID: findingID(r.ID, grp), Rule: r.ID, Severity: s, ActionType: action}
+			id := r.ID
+			if ruleID.Valid {
+				if byID(ruleID.String) == nil || byID(ruleID.String).From != r.ID && ruleID.String != r.ID {
+					return nil, fmt.Errorf("its query names rule %q, which does not say it comes from %s", ruleID.String, r.ID)
+				}
+				id = ruleID.String
+			}
+			f := Finding{ID: findingID(id, grp), Rule: id, Severity: s, ActionType: action}
 			if key.Valid {
 				f.Key = &key.String
 			}
@@ -266,11 +331,18 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`)
 			t := time.Unix(0, first).UTC()
 			f.FirstSeen = &t
 		}
-		if f.Message, err = r.render(f, verbatim); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
+}
+
+// byID finds a rule of the catalogue.
+func byID(id string) *Rule {
+	for i := range catalogue {
+		if catalogue[i].ID == id {
+			return &catalogue[i]
+		}
+	}
+	return nil
 }
 
 // findingID is stable across runs and databases: the rule and its group.
@@ -287,8 +359,24 @@ func finish(f *Finding, args []*string) {
 		st.Calls = len(f.Calls)
 	}
 	resp, keys, fps := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	effects := map[string]bool{}
 	var first, last *time.Time
 	for _, c := range f.Calls {
+		switch c.Outcome {
+		case Applied:
+			st.Applied++
+		case Rejected:
+			st.Rejected++
+		default:
+			st.Unknown++
+		}
+		if c.Outcome != Rejected {
+			if c.ResponseID != nil {
+				effects[*c.ResponseID] = true
+			} else {
+				st.SideEffects++
+			}
+		}
 		if c.ResponseID != nil {
 			resp[*c.ResponseID] = true
 		} else {
@@ -308,6 +396,7 @@ func finish(f *Finding, args []*string) {
 		fps[*a] = true
 	}
 	st.DistinctResponses, st.DistinctKeys, st.DistinctArgs = len(resp), len(keys), len(fps)
+	st.SideEffects += len(effects)
 	if first != nil {
 		st.Span = last.Sub(*first)
 	}

@@ -14,7 +14,9 @@ import (
 
 // A rule is two files in catalogue/: N-ID.sql, the query, and N-ID.md, its
 // documentation with the message template. N orders the catalogue. Adding a
-// rule means adding those two files and its tests, nothing else.
+// rule means adding those two files and its tests, nothing else. A rule whose
+// findings another rule's query finds (that query's rows name it in their
+// rule column) has only its .md, with "query: OTHER-ID" in its front matter.
 //
 //go:embed catalogue/*.sql catalogue/*.md
 var catalogueFS embed.FS
@@ -22,7 +24,8 @@ var catalogueFS embed.FS
 // Rule is one entry of the catalogue.
 type Rule struct {
 	Doc
-	SQL     string
+	SQL     string // empty when From names the rule whose query finds this one's findings
+	From    string
 	order   int // N of N-ID.sql: the catalogue's order
 	message *template.Template
 }
@@ -48,35 +51,51 @@ func load() ([]Rule, error) {
 	var rules []Rule
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasSuffix(name, ".sql") {
+		if base, ok := strings.CutSuffix(name, ".sql"); ok {
+			if _, err := catalogueFS.ReadFile(path.Join("catalogue", base+".md")); err != nil {
+				return nil, fmt.Errorf("catalogue/%s has no documentation (%s.md): %w", name, base, err)
+			}
+		}
+		if !strings.HasSuffix(name, ".md") {
 			continue
 		}
-		base := strings.TrimSuffix(name, ".sql")
+		base := strings.TrimSuffix(name, ".md")
 		num, id, ok := strings.Cut(base, "-")
 		n, err := strconv.Atoi(num)
 		if !ok || err != nil || id == "" {
-			return nil, fmt.Errorf("catalogue/%s: want N-ID.sql", name)
+			return nil, fmt.Errorf("catalogue/%s: want N-ID.md", name)
 		}
-		sql, err := catalogueFS.ReadFile(path.Join("catalogue", name))
+		md, err := catalogueFS.ReadFile(path.Join("catalogue", name))
 		if err != nil {
 			return nil, err
 		}
-		md, err := catalogueFS.ReadFile(path.Join("catalogue", base+".md"))
-		if err != nil {
-			return nil, fmt.Errorf("rule %s has no documentation: %w", id, err)
-		}
 		r, err := parseDoc(id, string(md))
 		if err != nil {
-			return nil, fmt.Errorf("catalogue/%s.md: %w", base, err)
+			return nil, fmt.Errorf("catalogue/%s: %w", name, err)
 		}
-		r.SQL = string(sql)
+		sql, err := catalogueFS.ReadFile(path.Join("catalogue", base+".sql"))
+		switch {
+		case err == nil && r.From != "":
+			return nil, fmt.Errorf("rule %s has a query of its own and says its findings come from %s", id, r.From)
+		case err == nil:
+			r.SQL = string(sql)
+		case r.From == "":
+			return nil, fmt.Errorf("rule %s has no query (%s.sql) and names none (query: RULE): %w", id, base, err)
+		}
 		r.order = n
 		rules = append(rules, r)
 	}
 	sort.SliceStable(rules, func(i, j int) bool { return rules[i].order < rules[j].order })
-	for i := 1; i < len(rules); i++ {
-		if rules[i].order == rules[i-1].order || rules[i].ID == rules[i-1].ID {
+	ids := map[string]bool{}
+	for i := range rules {
+		ids[rules[i].ID] = true
+		if i > 0 && (rules[i].order == rules[i-1].order || rules[i].ID == rules[i-1].ID) {
 			return nil, fmt.Errorf("catalogue: rules %s and %s share a number or an id", rules[i-1].ID, rules[i].ID)
+		}
+	}
+	for _, r := range rules {
+		if r.From != "" && !ids[r.From] {
+			return nil, fmt.Errorf("rule %s: query %s is not in the catalogue", r.ID, r.From)
 		}
 	}
 	return rules, nil
@@ -107,6 +126,8 @@ func parseDoc(id, md string) (Rule, error) {
 			r.Group = v
 		case "message":
 			msg = v
+		case "query":
+			r.From = v
 		default:
 			return r, fmt.Errorf("unknown front matter key %q", k)
 		}
@@ -196,6 +217,27 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 	if err := r.message.Execute(&b, d); err != nil {
 		return "", fmt.Errorf("rule %s message: %w", r.ID, err)
 	}
+	if st := f.Stats; st.Compensated > 0 {
+		var ids, acts []string
+		seenI, seenA := map[string]bool{}, map[string]bool{}
+		for _, c := range f.Compensations {
+			if !seenI[c.Of] {
+				seenI[c.Of] = true
+				ids = append(ids, quote(c.Of))
+			}
+			if !seenA[c.ActionType] {
+				seenA[c.ActionType] = true
+				acts = append(acts, quote(c.ActionType))
+			}
+		}
+		undid := fmt.Sprintf("later %s undid %s", list(acts), list(ids))
+		if f.Compensated {
+			fmt.Fprintf(&b, "; compensated: %s, no extra side effect remains", undid)
+		} else {
+			fmt.Fprintf(&b, "; %d of %s compensated (%s), %s", st.Compensated,
+				count(st.SideEffects-1, "extra side effect"), undid, count(st.ExtraRemaining, "remains", "remain"))
+		}
+	}
 	return b.String(), nil
 }
 
@@ -215,10 +257,14 @@ func list(v []string) string {
 	return strings.Join(v, ", ")
 }
 
-// count writes "1 call", "2 calls" (the catalogue's nouns take a plain s).
-func count(n int, noun string) string {
+// count writes "1 call", "2 calls" (a plain s), or with an explicit plural
+// ("1 call was", "2 calls were").
+func count(n int, noun string, plural ...string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	if len(plural) > 0 {
+		return fmt.Sprintf("%d %s", n, plural[0])
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }

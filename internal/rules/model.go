@@ -56,6 +56,26 @@ type Call struct {
 	StatusNum  bool // Status was a JSON number in the log (e.g. 504)
 	Effect     *string
 	SessionID  *string
+	Outcome    Outcome // applied, rejected or unknown (see outcome.go)
+}
+
+// Outcome says whether a call's side effect happened: applied (it did),
+// rejected (the downstream refused: nothing happened) or unknown (a
+// timeout, a 5xx: it may have happened).
+type Outcome string
+
+const (
+	Applied  Outcome = "applied"
+	Rejected Outcome = "rejected"
+	Unknown  Outcome = "unknown"
+)
+
+// Compensation is a later call that undid one of a finding's side effects:
+// a compensating action (cancel_*, refund_*, ...) whose args name the
+// response id.
+type Compensation struct {
+	Call
+	Of string // the response id it compensates
 }
 
 // Stats describe the calls of one finding's group, for messages and summaries.
@@ -66,6 +86,15 @@ type Stats struct {
 	DistinctKeys      int           // distinct non-empty idempotency keys
 	DistinctArgs      int           // distinct args fingerprints among calls with args
 	Span              time.Duration // last ts - first ts
+
+	Applied, Rejected, Unknown int // calls by outcome
+	// SideEffects counts what may have happened: distinct response ids of
+	// calls not rejected, plus each such call without a response id.
+	SideEffects int
+	// Compensated counts side effects (response ids) a later compensating
+	// call undid; ExtraRemaining the extra side effects (beyond the one
+	// intended) still standing. Set for duplicate findings only.
+	Compensated, ExtraRemaining int
 }
 
 // Finding is one rule firing on one group of calls.
@@ -82,6 +111,16 @@ type Finding struct {
 	FirstSeen  *time.Time // when it first happened: its earliest offending call
 	New        bool       // a period report: first seen in this period
 	Suppressed bool       // listed in the baseline: reported, not counted for --fail-on
+	// Identity is how the action's calls were fingerprinted: the configured
+	// args paths, ["*"] for whole args, ["*", "!path", ...] for whole args
+	// but the ignored paths.
+	Identity []string
+	// Compensations are later calls that undid side effects of this finding.
+	Compensations []Compensation
+	// Compensated: every extra side effect was undone; the severity dropped
+	// to low from SeverityBefore.
+	Compensated    bool
+	SeverityBefore Severity
 
 	offending []int64 // ts of the calls that make it fire (for rules that say; else the first call)
 }
@@ -93,7 +132,9 @@ type ActionStats struct {
 	KeyedCalls  int64
 	KeyCoverage float64 // KeyedCalls / Calls, 0..1
 	Findings    int
-	Score       int // 0..3, see README "Score"
+	Score       int    // 0..3, see README "Score"
+	Identity    string // in words: "all args", "user_id, flights", "all args except payment_id"
+	Repeatable  bool   // configured as repeatable: no repeat rules
 }
 
 // Malformed is a skipped input line.
@@ -150,6 +191,7 @@ type Summary struct {
 	FindingsBySeverity   map[Severity]int // suppressed findings not counted
 	NewFindings          int              // a period report: findings first seen in the period
 	Suppressed           int              // findings listed in the baseline
+	QuietRejections      int              // retry-after-rejection findings left out (--quiet-rejections)
 }
 
 // Doc is the documentation of one rule, from its catalogue file.
@@ -173,6 +215,10 @@ type Result struct {
 	Malformed []Malformed   // ordered by source order, line
 	Inputs    []Input
 	Rules     []Doc // the catalogue, in catalogue order
+	// ReadOnly lists the actions configured read_only, left out of the
+	// audit, with their calls in the period (Calls and KeyedCalls only).
+	ReadOnly []ActionStats
+	Config   string // the configuration file used; "" for the defaults
 
 	Periodic     bool          // a period report: findings new or recurring, trend
 	Trend        []TrendPoint  // earlier periods, oldest first, then this one

@@ -34,6 +34,13 @@ func Redact(res *Result, salt []byte) {
 			c.ResponseID = tok("resp", c.ResponseID)
 			c.SessionID = tok("sess", c.SessionID)
 		}
+		for j := range f.Compensations {
+			c := &f.Compensations[j]
+			c.Key = tok("key", c.Key)
+			c.ResponseID = tok("resp", c.ResponseID)
+			c.SessionID = tok("sess", c.SessionID)
+			c.Of = *tok("resp", &c.Of)
+		}
 		f.Message = Message(f, verbatim)
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 // summarize fills the totals, period, scorecard, malformed lines and inputs
 // from the calls the report is about (period_calls).
-func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options) error {
+func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set *settings) error {
 	var minTS, maxTS sql.NullInt64
 	s := &res.Summary
 	err := conn.QueryRowContext(ctx, `SELECT count(*), count(idempotency_key),
@@ -37,6 +37,33 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options) erro
 		}
 	}
 	if res.Actions, err = actionStats(ctx, conn, "SELECT * FROM period_calls", findings); err != nil {
+		return err
+	}
+	for i := range res.Actions {
+		a := &res.Actions[i]
+		r := set.of(a.ActionType)
+		a.Identity, a.Repeatable = r.Describe(), r.Repeatable
+	}
+	// read-only actions: not audited, but said
+	ro := "SELECT c.* FROM classified_calls c WHERE c.read_only"
+	if p := o.Period; p != nil {
+		ro += fmt.Sprintf(" AND c.ts >= %d AND c.ts < %d", p.Start.UnixNano(), p.End.UnixNano())
+	}
+	rows0, err := conn.QueryContext(ctx, `SELECT action_type, count(*), count(idempotency_key) FROM (`+ro+`) GROUP BY 1 ORDER BY 1`)
+	if err != nil {
+		return err
+	}
+	for rows0.Next() {
+		var a ActionStats
+		if err := rows0.Scan(&a.ActionType, &a.Calls, &a.KeyedCalls); err != nil {
+			rows0.Close()
+			return err
+		}
+		a.Identity = "read-only"
+		res.ReadOnly = append(res.ReadOnly, a)
+	}
+	rows0.Close()
+	if err := rows0.Err(); err != nil {
 		return err
 	}
 	// The sources the report draws on: all of them for an ad-hoc audit,

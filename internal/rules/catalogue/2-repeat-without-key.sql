@@ -1,10 +1,17 @@
--- Keyless calls of one fingerprint (the same action with the same canonical
--- args, or the same session when there are no args), chained while each gap
--- to the previous call is at most the window.
+-- Keyless calls of one fingerprint (the same action with the same identity:
+-- canonical args, or the configured identity paths, or the same session when
+-- there are no args), chained while each gap to the previous call is at most
+-- the window. Repeatable actions are left out.
+--
+-- A chain's side effects: its distinct response ids among calls that were
+-- not rejected, plus every such call without a response id (applied or
+-- unknown: it may have happened). Two or more: high. At most one, with a
+-- rejected call in the chain: a retry after a rejection (its own rule, low).
+-- Otherwise (the same response id again): low.
 WITH keyless AS (
-    SELECT source_id, line, path_rank, ts, fp, response_id, action_type
+    SELECT source_id, line, path_rank, ts, fp, response_id, action_type, outcome
     FROM audit_calls
-    WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL
+    WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), repeated AS ( -- most operations happen once: only fingerprints seen twice need a window
     SELECT fp FROM keyless GROUP BY fp HAVING count(*) >= 2
 ), k AS (
@@ -19,13 +26,16 @@ WITH keyless AS (
     FROM b
 ), g AS (
     SELECT fp, chain,
-        CASE WHEN count(DISTINCT response_id) >= 2 OR count(response_id) < count(*)
-             THEN 'high' ELSE 'low' END AS severity
+        count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
+            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS effects,
+        count(*) FILTER (WHERE outcome = 'rejected') AS rejected
     FROM c
     GROUP BY fp, chain
     HAVING count(*) >= 2
 )
 -- grp is stable: the fingerprint and the chain's first call
-SELECT fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY fp, chain) AS grp, severity, action_type,
-       NULL::VARCHAR AS idempotency_key, source_id, line
+SELECT fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY fp, chain) AS grp,
+       CASE WHEN effects >= 2 THEN 'high' ELSE 'low' END AS severity,
+       CASE WHEN effects <= 1 AND rejected >= 1 THEN 'retry-after-rejection' ELSE 'repeat-without-key' END AS rule,
+       action_type, NULL::VARCHAR AS idempotency_key, source_id, line
 FROM c JOIN g USING (fp, chain)

@@ -1,9 +1,13 @@
 -- Keyed calls with the same args fingerprint, chained within the window,
--- that carry two or more distinct keys: a fresh key per retry.
+-- that carry two or more distinct keys: a fresh key per retry. High when two
+-- or more of the chain's calls may have had an effect (distinct response ids
+-- of calls not rejected, plus such calls without one), else medium: the keys
+-- are unstable but no duplicate happened this time. Repeatable actions are
+-- left out (a fresh key per intended repeat is right).
 WITH keyed AS (
-    SELECT source_id, line, path_rank, ts, args_fp, idempotency_key, action_type
+    SELECT source_id, line, path_rank, ts, args_fp, idempotency_key, action_type, response_id, outcome
     FROM audit_calls
-    WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL
+    WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), rekeyed AS ( -- most operations happen once: only args seen twice need a window
     SELECT args_fp FROM keyed GROUP BY args_fp HAVING count(*) >= 2
 ), k AS (
@@ -17,12 +21,15 @@ WITH keyed AS (
         sum(brk) OVER (PARTITION BY args_fp ORDER BY ts, path_rank, line ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), g AS (
-    SELECT args_fp, chain
+    SELECT args_fp, chain,
+        count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
+            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS effects
     FROM c
     GROUP BY args_fp, chain
     HAVING count(DISTINCT idempotency_key) >= 2
 )
 -- grp is stable: the fingerprint and the chain's first call
-SELECT args_fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY args_fp, chain) AS grp, 'high' AS severity, action_type,
+SELECT args_fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY args_fp, chain) AS grp,
+       CASE WHEN effects >= 2 THEN 'high' ELSE 'medium' END AS severity, action_type,
        NULL::VARCHAR AS idempotency_key, source_id, line
 FROM c JOIN g USING (args_fp, chain)

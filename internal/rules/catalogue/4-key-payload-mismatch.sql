@@ -1,20 +1,22 @@
 -- One idempotency key (per action type) reused with different arguments.
 -- A call is offending when it brings an argument set not seen before for the
--- key (the first one excepted).
+-- key (the first one excepted). Medium; low when only one argument set got
+-- through (the downstream rejected the others, as Stripe does).
 WITH g AS (
-    SELECT action_type, idempotency_key
+    SELECT action_type, idempotency_key,
+        count(DISTINCT args_fp) FILTER (WHERE outcome <> 'rejected') AS accepted_args
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL
     GROUP BY action_type, idempotency_key
     HAVING min(args_fp) <> max(args_fp) -- two distinct argument sets
 ), c AS (
-    SELECT a.*,
+    SELECT a.*, g.accepted_args,
         row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, path_rank, line) AS nth_of_args,
         first_value(args_fp IGNORE NULLS) OVER (PARTITION BY action_type, idempotency_key
             ORDER BY ts NULLS LAST, path_rank, line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_args
     FROM audit_calls a JOIN g USING (action_type, idempotency_key)
 )
 SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold
-       'medium' AS severity, action_type, idempotency_key, source_id, line,
+       CASE WHEN accepted_args >= 2 THEN 'medium' ELSE 'low' END AS severity, action_type, idempotency_key, source_id, line,
        args_fp IS NOT NULL AND nth_of_args = 1 AND args_fp <> first_args AS offending
 FROM c

@@ -1,7 +1,9 @@
--- A key whose later call (after the first by ts, then source and line)
--- reports an effect other than noop: the replay was executed again. Those
+-- A key whose later call (after an earlier call of the key that was not
+-- rejected; order: ts, then source and line) reports an effect other than
+-- noop and was not rejected itself: the replay was executed again. Those
 -- later calls are the offending ones. noop, no-op, no_op and none, in any
--- case, all mean that nothing happened.
+-- case, all mean that nothing happened. A call after a rejected one is the
+-- first execution (a rejected request stores no result to replay).
 WITH replayed AS ( -- only keys used twice can be replayed
     SELECT action_type, idempotency_key
     FROM audit_calls
@@ -10,8 +12,9 @@ WITH replayed AS ( -- only keys used twice can be replayed
     HAVING count(*) >= 2
 ), o AS (
     SELECT source_id, line, action_type, idempotency_key,
-        row_number() OVER (PARTITION BY action_type, idempotency_key
-                           ORDER BY ts NULLS LAST, path_rank, line) > 1
+        coalesce(sum(CASE WHEN outcome <> 'rejected' THEN 1 ELSE 0 END) OVER (PARTITION BY action_type, idempotency_key
+                     ORDER BY ts NULLS LAST, path_rank, line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) >= 1
+            AND outcome <> 'rejected'
             AND effect IS NOT NULL AND lower(effect) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
     FROM audit_calls SEMI JOIN replayed USING (action_type, idempotency_key)
 ), g AS (

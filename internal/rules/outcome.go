@@ -1,0 +1,67 @@
+package rules
+
+import (
+	"strings"
+
+	"github.com/idemaudit/idemaudit/internal/config"
+)
+
+// The built-in status words, matched after trimming, without case. HTTP
+// codes (a number, or a string of three digits) are classed by range:
+// 2xx applied; 408 unknown (the request timed out: it may have run); other
+// 4xx rejected; 1xx, 3xx, 5xx unknown. The configuration's outcomes lists
+// are looked at first and so can reclass any of these, codes included.
+var (
+	AppliedStatuses = []string{"ok", "success", "succeeded", "successful", "completed", "complete",
+		"done", "created", "applied", "accepted", "executed"}
+	RejectedStatuses = []string{"rejected", "invalid", "invalid_request", "invalid_argument", "invalid_params",
+		"validation_error", "validation_failed", "bad_request", "unauthorized", "unauthenticated", "forbidden",
+		"permission_denied", "not_found", "conflict", "already_exists", "failed_precondition", "precondition_failed",
+		"out_of_range", "unprocessable", "unprocessable_entity", "denied", "refused", "declined", "rate_limited",
+		"too_many_requests", "resource_exhausted"}
+	UnknownStatuses = []string{"timeout", "timed_out", "deadline_exceeded", "error", "failed", "failure",
+		"unavailable", "internal", "internal_error", "server_error", "unknown", "aborted", "cancelled",
+		"canceled", "pending", "in_progress"}
+)
+
+// outcomeSQL is the expression that classes a row of calls (alias c):
+//  1. the configuration's statuses, then
+//  2. an HTTP code, then the built-in words, then
+//  3. without a status that says: a response id or an effect means applied
+//     (the downstream answered), nothing at all means unknown.
+func outcomeSQL(cfg *config.Config) string {
+	var b strings.Builder
+	s := "lower(trim(c.status))"
+	in := func(list []string, out Outcome) {
+		if len(list) == 0 {
+			return
+		}
+		b.WriteString(" WHEN " + s + " IN (")
+		for i, v := range list {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(sqlString(strings.ToLower(strings.TrimSpace(v))))
+		}
+		b.WriteString(") THEN '" + string(out) + "'")
+	}
+	b.WriteString("CASE")
+	if cfg != nil {
+		in(cfg.Outcomes.Applied, Applied)
+		in(cfg.Outcomes.Rejected, Rejected)
+		in(cfg.Outcomes.Unknown, Unknown)
+	}
+	b.WriteString(` WHEN length(c.status) = 3 AND TRY_CAST(c.status AS SMALLINT) BETWEEN 100 AND 599 THEN
+	    CASE WHEN c.status LIKE '2%' THEN 'applied' WHEN c.status = '408' THEN 'unknown'
+	         WHEN c.status LIKE '4%' THEN 'rejected' ELSE 'unknown' END`)
+	in(AppliedStatuses, Applied)
+	in(RejectedStatuses, Rejected)
+	in(UnknownStatuses, Unknown)
+	b.WriteString(" WHEN c.response_id IS NOT NULL OR c.effect IS NOT NULL THEN 'applied' ELSE 'unknown' END")
+	return b.String()
+}
+
+// sqlString is a SQL string literal.
+func sqlString(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
