@@ -288,3 +288,48 @@ func strip(s string) string {
 	sort.Strings(out)
 	return strings.Join(out, "\n")
 }
+
+func TestIdentitySuggest(t *testing.T) {
+	r := run(t, nil, "identity", "--suggest", "-f", "json", fixture)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		Actions []struct {
+			ActionType string   `json:"action_type"`
+			Chains     int      `json:"chains"`
+			Identity   []string `json:"suggested_identity"`
+			Paths      []struct {
+				Path     string `json:"path"`
+				Constant int    `json:"constant_in_chains"`
+				Distinct int    `json:"distinct_values"`
+			} `json:"paths"`
+		} `json:"actions"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range out.Actions {
+		if a.ActionType != "book_reservation" {
+			continue
+		}
+		// five chains (sessions s1, s2, s4, s5, s7); the payment changes
+		// within four of them, the trip and the user never do
+		if a.Chains != 5 || !reflect.DeepEqual(a.Identity, []string{"flights", "passengers", "user_id"}) {
+			t.Errorf("book_reservation: %d chains, identity %q", a.Chains, a.Identity)
+		}
+		for _, p := range a.Paths {
+			if p.Path == "payment_id" && (p.Constant != 1 || p.Distinct != 11) {
+				t.Errorf("payment_id evidence %+v", p)
+			}
+		}
+		// the table says the same and prints a snippet, applying nothing
+		tab := run(t, nil, "identity", "--suggest", fixture)
+		if !strings.Contains(tab.stdout, "[actions.\"book_reservation\"]\nidentity = [\"flights\", \"passengers\", \"user_id\"]") ||
+			!strings.Contains(tab.stdout, "nothing is applied") {
+			t.Errorf("table output:\n%s", tab.stdout)
+		}
+		return
+	}
+	t.Fatal("no book_reservation in the suggestions")
+}

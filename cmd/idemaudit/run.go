@@ -33,6 +33,7 @@ Usage:
   idemaudit baseline --db FILE -o FILE       write the ids of the current findings, to suppress them
   idemaudit prune --db FILE --keep 26w       delete calls older than that
   idemaudit rules [RULE]                     list the rule catalogue, or explain one rule
+  idemaudit identity --suggest PATH...       propose per-action identities from the data
   idemaudit sample [flags] DIR               write a synthetic week of logs with planted anomalies
   idemaudit --version                        print the version
 
@@ -64,6 +65,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code, err = e.audit(args[1:])
 	case "rules":
 		code, err = e.rules(args[1:])
+	case "identity":
+		code, err = e.identity(args[1:])
 	case "sample":
 		code, err = e.sample(args[1:])
 	case "ingest":

@@ -285,7 +285,7 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64
 			return dbError{err}
 		}
 		row := make([]driver.Value, 17)
-		err = parseAll(ctx, src, first, tl, d.Config, func(b batch) error {
+		err = parseAll(ctx, src, first, tl, d.Config, false, func(b batch) error {
 			st.Lines += b.lines
 			st.Calls += int64(len(b.records))
 			st.Malformed += int64(len(b.malformed))

@@ -37,6 +37,7 @@ type Record struct {
 	FP          [16]byte // the operation's fingerprint: ArgsFP, else hash of action + session
 	HasFP       bool
 	ArgStrings  []string // the args' string values, for calls that may compensate others
+	Args        []byte   // canonical args, only when the parser keeps them (ReadCalls)
 }
 
 // Parser turns one log line into a Record. It validates the whole line as
@@ -57,6 +58,8 @@ type Parser struct {
 	cache map[string]*actionFP // cfg resolved per action type
 	sub   *Parser              // walks canonical args for identity paths
 	out   []byte               // sub's output
+
+	keepArgs bool // copy the canonical args into Record.Args
 }
 
 type parseError struct{ msg string }
@@ -196,6 +199,9 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 	if haveArgs {
 		r.HasArgs, r.HasFP = true, true
 		p.fingerprints(r, argsCanon)
+		if p.keepArgs {
+			r.Args = append([]byte(nil), argsCanon...)
+		}
 	} else if r.Session != "" {
 		r.HasFP = true
 		r.FP = p.hash('s', r.Action, []byte(r.Session))

@@ -264,7 +264,7 @@ func blank(line []byte) bool {
 
 // parseAll runs the workers and delivers batches in chunk order to deliver;
 // first is the number of the stream's first line.
-func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, cfg *config.Config, deliver func(batch) error) error {
+func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, cfg *config.Config, keepArgs bool, deliver func(batch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunks := make(chan chunk, 4)
@@ -277,7 +277,7 @@ func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, cfg *confi
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := Parser{cfg: cfg}
+			p := Parser{cfg: cfg, keepArgs: keepArgs}
 			for c := range chunks {
 				b := parseChunk(c, &p)
 				putChunk(c.data) // records hold copies: the bytes can serve again
@@ -339,4 +339,45 @@ func putChunk(b []byte) {
 		b = b[:0]
 		chunkPool.Put(&b)
 	}
+}
+
+// ReadCalls parses the sources (files, or - for stdin) without a database
+// and hands each call, with its canonical args, to fn in file and line
+// order. Malformed lines are skipped. For tools that need the args
+// themselves (identity --suggest), which the database does not keep.
+func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, fn func(source string, line int64, r *Record) error) error {
+	for _, src := range sources {
+		var in io.Reader
+		closeFn := func() error { return nil }
+		if src == "-" {
+			d, err := decompress(stdin)
+			if err != nil {
+				return &InputError{src, err}
+			}
+			in = d
+		} else {
+			f, c, err := open(src, nil)
+			if err != nil {
+				return &InputError{src, err}
+			}
+			in, closeFn = f, c
+		}
+		var tl tail
+		err := parseAll(ctx, in, 1, &tl, nil, true, func(b batch) error {
+			for i := range b.records {
+				if err := fn(src, b.lineNos[i], &b.records[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		closeFn()
+		if err != nil {
+			if ctx.Err() == nil {
+				return &InputError{src, err}
+			}
+			return err
+		}
+	}
+	return nil
 }
