@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS calls (
 	duration_ms     DOUBLE,
 	fp              UUID,
 	args_fp         UUID,
-	arg_strings     VARCHAR[] -- the args' string values, kept for compensating actions only
+	arg_strings     VARCHAR -- the args' string values, each followed by \x1f, kept for compensating actions only
 );
 CREATE TABLE IF NOT EXISTS malformed (
 	source_id INTEGER NOT NULL,
@@ -98,7 +98,7 @@ ALTER TABLE sources ADD COLUMN ingested_at TIMESTAMP;
 UPDATE sources SET safe_bytes = end_bytes, safe_hash = end_hash, safe_lines = lines;`,
 	// version 2 fingerprinted whole args for every action and kept no args
 	// strings: its calls compensate nothing (a finding stays at its severity)
-	2: `ALTER TABLE calls ADD COLUMN arg_strings VARCHAR[];`,
+	2: `ALTER TABLE calls ADD COLUMN arg_strings VARCHAR;`,
 }
 
 // DB is one DuckDB database held through a single connection for the run.

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 )
@@ -83,7 +84,8 @@ func (p *Parser) fingerprints(r *Record, canon []byte) {
 	}
 	if s.compensates {
 		q.b, q.pos, q.depth = canon, 0, 0
-		r.ArgStrings = q.strings(nil)
+		q.out = q.strings(q.out[:0])
+		r.ArgStrings = string(q.out)
 	}
 }
 
@@ -219,8 +221,14 @@ func (q *Parser) without(dst []byte, paths [][]string) []byte {
 	return append(dst, q.b[start:q.pos]...)
 }
 
-// strings collects every string value (not member names), decoded.
-func (q *Parser) strings(dst []string) []string {
+// ArgSep separates the args strings kept for compensations: one string,
+// cheap to append, split back in SQL. A string holding the separator (or
+// empty) is not kept: it cannot be a response id a compensation names.
+const ArgSep = '\x1f'
+
+// strings appends every string value (not member names), decoded, each
+// followed by ArgSep.
+func (q *Parser) strings(dst []byte) []byte {
 	q.ws()
 	if q.pos >= len(q.b) {
 		return dst
@@ -238,7 +246,10 @@ func (q *Parser) strings(dst []string) []string {
 		})
 	case '"':
 		s, _ := q.str2()
-		dst = append(dst, string(s))
+		if len(s) > 0 && bytes.IndexByte(s, ArgSep) < 0 {
+			dst = append(dst, s...)
+			dst = append(dst, ArgSep)
+		}
 	default:
 		_ = q.skip()
 	}

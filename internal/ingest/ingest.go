@@ -348,7 +348,7 @@ func fillRow(row []driver.Value, id int32, line int64, r *Record) {
 		row[15] = duckdb.UUID(r.ArgsFP)
 	}
 	row[16] = nil
-	if r.ArgStrings != nil {
+	if r.ArgStrings != "" {
 		row[16] = r.ArgStrings
 	}
 }

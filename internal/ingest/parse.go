@@ -36,8 +36,8 @@ type Record struct {
 	ArgsFP      [16]byte // hash of action_type + canonical args, when HasArgs
 	FP          [16]byte // the operation's fingerprint: ArgsFP, else hash of action + session
 	HasFP       bool
-	ArgStrings  []string // the args' string values, for calls that may compensate others
-	Args        []byte   // canonical args, only when the parser keeps them (ReadCalls)
+	ArgStrings  string // the args' string values, each followed by ArgSep, for calls that may compensate others
+	Args        []byte // canonical args, only when the parser keeps them (ReadCalls)
 }
 
 // Parser turns one log line into a Record. It validates the whole line as

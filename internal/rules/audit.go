@@ -61,6 +61,9 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := statusOutcomes(ctx, conn, cfg); err != nil {
+		return nil, err
+	}
 	// read-only actions are not side effects: no rule sees them
 	if auditWhere == "" {
 		auditWhere = " WHERE NOT c.read_only"
@@ -71,10 +74,13 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		// ties order by path; its rank is an integer, cheaper to sort than the path
 		"CREATE OR REPLACE TEMP TABLE audit_sources AS SELECT source_id, path, dense_rank() OVER (ORDER BY path) AS path_rank FROM sources",
 		// every call with its outcome and its action's settings
-		`CREATE OR REPLACE TEMP VIEW classified_calls AS SELECT c.*, ` + outcomeSQL(cfg) + ` AS outcome,
+		`CREATE OR REPLACE TEMP VIEW classified_calls AS SELECT c.*, ` + callOutcomeSQL + ` AS outcome,
 			coalesce(a.repeatable, false) AS repeatable, coalesce(a.read_only, false) AS read_only
-			FROM calls c LEFT JOIN action_settings a USING (action_type)`,
-		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
+			FROM calls c LEFT JOIN action_settings a USING (action_type) LEFT JOIN status_outcomes so USING (status)`,
+		// audit_calls_args keeps the args strings, for compensations only:
+		// the rules would carry the lists through every window
+		"CREATE OR REPLACE TEMP VIEW audit_calls_args AS SELECT c.*, s.path, s.path_rank FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
+		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT * EXCLUDE (arg_strings) FROM audit_calls_args",
 		"CREATE OR REPLACE TEMP VIEW period_calls AS SELECT * FROM audit_calls" + periodWhere,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {

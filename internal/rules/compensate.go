@@ -42,7 +42,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 		return nil
 	}
 	var kept int
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM audit_calls WHERE arg_strings IS NOT NULL LIMIT 1)").Scan(&kept); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM audit_calls_args WHERE arg_strings IS NOT NULL LIMIT 1)").Scan(&kept); err != nil {
 		return err
 	}
 	if kept == 0 {
@@ -64,7 +64,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT DISTINCT x.s, x.path, x.path_rank, x.line, x.ts, x.action_type, x.idempotency_key, x.response_id,
 			x.status, x.status_num, x.effect, x.session_id, x.outcome
-		FROM (SELECT c.*, unnest(c.arg_strings) AS s FROM audit_calls c
+		FROM (SELECT c.*, unnest(string_split(c.arg_strings, chr(31))) AS s FROM audit_calls_args c
 		      WHERE c.arg_strings IS NOT NULL AND c.outcome = 'applied' AND c.ts IS NOT NULL) x
 		SEMI JOIN comp_targets t ON x.s = t.response_id
 		ORDER BY x.ts, x.path_rank, x.line, x.s`)

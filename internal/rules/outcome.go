@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/idemaudit/idemaudit/internal/config"
@@ -23,6 +25,17 @@ var (
 		"unavailable", "internal", "internal_error", "server_error", "unknown", "aborted", "cancelled",
 		"canceled", "pending", "in_progress"}
 )
+
+// statusOutcomes writes the temp table status_outcomes: the outcome each
+// distinct status of the database says (NULL: the status does not say, the
+// response id and effect decide). Statuses are few; calls are many: the
+// views join this table instead of evaluating the mapping on every call.
+func statusOutcomes(ctx context.Context, conn *sql.Conn, cfg *config.Config) error {
+	_, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE status_outcomes (status VARCHAR PRIMARY KEY, status_outcome VARCHAR);
+		INSERT INTO status_outcomes SELECT status, `+statusOutcomeSQL(cfg)+`
+		FROM (SELECT DISTINCT status FROM calls WHERE status IS NOT NULL) c`)
+	return err
+}
 
 // outcomeSQL is the expression that classes a row of calls (alias c):
 //  1. the configuration's statuses, then
@@ -60,6 +73,16 @@ func outcomeSQL(cfg *config.Config) string {
 	b.WriteString(" WHEN c.response_id IS NOT NULL OR c.effect IS NOT NULL THEN 'applied' ELSE 'unknown' END")
 	return b.String()
 }
+
+// statusOutcomeSQL is outcomeSQL for a status alone: NULL where the
+// response id and effect would decide.
+func statusOutcomeSQL(cfg *config.Config) string {
+	s := outcomeSQL(cfg)
+	return strings.Replace(s, " WHEN c.response_id IS NOT NULL OR c.effect IS NOT NULL THEN 'applied' ELSE 'unknown' END", " ELSE NULL END", 1)
+}
+
+// callOutcomeSQL classes a call joined with status_outcomes (alias so).
+const callOutcomeSQL = `coalesce(so.status_outcome, CASE WHEN c.response_id IS NOT NULL OR c.effect IS NOT NULL THEN 'applied' ELSE 'unknown' END)`
 
 // sqlString is a SQL string literal.
 func sqlString(v string) string {

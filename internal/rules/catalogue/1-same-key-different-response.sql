@@ -4,17 +4,24 @@
 -- object, is no side effect.) A call is offending when it brings a response
 -- id not seen before for the key (the first one excepted): that is when, and
 -- how often, it happened.
-WITH g AS (
+WITH g0 AS ( -- keys with two response ids at all: few; only their calls need an outcome
     SELECT action_type, idempotency_key
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL
     GROUP BY action_type, idempotency_key
+    HAVING min(response_id) <> max(response_id)
+), k AS (
+    SELECT a.* FROM audit_calls a SEMI JOIN g0 USING (action_type, idempotency_key)
+), g AS (
+    SELECT action_type, idempotency_key
+    FROM k
+    GROUP BY action_type, idempotency_key
     HAVING count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected') >= 2
 ), c AS (
-    SELECT a.*, outcome <> 'rejected' AND response_id IS NOT NULL AS effect_id,
+    SELECT k.*, outcome <> 'rejected' AND response_id IS NOT NULL AS effect_id,
         row_number() OVER (PARTITION BY action_type, idempotency_key, response_id, outcome = 'rejected'
                            ORDER BY ts NULLS LAST, path_rank, line) AS nth_of_response
-    FROM audit_calls a JOIN g USING (action_type, idempotency_key)
+    FROM k JOIN g USING (action_type, idempotency_key)
 ), f AS (
     SELECT *, first_value(CASE WHEN effect_id THEN response_id END IGNORE NULLS) OVER (PARTITION BY action_type, idempotency_key
         ORDER BY ts NULLS LAST, path_rank, line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_response

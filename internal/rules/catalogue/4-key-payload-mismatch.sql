@@ -2,19 +2,25 @@
 -- A call is offending when it brings an argument set not seen before for the
 -- key (the first one excepted). Medium; low when only one argument set got
 -- through (the downstream rejected the others, as Stripe does).
-WITH g AS (
-    SELECT action_type, idempotency_key,
-        count(DISTINCT args_fp) FILTER (WHERE outcome <> 'rejected') AS accepted_args
+WITH g0 AS (
+    SELECT action_type, idempotency_key
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL
     GROUP BY action_type, idempotency_key
     HAVING min(args_fp) <> max(args_fp) -- two distinct argument sets
+), k AS (
+    SELECT a.* FROM audit_calls a SEMI JOIN g0 USING (action_type, idempotency_key)
+), g AS (
+    SELECT action_type, idempotency_key,
+        count(DISTINCT args_fp) FILTER (WHERE outcome <> 'rejected') AS accepted_args
+    FROM k
+    GROUP BY action_type, idempotency_key
 ), c AS (
     SELECT a.*, g.accepted_args,
         row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, path_rank, line) AS nth_of_args,
         first_value(args_fp IGNORE NULLS) OVER (PARTITION BY action_type, idempotency_key
             ORDER BY ts NULLS LAST, path_rank, line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_args
-    FROM audit_calls a JOIN g USING (action_type, idempotency_key)
+    FROM k a JOIN g USING (action_type, idempotency_key)
 )
 SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold
        CASE WHEN accepted_args >= 2 THEN 'medium' ELSE 'low' END AS severity, action_type, idempotency_key, source_id, line,
