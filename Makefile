@@ -13,7 +13,7 @@ build:
 
 # The main job: audit the checked-in week of sample logs and print the report.
 run: build
-	./$(BIN) audit sample-logs/
+	./$(BIN) audit --config sample-logs/idemaudit.toml sample-logs/
 
 test:
 	$(GO) test -count=1 ./...

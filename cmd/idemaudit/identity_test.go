@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/idemaudit/idemaudit/internal/sample"
 )
 
 // The fixture cmd/idemaudit/testdata/identity/airline.jsonl was written for
@@ -332,4 +334,16 @@ func TestIdentitySuggest(t *testing.T) {
 		return
 	}
 	t.Fatal("no book_reservation in the suggestions")
+}
+
+// The checked-in sample configuration is the one idemaudit sample writes
+// (make sample rewrites both).
+func TestSampleConfigCheckedIn(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "sample-logs", "idemaudit.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != sample.SampleConfig {
+		t.Error("sample-logs/idemaudit.toml differs from sample.SampleConfig: run make sample")
+	}
 }

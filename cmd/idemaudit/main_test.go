@@ -271,7 +271,7 @@ func TestCLIInterrupt(t *testing.T) {
 func TestGoldenSampleReports(t *testing.T) {
 	for format, file := range map[string]string{"json": "sample.json", "markdown": "sample.md", "table": "sample.txt"} {
 		t.Run(format, func(t *testing.T) {
-			r := run(t, nil, "audit", "--format", format, "sample-logs/")
+			r := run(t, nil, "audit", "--config", "sample-logs/idemaudit.toml", "--format", format, "sample-logs/")
 			if r.code != 0 {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}

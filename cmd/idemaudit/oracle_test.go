@@ -29,8 +29,68 @@ type oCall struct {
 	ts                *int64
 	action, key, resp string
 	session, effect   string
+	status            string  // a number's literal text
 	args              *string // canonical args
 	hasResp           bool
+	outcome           string   // applied, rejected, unknown (README "Outcomes")
+	argStrings        []string // string values of the args, for compensating actions
+}
+
+// oOutcome classes a call after the README's table, written anew here.
+func oOutcome(c oCall) string {
+	st := strings.ToLower(strings.TrimSpace(c.status))
+	if len(c.status) == 3 && strings.Trim(c.status, "0123456789") == "" && c.status >= "100" && c.status <= "599" {
+		switch {
+		case c.status[0] == '2':
+			return "applied"
+		case c.status == "408":
+			return "unknown"
+		case c.status[0] == '4':
+			return "rejected"
+		}
+		return "unknown"
+	}
+	words := map[string]string{}
+	for _, w := range strings.Fields("ok success succeeded successful completed complete done created applied accepted executed") {
+		words[w] = "applied"
+	}
+	for _, w := range strings.Fields(`rejected invalid invalid_request invalid_argument invalid_params validation_error validation_failed
+		bad_request unauthorized unauthenticated forbidden permission_denied not_found conflict already_exists failed_precondition
+		precondition_failed out_of_range unprocessable unprocessable_entity denied refused declined rate_limited too_many_requests resource_exhausted`) {
+		words[w] = "rejected"
+	}
+	for _, w := range strings.Fields(`timeout timed_out deadline_exceeded error failed failure unavailable internal internal_error
+		server_error unknown aborted cancelled canceled pending in_progress`) {
+		words[w] = "unknown"
+	}
+	if o, ok := words[st]; ok && c.status != "" {
+		return o
+	}
+	if c.hasResp || c.effect != "" {
+		return "applied"
+	}
+	return "unknown"
+}
+
+// oStrings collects every string value of decoded args. Strings that are
+// empty or hold the unit separator are left out, as ingest leaves them out
+// (neither can be a response id a compensation names).
+func oStrings(v any, out []string) []string {
+	switch x := v.(type) {
+	case string:
+		if x != "" && !strings.Contains(x, "\x1f") {
+			out = append(out, x)
+		}
+	case []any:
+		for _, e := range x {
+			out = oStrings(e, out)
+		}
+	case map[string]any:
+		for _, e := range x {
+			out = oStrings(e, out)
+		}
+	}
+	return out
 }
 
 func (c oCall) ref() string { return fmt.Sprintf("%s:%d", c.src, c.line) }
@@ -95,7 +155,21 @@ func oRead(t *testing.T, path string) []oCall {
 			b, _ := json.Marshal(a) // maps marshal with sorted keys
 			s := string(b)
 			c.args = &s
+			for _, p := range []string{"cancel_", "refund_", "void_", "delete_", "revert_", "undo_"} {
+				if strings.HasPrefix(c.action, p) {
+					c.argStrings = oStrings(a, nil)
+				}
+			}
 		}
+		switch v := m["status"].(type) {
+		case string:
+			c.status = v
+		case float64:
+			c.status = strconv.FormatFloat(v, 'f', -1, 64)
+		case bool:
+			c.status = strconv.FormatBool(v)
+		}
+		c.outcome = oOutcome(c)
 		out = append(out, c)
 	}
 	if err := sc.Err(); err != nil {
@@ -183,24 +257,32 @@ func oAudit(calls []oCall, window time.Duration) []oFinding {
 	}
 	for _, k := range keyOrder {
 		cs := byKey[k]
-		resp, args := map[string]bool{}, map[string]bool{}
-		replay := false
-		for i, c := range cs {
-			if c.hasResp {
+		resp, args, accepted := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		replay, executed := false, false
+		for _, c := range cs {
+			if c.hasResp && c.outcome != "rejected" {
 				resp[c.resp] = true
 			}
 			if c.args != nil {
 				args[*c.args] = true
+				if c.outcome != "rejected" {
+					accepted[*c.args] = true
+				}
 			}
-			if i > 0 && c.effect != "" && !map[string]bool{"noop": true, "no-op": true, "no_op": true, "none": true}[strings.ToLower(c.effect)] {
+			if executed && c.outcome != "rejected" && c.effect != "" && !map[string]bool{"noop": true, "no-op": true, "no_op": true, "none": true}[strings.ToLower(c.effect)] {
 				replay = true
 			}
+			executed = executed || c.outcome != "rejected"
 		}
 		if len(resp) >= 2 {
-			out = append(out, oFinding{"same-key-different-response", "critical", k[0], k[1], refs(cs)})
+			out = append(out, oCompensate(oFinding{"same-key-different-response", "critical", k[0], k[1], refs(cs)}, cs, calls))
 		}
 		if len(args) >= 2 {
-			out = append(out, oFinding{"key-payload-mismatch", "medium", k[0], k[1], refs(cs)})
+			sev := "medium"
+			if len(accepted) < 2 {
+				sev = "low"
+			}
+			out = append(out, oFinding{"key-payload-mismatch", sev, k[0], k[1], refs(cs)})
 		}
 		if replay {
 			out = append(out, oFinding{"non-noop-replay", "high", k[0], k[1], refs(cs)})
@@ -211,16 +293,20 @@ func oAudit(calls []oCall, window time.Duration) []oFinding {
 			if len(ch) < 2 {
 				continue
 			}
-			resp, null := map[string]bool{}, false
+			effects, rejected := oEffects(ch), 0
 			for _, c := range ch {
-				resp[c.resp] = true
-				null = null || !c.hasResp
+				if c.outcome == "rejected" {
+					rejected++
+				}
 			}
-			sev := "low"
-			if len(resp) >= 2 || null {
-				sev = "high"
+			switch {
+			case effects >= 2:
+				out = append(out, oCompensate(oFinding{"repeat-without-key", "high", ch[0].action, "", refs(ch)}, ch, calls))
+			case rejected > 0:
+				out = append(out, oFinding{"retry-after-rejection", "low", ch[0].action, "", refs(ch)})
+			default:
+				out = append(out, oFinding{"repeat-without-key", "low", ch[0].action, "", refs(ch)})
 			}
-			out = append(out, oFinding{"repeat-without-key", sev, ch[0].action, "", refs(ch)})
 		}
 	}
 	for _, cs := range byArgs {
@@ -230,7 +316,11 @@ func oAudit(calls []oCall, window time.Duration) []oFinding {
 				keys[c.key] = true
 			}
 			if len(keys) >= 2 {
-				out = append(out, oFinding{"unstable-key", "high", ch[0].action, "", refs(ch)})
+				if oEffects(ch) >= 2 {
+					out = append(out, oCompensate(oFinding{"unstable-key", "high", ch[0].action, "", refs(ch)}, ch, calls))
+				} else {
+					out = append(out, oFinding{"unstable-key", "medium", ch[0].action, "", refs(ch)})
+				}
 			}
 		}
 	}
@@ -241,6 +331,61 @@ func oAudit(calls []oCall, window time.Duration) []oFinding {
 		out = append(out, oFinding{"missing-key", "low", action, "", refs(cs)})
 	}
 	return out
+}
+
+// oEffects counts what may have happened: distinct response ids of calls
+// not rejected, plus each such call without one.
+func oEffects(cs []oCall) int {
+	ids, n := map[string]bool{}, 0
+	for _, c := range cs {
+		switch {
+		case c.outcome == "rejected":
+		case c.hasResp:
+			ids[c.resp] = true
+		default:
+			n++
+		}
+	}
+	return n + len(ids)
+}
+
+// oCompensate lowers a duplicate finding to low when later applied calls of
+// compensating actions name every extra side effect's response id.
+func oCompensate(f oFinding, ev []oCall, all []oCall) oFinding {
+	effects := oEffects(ev)
+	if effects < 2 {
+		return f
+	}
+	own := map[string]bool{}
+	first := map[string]int64{}
+	for _, c := range ev {
+		own[c.ref()] = true
+		if c.outcome != "rejected" && c.hasResp && c.ts != nil {
+			if t, ok := first[c.resp]; !ok || *c.ts < t {
+				first[c.resp] = *c.ts
+			}
+		}
+	}
+	undone := 0
+	for id, t := range first {
+		for _, c := range all {
+			if c.outcome != "applied" || c.ts == nil || *c.ts <= t || own[c.ref()] {
+				continue
+			}
+			found := false
+			for _, s := range c.argStrings {
+				found = found || s == id
+			}
+			if found {
+				undone++
+				break
+			}
+		}
+	}
+	if undone > 0 && effects-1-undone <= 0 {
+		f.Severity = "low"
+	}
+	return f
 }
 
 func sortFindings(fs []oFinding) {
@@ -377,58 +522,71 @@ func TestGroundTruth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want []string
-			legit := 0
-			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-				var p struct {
-					Kind   string `json:"kind"`
-					Action string `json:"action_type"`
-					Expect []struct{ Rule, Severity string }
-					Calls  []struct {
-						Source string
-						Line   int
+			// without a configuration, then with the one sample writes
+			// beside the logs (identities that see near-duplicates)
+			for _, configured := range []bool{false, true} {
+				var want []string
+				legit := 0
+				for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+					var p struct {
+						Kind       string `json:"kind"`
+						Action     string `json:"action_type"`
+						Expect     []struct{ Rule, Severity string }
+						Configured []struct{ Rule, Severity string } `json:"expect_configured"`
+						Calls      []struct {
+							Source string
+							Line   int
+						}
+					}
+					if err := json.Unmarshal([]byte(l), &p); err != nil {
+						t.Fatal(err)
+					}
+					exp := p.Expect
+					if configured {
+						exp = p.Configured
+					}
+					if len(exp) == 0 {
+						legit++
+					}
+					var refs []string
+					for _, c := range p.Calls {
+						refs = append(refs, fmt.Sprintf("%s:%d", c.Source, c.Line))
+					}
+					for _, e := range exp {
+						want = append(want, fmt.Sprintf("%s %s %s %v", e.Severity, e.Rule, p.Action, refs))
 					}
 				}
-				if err := json.Unmarshal([]byte(l), &p); err != nil {
-					t.Fatal(err)
+				if legit == 0 || len(want) < 11 {
+					t.Fatalf("the corpus plants %d anomalies and %d legitimate repeats: too few to prove anything", len(want), legit)
 				}
-				if len(p.Expect) == 0 {
-					legit++
+				var extra []string
+				if configured {
+					extra = []string{"--config", filepath.Join(logs, "idemaudit.toml")}
 				}
-				var refs []string
-				for _, c := range p.Calls {
-					refs = append(refs, fmt.Sprintf("%s:%d", c.Source, c.Line))
-				}
-				for _, e := range p.Expect {
-					want = append(want, fmt.Sprintf("%s %s %s %v", e.Severity, e.Rule, p.Action, refs))
-				}
-			}
-			if legit == 0 || len(want) < 8 {
-				t.Fatalf("the corpus plants %d anomalies and %d legitimate repeats: too few to prove anything", len(want), legit)
-			}
-			var got []string
-			for _, f := range auditFindings(t, 10*time.Minute, strings.Fields(r.stdout)...) {
-				if f.Rule != "missing-key" {
-					got = append(got, fmt.Sprintf("%s %s %s %v", f.Severity, f.Rule, f.Action, f.Calls))
-				}
-			}
-			sort.Strings(want)
-			sort.Strings(got)
-			if !reflect.DeepEqual(got, want) {
-				gs := map[string]bool{}
-				for _, g := range got {
-					gs[g] = true
-				}
-				ws := map[string]bool{}
-				for _, w := range want {
-					ws[w] = true
-					if !gs[w] {
-						t.Errorf("missed: %s", w)
+				var got []string
+				for _, f := range auditFindings(t, 10*time.Minute, append(extra, strings.Fields(r.stdout)...)...) {
+					if f.Rule != "missing-key" {
+						got = append(got, fmt.Sprintf("%s %s %s %v", f.Severity, f.Rule, f.Action, f.Calls))
 					}
 				}
-				for _, g := range got {
-					if !ws[g] {
-						t.Errorf("not planted: %s", g)
+				sort.Strings(want)
+				sort.Strings(got)
+				if !reflect.DeepEqual(got, want) {
+					gs := map[string]bool{}
+					for _, g := range got {
+						gs[g] = true
+					}
+					ws := map[string]bool{}
+					for _, w := range want {
+						ws[w] = true
+						if !gs[w] {
+							t.Errorf("configured=%v: missed: %s", configured, w)
+						}
+					}
+					for _, g := range got {
+						if !ws[g] {
+							t.Errorf("configured=%v: not planted: %s", configured, g)
+						}
 					}
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -53,6 +54,10 @@ func (e *env) sample(args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	// the configuration the planted near-duplicates need (ExpectConfigured)
+	if err := os.WriteFile(filepath.Join(fs.Arg(0), "idemaudit.toml"), []byte(sample.SampleConfig), 0o644); err != nil {
+		return exitError, err
+	}
 	if *truth != "" {
 		if err := writeTruth(*truth, paths, planted); err != nil {
 			return exitError, err
@@ -81,10 +86,19 @@ func writeTruth(path string, files []string, planted []sample.Planted) error {
 			Kind   string   `json:"kind"`
 			Action string   `json:"action_type"`
 			Expect []expect `json:"expect"`
-			Calls  []ref    `json:"calls"`
-		}{Kind: p.Kind, Action: p.Action, Expect: []expect{}}
+			// with the sample's idemaudit.toml (written beside the logs)
+			ExpectConfigured []expect `json:"expect_configured"`
+			Calls            []ref    `json:"calls"`
+		}{Kind: p.Kind, Action: p.Action, Expect: []expect{}, ExpectConfigured: []expect{}}
 		for _, e := range p.Expect {
 			rec.Expect = append(rec.Expect, expect{e.Rule, e.Severity})
+		}
+		conf := p.Expect
+		if p.ExpectConfigured != nil {
+			conf = p.ExpectConfigured
+		}
+		for _, e := range conf {
+			rec.ExpectConfigured = append(rec.ExpectConfigured, expect{e.Rule, e.Severity})
 		}
 		for _, c := range p.Calls {
 			rec.Calls = append(rec.Calls, ref{files[c.File], c.Line})

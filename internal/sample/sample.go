@@ -38,9 +38,43 @@ type Options struct {
 type Planted struct {
 	Kind   string
 	Action string
-	Expect []Expect  // the findings this operation causes; none for a legitimate repeat
-	Calls  []LineRef // its calls, in the order they were generated
+	Expect []Expect // the findings this operation causes; none for a legitimate repeat
+	// ExpectConfigured, when not nil, replaces Expect under the sample
+	// configuration (SampleConfig: identities that see near-duplicates).
+	ExpectConfigured []Expect
+	Calls            []LineRef // its calls (the finding's evidence), in the order they were generated
 }
+
+// SampleConfig is the configuration the checked-in sample-logs/ ship with
+// (sample-logs/idemaudit.toml): ExpectConfigured is what it makes the
+// audit find.
+const SampleConfig = `# idemaudit configuration for sample-logs/ (see README "Configuration").
+# Try: bin/idemaudit audit --config sample-logs/idemaudit.toml sample-logs/
+
+# Every tool: a request id the agent makes up per attempt is no part of the
+# operation. (Left out of the fingerprints, and of the arguments compared by
+# key-payload-mismatch.)
+[actions."*"]
+ignore = ["metadata.request_id"]
+
+# A calendar event is the same event when it has the same attendees and
+# start, whatever its title says: retries that reword the title are caught.
+[actions.create_calendar_event]
+identity = ["attendees", "start"]
+
+# Reads are not side effects: none in these logs, shown for the syntax.
+[actions."get_*"]
+read_only = true
+
+# A status word this downstream uses for a refused request.
+[outcomes]
+rejected = ["card_declined"]
+
+# The default list, written out: calls of these actions whose args name a
+# duplicate's response id undo it.
+[compensations]
+actions = ["cancel_*", "refund_*", "void_*", "delete_*", "revert_*", "undo_*"]
+`
 
 // Expect is one finding a planted operation causes.
 type Expect struct{ Rule, Severity string }
@@ -61,6 +95,14 @@ var expectations = map[string][]Expect{
 	KindDoublePost:        {{"repeat-without-key", "high"}},
 	KindDedupedRetry:      {{"repeat-without-key", "low"}},
 	KindSessionRepeat:     {{"repeat-without-key", "high"}},
+	KindRejectedRetry:     {{"retry-after-rejection", "low"}},
+	KindRefundedDouble:    {{"same-key-different-response", "low"}, {"non-noop-replay", "high"}},
+	KindNearDuplicate:     {},
+}
+
+// expectationsConfigured are the kinds the sample configuration changes.
+var expectationsConfigured = map[string][]Expect{
+	KindNearDuplicate: {{"repeat-without-key", "high"}},
 }
 
 // DefaultOptions is the checked-in sample-logs/ week.
@@ -80,6 +122,9 @@ const (
 	KindDoublePost        = "double-post"         // repeat-without-key, high (two response ids)
 	KindDedupedRetry      = "deduped-retry"       // repeat-without-key, low (one response id)
 	KindSessionRepeat     = "session-repeat"      // repeat-without-key by session (no args)
+	KindRejectedRetry     = "rejected-retry"      // retry-after-rejection: a 422, then ok
+	KindRefundedDouble    = "refunded-double"     // a double charge whose extra charge was refunded: compensated, low (+ non-noop-replay)
+	KindNearDuplicate     = "near-duplicate"      // the same calendar event with a reworded title: only an identity sees it
 	// legitimate: nothing may fire
 	KindNoopRetry   = "noop-retry"   // keyed retry answered with the same response, effect noop
 	KindHoursApart  = "hours-apart"  // the same keyless args again hours later
@@ -88,7 +133,7 @@ const (
 
 // Anomalies lists the planted anomaly kinds, in planting order.
 var Anomalies = []string{KindDoubleCharge, KindReplayExecuted, KindFreshKeyPerRetry, KindKeyReusedForOther,
-	KindTimeoutRetry, KindDoublePost, KindDedupedRetry, KindSessionRepeat}
+	KindTimeoutRetry, KindDoublePost, KindDedupedRetry, KindSessionRepeat, KindRejectedRetry, KindRefundedDouble, KindNearDuplicate}
 
 type tool struct {
 	name  string
@@ -435,6 +480,38 @@ func (g *gen) plant(kind string, at time.Time) {
 		r.ts = at.Add(time.Duration(2+g.rng.IntN(6))*time.Hour + sec(0))
 		r.resp = g.respID(c.tool)
 		g.write(c, r)
+	case KindRejectedRetry:
+		c := g.normal(toolNamed("send_email"), at)
+		c.key, c.resp, c.status, c.statusNum, c.effect = "", "", "", 422, ""
+		r := c
+		r.ts = at.Add(sec(5 + g.rng.IntN(60)))
+		r.resp, r.status, r.statusNum = g.respID(c.tool), "ok", 0
+		g.write(c, r)
+	case KindRefundedDouble:
+		c := g.normal(toolNamed("charge_card"), at)
+		c.status, c.statusNum = "timeout", 0
+		r := c
+		r.ts = at.Add(sec(20 + g.rng.IntN(60)))
+		r.resp = g.respID(c.tool)
+		r.status = "ok"
+		g.write(c, r)
+		// later, the agent (or a human) refunds the extra charge: an
+		// ordinary operation of its own, not part of the finding's evidence
+		g.current, g.kind = nil, ""
+		ref := g.normal(toolNamed("refund_payment"), r.ts.Add(time.Duration(5+g.rng.IntN(30))*time.Minute))
+		ref.args = (&obj{}).add("charge", str(r.resp)).add("reason", str("duplicate")).add("metadata", c.args.get("metadata"))
+		ref.key = keyFor("refund_payment", ref.args)
+		ref.status, ref.statusNum = "ok", 0
+		g.write(ref)
+	case KindNearDuplicate:
+		c := g.normal(toolNamed("create_calendar_event"), at)
+		c.key, c.status, c.statusNum = "", "ok", 0
+		r := c
+		r.ts = at.Add(sec(20 + g.rng.IntN(120)))
+		r.args = c.args.with("title", str("Meeting: "+strings.TrimPrefix(string(c.args.get("title").(str)), "Call with ")))
+		r.args = r.args.with("metadata", c.args.get("metadata").(*obj).with("request_id", str("req_"+g.hex(12))))
+		r.resp = g.respID(c.tool)
+		g.write(c, r)
 	case KindSameSession:
 		t := toolNamed([]string{"send_email", "post_slack_message", "create_calendar_event"}[g.rng.IntN(3)])
 		c := g.normal(t, at)
@@ -447,6 +524,16 @@ func (g *gen) plant(kind string, at time.Time) {
 		c := g.normal(t, at)
 		if tools[t].name == "update_crm_contact" && g.rng.IntN(10) == 0 {
 			c.noArgs, c.noSession = true, true // logs neither args nor session: unfingerprinted
+		}
+		if g.rng.IntN(100) == 0 { // the downstream refused it: nothing happened
+			c.resp = ""
+			if c.effect != "" {
+				c.effect = "none"
+			}
+			c.status, c.statusNum = []string{"invalid", "", "card_declined"}[g.rng.IntN(3)], 0
+			if c.status == "" {
+				c.statusNum = 400 + 22*g.rng.IntN(2)
+			}
 		}
 		g.write(c)
 	}
@@ -539,7 +626,7 @@ func (g *gen) write(cs ...call) {
 	file := g.fileOf(tools[cs[0].tool].agent)
 	if g.kind != "" {
 		g.current = &planted{Planted: Planted{Kind: g.kind, Action: tools[cs[0].tool].name,
-			Expect: expectations[g.kind], Calls: make([]LineRef, len(cs))}, left: len(cs)}
+			Expect: expectations[g.kind], ExpectConfigured: expectationsConfigured[g.kind], Calls: make([]LineRef, len(cs))}, left: len(cs)}
 	}
 	for i, c := range cs {
 		if g.calls >= g.o.Calls {

@@ -105,3 +105,13 @@ func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// get returns the value of member k (nil when absent).
+func (o *obj) get(k string) value {
+	for _, m := range o.m {
+		if m.k == k {
+			return m.v
+		}
+	}
+	return nil
+}
