@@ -39,6 +39,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzCanonicalArgs$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzIdentityPaths$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/report -run '^$$' -fuzz '^FuzzEscaping$$' -fuzztime $(FUZZTIME)
 
 clean:

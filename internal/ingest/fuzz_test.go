@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -76,6 +77,77 @@ func FuzzCanonicalArgs(f *testing.F) {
 			if c2, err := CanonicalArgs(ind.Bytes()); err != nil || c2 != c {
 				t.Fatalf("whitespace changed the canonical form: %q vs %q", c2, c)
 			}
+		}
+	})
+}
+
+// FuzzIdentityPaths: on any canonical args, removing no path is the
+// identity, removing paths gives canonical JSON without them, a looked-up
+// value is canonical JSON and equals what encoding/json finds there, and
+// the kept strings are exactly the args' non-empty string values.
+func FuzzIdentityPaths(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"user_id":"u1","flights":["F1"],"pay":{"id":"p","ts":1}}`, "pay.ts"},
+		{`{"a":[{"b":1},{"b":2}]}`, "a.1.b"},
+		{`[1,2,3]`, "1"},
+		{`"s"`, "x"},
+		{`{"a.b":1,"a":{"b":2}}`, "a.b"},
+	} {
+		f.Add([]byte(s[0]), s[1])
+	}
+	f.Fuzz(func(t *testing.T, v []byte, path string) {
+		canon, err := CanonicalArgs(v)
+		if err != nil || path == "" || strings.Contains(path, "..") || strings.HasPrefix(path, ".") || strings.HasSuffix(path, ".") {
+			return
+		}
+		segs := strings.Split(path, ".")
+		var q Parser
+		q.b = []byte(canon)
+		if got := string(q.without(nil, nil)); got != canon {
+			t.Fatalf("without nothing: %q -> %q", canon, got)
+		}
+		q.b, q.pos, q.depth = []byte(canon), 0, 0
+		out := string(q.without(nil, [][]string{segs}))
+		if c, err := CanonicalArgs([]byte(out)); err != nil || c != out {
+			t.Fatalf("without %q: %q is not canonical (%v)", path, out, err)
+		}
+		q.b, q.pos, q.depth = []byte(canon), 0, 0
+		val := string(q.lookup(segs))
+		if c, err := CanonicalArgs([]byte(val)); err != nil || c != val {
+			t.Fatalf("lookup %q in %q: %q is not canonical (%v)", path, canon, val, err)
+		}
+		// encoding/json's view of the same path
+		var cur any
+		dec := json.NewDecoder(strings.NewReader(canon))
+		dec.UseNumber()
+		if dec.Decode(&cur) != nil {
+			t.Fatalf("canonical %q does not decode", canon)
+		}
+		for _, s := range segs {
+			switch x := cur.(type) {
+			case map[string]any:
+				cur = x[s]
+			case []any:
+				i := -1
+				if n, err := strconv.Atoi(s); err == nil {
+					i = n
+				}
+				if i < 0 || i >= len(x) {
+					cur = nil
+				} else {
+					cur = x[i]
+				}
+			default:
+				cur = nil
+			}
+		}
+		want := "null"
+		if cur != nil {
+			b, _ := json.Marshal(cur)
+			want, _ = CanonicalArgs(b)
+		}
+		if val != want {
+			t.Fatalf("lookup %q in %q = %q, encoding/json finds %q", path, canon, val, want)
 		}
 	})
 }
