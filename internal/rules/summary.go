@@ -14,7 +14,7 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 	s := &res.Summary
 	err := conn.QueryRowContext(ctx, `SELECT count(*), count(idempotency_key),
 		count(*) FILTER (WHERE fp IS NULL), min(ts), max(ts),
-		(SELECT count(*) FROM calls WHERE ts IS NULL)
+		(SELECT count(*) FROM classified_calls WHERE ts IS NULL AND NOT read_only)
 		FROM period_calls`).Scan(&s.Calls, &s.KeyedCalls, &s.UnfingerprintedCalls, &minTS, &maxTS, &s.UntimedCalls)
 	if err != nil {
 		return err
