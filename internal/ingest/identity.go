@@ -153,16 +153,7 @@ func (q *Parser) without(dst []byte, paths [][]string) []byte {
 		dst = append(dst, '{')
 		n := 0
 		_ = q.object(func(name []byte) error {
-			drop, sub := false, [][]string(nil)
-			for _, p := range paths {
-				if p[0] == string(name) {
-					if len(p) == 1 {
-						drop = true
-					} else {
-						sub = append(sub, p[1:])
-					}
-				}
-			}
+			drop, sub := under(paths, string(name))
 			if drop {
 				return q.skip()
 			}
@@ -170,33 +161,16 @@ func (q *Parser) without(dst []byte, paths [][]string) []byte {
 				dst = append(dst, ',')
 			}
 			n++
-			dst = appendQuoted(dst, name)
-			dst = append(dst, ':')
-			if sub != nil {
-				dst = q.without(dst, sub)
-				return nil
-			}
-			start := q.pos
-			err := q.skip()
-			dst = append(dst, q.b[start:q.pos]...)
-			return err
+			dst = append(appendQuoted(dst, name), ':')
+			dst = q.withoutValue(dst, sub)
+			return nil
 		})
 		return append(dst, '}')
 	case '[':
 		dst = append(dst, '[')
 		i, n := 0, 0
 		_ = q.array(func() error {
-			var sub [][]string
-			drop := false
-			for _, p := range paths {
-				if p[0] == strconv.Itoa(i) {
-					if len(p) == 1 {
-						drop = true
-					} else {
-						sub = append(sub, p[1:])
-					}
-				}
-			}
+			drop, sub := under(paths, strconv.Itoa(i))
 			i++
 			if drop {
 				return q.skip()
@@ -205,20 +179,38 @@ func (q *Parser) without(dst []byte, paths [][]string) []byte {
 				dst = append(dst, ',')
 			}
 			n++
-			if sub != nil {
-				dst = q.without(dst, sub)
-				return nil
-			}
-			start := q.pos
-			err := q.skip()
-			dst = append(dst, q.b[start:q.pos]...)
-			return err
+			dst = q.withoutValue(dst, sub)
+			return nil
 		})
 		return append(dst, ']')
+	}
+	return q.withoutValue(dst, nil)
+}
+
+// withoutValue appends the value at q.pos: with sub-paths removed when
+// there are any, else as it is.
+func (q *Parser) withoutValue(dst []byte, sub [][]string) []byte {
+	if sub != nil {
+		return q.without(dst, sub)
 	}
 	start := q.pos
 	_ = q.skip()
 	return append(dst, q.b[start:q.pos]...)
+}
+
+// under says whether a member (or index) seg is dropped by the paths, and
+// which paths go on below it.
+func under(paths [][]string, seg string) (drop bool, sub [][]string) {
+	for _, p := range paths {
+		if p[0] == seg {
+			if len(p) == 1 {
+				drop = true
+			} else {
+				sub = append(sub, p[1:])
+			}
+		}
+	}
+	return drop, sub
 }
 
 // ArgSep separates the args strings kept for compensations: one string,
