@@ -72,13 +72,13 @@ func oOutcome(c oCall) string {
 	return "unknown"
 }
 
-// oStrings collects every string value of decoded args. Strings that are
-// empty or hold the unit separator are left out, as ingest leaves them out
-// (neither can be a response id a compensation names).
+// oStrings collects every string value of decoded args that can be a
+// response id, as the README says ingest keeps them: 1 to 128 bytes, no
+// whitespace or control character.
 func oStrings(v any, out []string) []string {
 	switch x := v.(type) {
 	case string:
-		if x != "" && !strings.Contains(x, "\x1f") {
+		if x != "" && len(x) <= 128 && !strings.ContainsFunc(x, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			out = append(out, x)
 		}
 	case []any:

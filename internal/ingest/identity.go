@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 )
@@ -214,9 +213,27 @@ func under(paths [][]string, seg string) (drop bool, sub [][]string) {
 }
 
 // ArgSep separates the args strings kept for compensations: one string,
-// cheap to append, split back in SQL. A string holding the separator (or
-// empty) is not kept: it cannot be a response id a compensation names.
+// cheap to append, split back in SQL.
 const ArgSep = '\x1f'
+
+// MaxArgString is the longest args string kept for compensations. Only
+// strings that can be a response id are kept: 1 to MaxArgString bytes, no
+// whitespace or control character (which also keeps ArgSep out). Names,
+// subjects and message bodies would only take memory; a string left out
+// can only leave a duplicate uncompensated, never mark one compensated.
+const MaxArgString = 128
+
+func idLike(s []byte) bool {
+	if len(s) == 0 || len(s) > MaxArgString {
+		return false
+	}
+	for _, c := range s {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // strings appends every string value (not member names), decoded, each
 // followed by ArgSep.
@@ -238,7 +255,7 @@ func (q *Parser) strings(dst []byte) []byte {
 		})
 	case '"':
 		s, _ := q.str2()
-		if len(s) > 0 && bytes.IndexByte(s, ArgSep) < 0 {
+		if idLike(s) {
 			dst = append(dst, s...)
 			dst = append(dst, ArgSep)
 		}

@@ -62,12 +62,19 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 		}
 		rest = rest[n:]
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT DISTINCT x.s, x.path, x.path_rank, x.line, x.ts, x.action_type, x.idempotency_key, x.response_id,
-			x.status, x.status_num, x.effect, x.session_id, x.outcome
-		FROM (SELECT c.*, unnest(string_split(c.arg_strings, chr(31))) AS s FROM audit_calls_args c
-		      WHERE c.arg_strings IS NOT NULL AND c.outcome = 'applied' AND c.ts IS NOT NULL) x
-		SEMI JOIN comp_targets t ON x.s = t.response_id
-		ORDER BY x.ts, x.path_rank, x.line, x.s`)
+	// narrow rows through the unnest (a compensating call holds a dozen
+	// strings), the call's details only for the matches
+	rows, err := conn.QueryContext(ctx, `WITH x AS (
+			SELECT source_id, line, unnest(string_split(arg_strings, chr(31))) AS s
+			FROM audit_calls_args
+			WHERE arg_strings IS NOT NULL AND outcome = 'applied' AND ts IS NOT NULL
+		), m AS (
+			SELECT DISTINCT source_id, line, s FROM x SEMI JOIN comp_targets t ON x.s = t.response_id
+		)
+		SELECT m.s, c.path, c.path_rank, c.line, c.ts, c.action_type, c.idempotency_key, c.response_id,
+			c.status, c.status_num, c.effect, c.session_id, c.outcome
+		FROM m JOIN audit_calls c USING (source_id, line)
+		ORDER BY c.ts, c.path_rank, c.line, m.s`)
 	if err != nil {
 		return err
 	}
