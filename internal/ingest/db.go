@@ -70,8 +70,14 @@ CREATE TABLE IF NOT EXISTS calls (
 	effect          VARCHAR,
 	duration_ms     DOUBLE,
 	fp              UUID,
-	args_fp         UUID,
-	arg_strings     VARCHAR -- the args' string values, each followed by \x1f, kept for compensating actions only
+	args_fp         UUID
+);
+-- the id-like string values of a compensating call's args, each followed by
+-- \x1f (a table of its own: few calls have them, the rules never scan it)
+CREATE TABLE IF NOT EXISTS arg_strings (
+	source_id INTEGER NOT NULL,
+	line      BIGINT  NOT NULL,
+	strings   VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS malformed (
 	source_id INTEGER NOT NULL,
@@ -97,8 +103,9 @@ ALTER TABLE sources ADD COLUMN ingested_at TIMESTAMP;
 -- file is read again as a replaced one rather than resumed mid-line
 UPDATE sources SET safe_bytes = end_bytes, safe_hash = end_hash, safe_lines = lines;`,
 	// version 2 fingerprinted whole args for every action and kept no args
-	// strings: its calls compensate nothing (a finding stays at its severity)
-	2: `ALTER TABLE calls ADD COLUMN arg_strings VARCHAR;`,
+	// strings (the table arg_strings, created by the schema): its calls
+	// compensate nothing (a finding stays at its severity)
+	2: `SELECT 1;`,
 }
 
 // DB is one DuckDB database held through a single connection for the run.
@@ -289,6 +296,10 @@ func (d *DB) Prune(ctx context.Context, cutoff int64) (n int64, err error) {
 		}
 		_, err = d.Conn.ExecContext(ctx, "COMMIT")
 	}()
+	if _, err := d.Conn.ExecContext(ctx, `DELETE FROM arg_strings a WHERE EXISTS
+		(SELECT 1 FROM calls c WHERE c.source_id = a.source_id AND c.line = a.line AND c.ts < ?)`, cutoff); err != nil {
+		return 0, err
+	}
 	r, err := d.Conn.ExecContext(ctx, "DELETE FROM calls WHERE ts < ?", cutoff)
 	if err != nil {
 		return 0, err

@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/idemaudit/idemaudit/internal/config"
 )
@@ -83,5 +85,42 @@ func TestCompensatingArgStrings(t *testing.T) {
 	}
 	if r := parseWith(t, nil, `{"action_type":"cancel_x","args":{"a":"b"}}`); r.ArgStrings != "" {
 		t.Error("without a config nothing is kept")
+	}
+}
+
+// The args strings of compensating calls live in their own table: a grown
+// log's re-read last line and prune keep it in step with calls.
+func TestArgStringsFollowCalls(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := openMem(t)
+	d.Config = &config.Config{}
+	cancel := `{"ts":"2026-11-16T10:00:00Z","action_type":"cancel_x","args":{"id":"res_1"}}`
+	p := write(t, dir, "a.jsonl", []byte(cancel)) // no terminator: re-read when the log grows
+	if _, err := d.IngestFile(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "a.jsonl", []byte(cancel+"\n"+`{"ts":"2026-12-16T10:00:00Z","action_type":"cancel_x","args":{"id":"res_2"}}`+"\n"))
+	// the log held only a partial first line: it grew, it was not replaced
+	if st, err := d.IngestFile(ctx, p); err != nil || st.Status != StatusGrown || st.Calls != 2 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	var calls int
+	d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls").Scan(&calls)
+	if calls != 2 {
+		t.Fatalf("%d calls, want 2: the partial first line must not stay beside its whole version", calls)
+	}
+	count := func() (n int) {
+		d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM arg_strings").Scan(&n)
+		return n
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d args-strings rows, want 2 (the re-read line once)", n)
+	}
+	if _, err := d.Prune(ctx, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d args-strings rows after prune, want 1", n)
 	}
 }

@@ -193,7 +193,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 		// A last line that had no terminator is read again, whole this time.
 		if from.tailLine.Valid {
-			for _, t := range []string{"calls", "malformed"} {
+			for _, t := range []string{"calls", "malformed", "arg_strings"} {
 				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
 					return st, err
 				}
@@ -275,24 +275,33 @@ func isDBError(err error) bool {
 func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64, tl *tail, st *Stats) error {
 	return d.Conn.Raw(func(raw any) error {
 		conn := raw.(driver.Conn)
-		calls, err := duckdb.NewAppenderFromConn(conn, "", "calls")
-		if err != nil {
-			return dbError{err}
+		var apps []*duckdb.Appender
+		for _, table := range []string{"calls", "malformed", "arg_strings"} {
+			a, err := duckdb.NewAppenderFromConn(conn, "", table)
+			if err != nil {
+				for _, o := range apps {
+					o.Close()
+				}
+				return dbError{err}
+			}
+			apps = append(apps, a)
 		}
-		bad, err := duckdb.NewAppenderFromConn(conn, "", "malformed")
-		if err != nil {
-			calls.Close()
-			return dbError{err}
-		}
-		row := make([]driver.Value, 17)
-		err = parseAll(ctx, src, first, tl, d.Config, false, func(b batch) error {
+		calls, bad, strs := apps[0], apps[1], apps[2]
+		row := make([]driver.Value, 16)
+		err := parseAll(ctx, src, first, tl, d.Config, false, func(b batch) error {
 			st.Lines += b.lines
 			st.Calls += int64(len(b.records))
 			st.Malformed += int64(len(b.malformed))
 			for i := range b.records {
-				fillRow(row, id, b.lineNos[i], &b.records[i])
+				r := &b.records[i]
+				fillRow(row, id, b.lineNos[i], r)
 				if err := calls.AppendRow(row...); err != nil {
 					return dbError{err}
+				}
+				if r.ArgStrings != "" {
+					if err := strs.AppendRow(id, b.lineNos[i], r.ArgStrings); err != nil {
+						return dbError{err}
+					}
 				}
 			}
 			for _, m := range b.malformed {
@@ -306,15 +315,17 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64
 			return nil
 		})
 		// Close flushes; after a failure the transaction is rolled back anyway.
-		cerr1, cerr2 := calls.Close(), bad.Close()
+		var cerr error
+		for _, a := range apps {
+			if e := a.Close(); e != nil && cerr == nil {
+				cerr = e
+			}
+		}
 		if err != nil {
 			return err
 		}
-		if cerr1 != nil {
-			return dbError{cerr1}
-		}
-		if cerr2 != nil {
-			return dbError{cerr2}
+		if cerr != nil {
+			return dbError{cerr}
 		}
 		return nil
 	})
@@ -346,10 +357,6 @@ func fillRow(row []driver.Value, id int32, line int64, r *Record) {
 	}
 	if r.HasArgs {
 		row[15] = duckdb.UUID(r.ArgsFP)
-	}
-	row[16] = nil
-	if r.ArgStrings != "" {
-		row[16] = r.ArgStrings
 	}
 }
 

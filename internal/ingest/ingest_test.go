@@ -280,7 +280,7 @@ func TestSchemaMigrationAndVersion(t *testing.T) {
 	var v string
 	var n int
 	d.Conn.QueryRowContext(ctx, "SELECT value FROM idemaudit_meta WHERE key = 'schema_version'").Scan(&v)
-	d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls JOIN sources USING (source_id) WHERE safe_lines = 2 AND first_line = 1 AND arg_strings IS NULL").Scan(&n)
+	d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls JOIN sources USING (source_id) WHERE safe_lines = 2 AND first_line = 1 AND NOT EXISTS (SELECT 1 FROM arg_strings)").Scan(&n)
 	if v != fmt.Sprint(SchemaVersion) || n != 2 {
 		t.Errorf("after migration: version %q, %d calls joined", v, n)
 	}

@@ -39,6 +39,21 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 			byOffset[k.safeBytes] = append(byOffset[k.safeBytes], k)
 		}
 	}
+	// A segment that holds only an unterminated line (a log caught while its
+	// first line was being written) has no complete line to check; its
+	// partial line is checked instead, for the same path only (a few bytes
+	// of another file's beginning prove nothing).
+	tailOnly := map[int64][]*known{}
+	for i := range segs {
+		k := &segs[i]
+		if k.safeBytes == 0 && k.tailLine.Valid && k.endBytes > 0 && k.absPath == abs {
+			if byOffset[k.endBytes] == nil && tailOnly[k.endBytes] == nil {
+				marks = append(marks, k.endBytes)
+			}
+			tailOnly[k.endBytes] = append(tailOnly[k.endBytes], k)
+		}
+	}
+	var grownTail *known
 	sort.Slice(marks, func(i, j int) bool { return marks[i] < marks[j] })
 	c := newCountingReader(f)
 	buf := make([]byte, 1<<20)
@@ -53,6 +68,11 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 			break // the file is shorter than this mark
 		}
 		sum := c.sum()
+		for _, k := range tailOnly[m] {
+			if k.endHash == sum {
+				grownTail = k
+			}
+		}
 		for _, k := range byOffset[m] {
 			// longest wins; at equal length the same path, then the latest
 			if k.safeHash == sum && (res.prefix == nil || res.prefix.safeBytes < m || k.absPath == abs || res.prefix.absPath != abs) {
@@ -73,6 +93,9 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 		}
 	}
 	res.size, res.hash = c.n, c.sum()
+	if res.prefix == nil && grownTail != nil && grownTail.endBytes < res.size {
+		res.prefix = grownTail // read from the start; its partial line is deleted and read again, whole
+	}
 	for i := range segs {
 		k := &segs[i]
 		if k.endBytes == res.size && k.endHash == res.hash && (res.size > 0 || k.absPath == abs) {

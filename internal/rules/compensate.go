@@ -42,7 +42,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 		return nil
 	}
 	var kept int
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM audit_calls_args WHERE arg_strings IS NOT NULL LIMIT 1)").Scan(&kept); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM arg_strings LIMIT 1)").Scan(&kept); err != nil {
 		return err
 	}
 	if kept == 0 {
@@ -65,15 +65,14 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 	// narrow rows through the unnest (a compensating call holds a dozen
 	// strings), the call's details only for the matches
 	rows, err := conn.QueryContext(ctx, `WITH x AS (
-			SELECT source_id, line, unnest(string_split(arg_strings, chr(31))) AS s
-			FROM audit_calls_args
-			WHERE arg_strings IS NOT NULL AND outcome = 'applied' AND ts IS NOT NULL
+			SELECT source_id, line, unnest(string_split(strings, chr(31))) AS s FROM arg_strings
 		), m AS (
 			SELECT DISTINCT source_id, line, s FROM x SEMI JOIN comp_targets t ON x.s = t.response_id
 		)
 		SELECT m.s, c.path, c.path_rank, c.line, c.ts, c.action_type, c.idempotency_key, c.response_id,
 			c.status, c.status_num, c.effect, c.session_id, c.outcome
 		FROM m JOIN audit_calls c USING (source_id, line)
+		WHERE c.outcome = 'applied' AND c.ts IS NOT NULL
 		ORDER BY c.ts, c.path_rank, c.line, m.s`)
 	if err != nil {
 		return err

@@ -2,19 +2,22 @@
 -- A call is offending when it brings an argument set not seen before for the
 -- key (the first one excepted). Medium; low when only one argument set got
 -- through (the downstream rejected the others, as Stripe does).
-WITH g0 AS (
-    SELECT action_type, idempotency_key
+WITH g0 AS ( -- grouped by a 64-bit hash of (action, key): cheap; a collision
+    -- only lets more calls through to the exact grouping below
+    SELECT hash(action_type, idempotency_key) AS h
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL
-    GROUP BY action_type, idempotency_key
+    GROUP BY h
     HAVING min(args_fp) <> max(args_fp) -- two distinct argument sets
 ), k AS (
-    SELECT a.* FROM audit_calls a SEMI JOIN g0 USING (action_type, idempotency_key)
+    SELECT a.* FROM audit_calls a SEMI JOIN g0 ON hash(a.action_type, a.idempotency_key) = g0.h
+    WHERE a.idempotency_key IS NOT NULL
 ), g AS (
     SELECT action_type, idempotency_key,
         count(DISTINCT args_fp) FILTER (WHERE outcome <> 'rejected') AS accepted_args
     FROM k
     GROUP BY action_type, idempotency_key
+    HAVING min(args_fp) <> max(args_fp)
 ), c AS (
     SELECT a.*, g.accepted_args,
         row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, path_rank, line) AS nth_of_args,

@@ -4,11 +4,13 @@
 -- later calls are the offending ones. noop, no-op, no_op and none, in any
 -- case, all mean that nothing happened. A call after a rejected one is the
 -- first execution (a rejected request stores no result to replay).
-WITH replayed AS ( -- only keys used twice can be replayed
-    SELECT action_type, idempotency_key
+WITH replayed AS ( -- only keys used twice can be replayed; grouped by a 64-bit
+    -- hash of (action, key): a collision only lets more calls through to the
+    -- exact partitions below
+    SELECT hash(action_type, idempotency_key) AS h
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL
-    GROUP BY action_type, idempotency_key
+    GROUP BY h
     HAVING count(*) >= 2
 ), o AS (
     SELECT source_id, line, action_type, idempotency_key,
@@ -16,7 +18,8 @@ WITH replayed AS ( -- only keys used twice can be replayed
                      ORDER BY ts NULLS LAST, path_rank, line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) >= 1
             AND outcome <> 'rejected'
             AND effect IS NOT NULL AND lower(effect) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
-    FROM audit_calls SEMI JOIN replayed USING (action_type, idempotency_key)
+    FROM audit_calls a SEMI JOIN replayed r ON hash(a.action_type, a.idempotency_key) = r.h
+    WHERE a.idempotency_key IS NOT NULL
 ), g AS (
     SELECT action_type, idempotency_key
     FROM o
