@@ -147,6 +147,19 @@ func (e *env) analyse(f *reportFlags, db *ingest.DB, o rules.Options) (*rules.Re
 	if os.Getenv("IDEMAUDIT_TIMING") != "" { // for performance work
 		o.Timing = func(step string, d time.Duration) { fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs\n", step, d.Seconds()) }
 	}
+	if rule := os.Getenv("IDEMAUDIT_EXPLAIN"); rule != "" { // for performance work
+		o.Explain = func(id, query string) error {
+			if id != rule {
+				return nil
+			}
+			var kind, plan string
+			if err := db.Conn.QueryRowContext(e.ctx, "EXPLAIN ANALYZE "+query).Scan(&kind, &plan); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stderr, "EXPLAIN ANALYZE of rule %s:\n%s\n", id, plan)
+			return nil
+		}
+	}
 	res, err := rules.Audit(e.ctx, db.Conn, o)
 	if err != nil || !f.redact {
 		return res, err

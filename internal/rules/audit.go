@@ -32,6 +32,9 @@ type Options struct {
 	Config *config.Config
 	// QuietRejections leaves retry-after-rejection findings out.
 	QuietRejections bool
+	// Explain, when set, is given each rule's whole query before it runs
+	// (IDEMAUDIT_EXPLAIN=RULE prints its EXPLAIN ANALYZE: performance work).
+	Explain func(rule, query string) error
 }
 
 // DefaultWindow is the chain gap when none is given.
@@ -244,13 +247,19 @@ func (r *Rule) run(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, e
 		}
 		return "NULL::" + typ
 	}
-	rows, err := conn.QueryContext(ctx, `WITH r AS (`+q+`)
-SELECT r.grp, r.severity, `+optional("rule", "VARCHAR")+`, r.action_type, r.idempotency_key, `+optional("group_calls", "BIGINT")+`,
-       `+optional("offending", "BOOLEAN")+`, `+optional("since", "BIGINT")+`,
+	full := `WITH r AS (` + q + `)
+SELECT r.grp, r.severity, ` + optional("rule", "VARCHAR") + `, r.action_type, r.idempotency_key, ` + optional("group_calls", "BIGINT") + `,
+       ` + optional("offending", "BOOLEAN") + `, ` + optional("since", "BIGINT") + `,
        c.path, c.line, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
        c.effect, c.session_id, c.args_fp::VARCHAR, c.outcome
 FROM r JOIN audit_calls c USING (source_id, line)
-ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`)
+ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`
+	if o.Explain != nil {
+		if err := o.Explain(r.ID, full); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := conn.QueryContext(ctx, full)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ const RetryAfterRejection = "retry-after-rejection"
 // database.
 type settings struct {
 	byAction map[string]config.Resolved
+	readOnly bool // some action is read-only
 }
 
 func (s *settings) of(action string) config.Resolved { return s.byAction[action] }
@@ -42,6 +43,7 @@ func actionSettings(ctx context.Context, conn *sql.Conn, cfg *config.Config) (*s
 		}
 		r := cfg.Resolve(a)
 		s.byAction[a] = r
+		s.readOnly = s.readOnly || r.ReadOnly
 		if r.Repeatable || r.ReadOnly {
 			special = append(special, "(?, ?, ?)")
 			vals = append(vals, a, r.Repeatable, r.ReadOnly)

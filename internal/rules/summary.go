@@ -11,10 +11,14 @@ import (
 // from the calls the report is about (period_calls).
 func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set *settings) error {
 	var minTS, maxTS sql.NullInt64
+	untimedFrom := "calls" // the view joins settings: only worth it when some action is read-only
+	if set.readOnly {
+		untimedFrom = "(SELECT * FROM classified_calls WHERE NOT read_only)"
+	}
 	s := &res.Summary
 	err := conn.QueryRowContext(ctx, `SELECT count(*), count(idempotency_key),
 		count(*) FILTER (WHERE fp IS NULL), min(ts), max(ts),
-		(SELECT count(*) FROM classified_calls WHERE ts IS NULL AND NOT read_only)
+		(SELECT count(*) FROM `+untimedFrom+` WHERE ts IS NULL)
 		FROM period_calls`).Scan(&s.Calls, &s.KeyedCalls, &s.UnfingerprintedCalls, &minTS, &maxTS, &s.UntimedCalls)
 	if err != nil {
 		return err
@@ -46,6 +50,9 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 	}
 	// read-only actions: not audited, but said
 	ro := "SELECT c.* FROM classified_calls c WHERE c.read_only"
+	if !set.readOnly {
+		ro += " AND false"
+	}
 	if p := o.Period; p != nil {
 		ro += fmt.Sprintf(" AND c.ts >= %d AND c.ts < %d", p.Start.UnixNano(), p.End.UnixNano())
 	}

@@ -5,13 +5,15 @@
 -- id not seen before for the key (the first one excepted): that is when, and
 -- how often, it happened.
 WITH g0 AS ( -- keys with two response ids at all: few; only their calls need an outcome.
-    -- Grouped by a 64-bit hash of (action, key), far cheaper than the strings: a
-    -- collision only lets a few more calls through to the exact grouping below.
+    -- On 64-bit hashes, far cheaper than the strings: a collision of two keys
+    -- only lets a few more calls through to the exact grouping below; two
+    -- response ids of one key colliding (odds about 1 in 10^19) would hide it.
     SELECT hash(action_type, idempotency_key) AS h
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL
     GROUP BY h
-    HAVING min(response_id) <> max(response_id)
+    HAVING min(hash(response_id)) FILTER (WHERE response_id IS NOT NULL)
+        <> max(hash(response_id)) FILTER (WHERE response_id IS NOT NULL)
 ), k AS (
     SELECT a.* FROM audit_calls a SEMI JOIN g0 ON hash(a.action_type, a.idempotency_key) = g0.h
     WHERE a.idempotency_key IS NOT NULL
