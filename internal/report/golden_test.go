@@ -145,6 +145,8 @@ func richResult() *rules.Result {
 			{Source: "logs/travel.jsonl", Line: 60, TS: tm("2026-11-16T09:30:00Z"), ActionType: "book_flight", Status: sp("422"), StatusNum: true},
 			{Source: "logs/travel.jsonl", Line: 61, TS: tm("2026-11-16T09:30:30Z"), ActionType: "book_flight", ResponseID: sp("res_9"), Status: sp("ok")},
 		}}
+	// patterns as the audit labels them (the first call of crit timed out)
+	crit.Pattern, replay.Pattern, deduped.Pattern, compensated.Pattern = "retry-after-error", "retry-after-error", "repeat", "retry-storm"
 	r.Findings = []rules.Finding{crit, repeat, replay, mismatch, low, deduped, compensated, rejected}
 	classify(r)
 	for i := range r.Findings {

@@ -118,6 +118,10 @@ type findingHead struct {
 	Compensated      bool               `json:"compensated"`
 	SeverityBefore   *string            `json:"severity_before_compensation"`
 	Compensations    []jsonCompensation `json:"compensations"`
+	// how a repeat came about: retry-after-error, concurrent, replay,
+	// retry-storm, repeat; null for other findings
+	Pattern     *string `json:"pattern"`
+	PatternNote *string `json:"pattern_note"`
 }
 
 type jsonOutcomes struct {
@@ -141,6 +145,10 @@ type jsonCall struct {
 	Status         json.RawMessage `json:"status"`
 	Effect         *string         `json:"effect"`
 	Outcome        string          `json:"outcome"`
+	SessionID      *string         `json:"session_id"`
+	SpanID         *string         `json:"span_id"`
+	RunID          *string         `json:"run_id"`
+	DurationMS     *float64        `json:"duration_ms"`
 }
 
 type jsonMalformed struct {
@@ -241,6 +249,13 @@ func wire(r *rules.Result) *jsonReport {
 			s := f.SeverityBefore.String()
 			jf.SeverityBefore = &s
 		}
+		if f.Pattern != "" {
+			p, n := f.Pattern, rules.PatternNote(&f, func(s string) string { return s })
+			jf.Pattern = &p
+			if n != "" {
+				jf.PatternNote = &n
+			}
+		}
 		for _, c := range f.Compensations {
 			jf.Compensations = append(jf.Compensations, jsonCompensation{c.Of, c.ActionType, callWire(c.Call)})
 		}
@@ -259,7 +274,8 @@ func wire(r *rules.Result) *jsonReport {
 }
 
 func callWire(c rules.Call) jsonCall {
-	return jsonCall{c.Source, c.Line, jsonTime(c.TS), c.Key, c.ResponseID, jsonStatus(c), c.Effect, string(c.Outcome)}
+	return jsonCall{c.Source, c.Line, jsonTime(c.TS), c.Key, c.ResponseID, jsonStatus(c), c.Effect, string(c.Outcome),
+		c.SessionID, c.SpanID, c.RunID, c.DurationMS}
 }
 
 // writeStreaming writes the report byte for byte as json.MarshalIndent with

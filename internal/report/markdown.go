@@ -104,6 +104,13 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 				p(" (%s)", m)
 			}
 			p("\n\nRule `%s` (%s), id `%s`: %s.\n\n", f.Rule, f.Severity, f.ID, rules.Message(f, mdCode))
+			if f.Pattern != "" {
+				p("Pattern: `%s`", f.Pattern)
+				if n := rules.PatternNote(f, mdCode); n != "" {
+					p(" — %s", n)
+				}
+				p(".\n\n")
+			}
 			if f.Compensated {
 				p("Compensated: this finding was %s before the compensating calls below undid every extra side effect.\n\n", f.SeverityBefore)
 			}

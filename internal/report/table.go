@@ -135,6 +135,13 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 		}
 		p("\n")
 		p("  %s\n", termSafe(f.Message, tableMessageMax))
+		if f.Pattern != "" {
+			p("  pattern: %s", f.Pattern)
+			if n := rules.PatternNote(f, func(s string) string { return termSafe(s, tableCellMax) }); n != "" {
+				p(" (%s)", n)
+			}
+			p("\n")
+		}
 		t := newTable(b, "source:line", "ts", "key", "response id", "status", "outcome", "effect")
 		for j, c := range f.Calls {
 			if j == tableEvidenceRows {

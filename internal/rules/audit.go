@@ -130,6 +130,9 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	if err := compensate(ctx, conn, all); err != nil {
 		return nil, err
 	}
+	for i := range all {
+		labelPattern(&all[i])
+	}
 	timing("compensations")
 	for i := range all {
 		f := &all[i]
@@ -251,7 +254,7 @@ func (r *Rule) run(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, e
 SELECT r.grp, r.severity, ` + optional("rule", "VARCHAR") + `, r.action_type, r.idempotency_key, ` + optional("group_calls", "BIGINT") + `,
        ` + optional("offending", "BOOLEAN") + `, ` + optional("since", "BIGINT") + `,
        c.path, c.line, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
-       c.effect, c.session_id, c.args_fp::VARCHAR, c.outcome
+       c.effect, c.session_id, c.args_fp::VARCHAR, c.outcome, c.span_id, c.run_id, c.duration_ms
 FROM r JOIN audit_calls c USING (source_id, line)
 ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`
 	if o.Explain != nil {
@@ -280,7 +283,7 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`
 			outcome          string
 		)
 		if err := rows.Scan(&grp, &sev, &ruleID, &action, &key, &total, &offending, &since, &c.Source, &c.Line, &ts,
-			&c.Key, &c.ResponseID, &c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &argsFP, &outcome); err != nil {
+			&c.Key, &c.ResponseID, &c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &argsFP, &outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
 			return nil, err
 		}
 		c.Outcome = Outcome(outcome)

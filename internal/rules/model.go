@@ -56,6 +56,9 @@ type Call struct {
 	StatusNum  bool // Status was a JSON number in the log (e.g. 504)
 	Effect     *string
 	SessionID  *string
+	SpanID     *string
+	RunID      *string
+	DurationMS *float64
 	Outcome    Outcome // applied, rejected or unknown (see outcome.go)
 }
 
@@ -121,8 +124,13 @@ type Finding struct {
 	// to low from SeverityBefore.
 	Compensated    bool
 	SeverityBefore Severity
+	// Pattern says how a repeat came about (duplicate and repeat findings):
+	// retry-after-error, concurrent, replay, retry-storm or repeat; see
+	// pattern.go. PatternNote says what in the evidence shows it.
+	Pattern string
 
 	offending []int64 // ts of the calls that make it fire (for rules that say; else the first call)
+	patternAt int     // the evidence call the pattern points at (PatternNote)
 }
 
 // ActionStats is one row of the per-action scorecard.

@@ -1,0 +1,96 @@
+package rules
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// patternRules are the rules whose findings are repeats of one operation.
+var patternRules = map[string]bool{"same-key-different-response": true, "repeat-without-key": true,
+	"unstable-key": true, "non-noop-replay": true, RetryAfterRejection: true}
+
+// Patterns, in the order they are tried: the first that fits names the finding.
+const (
+	PatternRetryAfterError = "retry-after-error" // an earlier call failed or timed out
+	PatternConcurrent      = "concurrent"        // calls overlap in time: parallel branches
+	PatternReplay          = "replay"            // calls from different run ids: a crash-recovery replay
+	PatternRetryStorm      = "retry-storm"       // three calls or more
+	PatternRepeat          = "repeat"
+)
+
+// labelPattern says how a repeat came about, from its evidence (ordered by
+// time): a call before the last one that failed (a status that says error,
+// timeout or 5xx: outcome unknown with a status) → retry-after-error; a call
+// that starts before the previous one ended (ts + duration_ms), on another
+// span → concurrent; two run ids → replay; ≥ 3 calls → retry-storm.
+func labelPattern(f *Finding) {
+	if !patternRules[f.Rule] || len(f.Calls) < 2 {
+		return
+	}
+	cs := f.Calls
+	for i, c := range cs[:len(cs)-1] {
+		if c.Outcome == Unknown && c.Status != nil {
+			f.Pattern, f.patternAt = PatternRetryAfterError, i
+			return
+		}
+	}
+	for i := 1; i < len(cs); i++ {
+		a, b := cs[i-1], cs[i]
+		if a.TS == nil || b.TS == nil || a.DurationMS == nil {
+			continue
+		}
+		end := a.TS.Add(time.Duration(*a.DurationMS * float64(time.Millisecond)))
+		if b.TS.Before(end) && (a.SpanID == nil || b.SpanID == nil || *a.SpanID != *b.SpanID) {
+			f.Pattern, f.patternAt = PatternConcurrent, i
+			return
+		}
+	}
+	runs := map[string]bool{}
+	for _, c := range cs {
+		if c.RunID != nil {
+			runs[*c.RunID] = true
+		}
+	}
+	switch {
+	case len(runs) >= 2:
+		f.Pattern = PatternReplay
+	case len(cs) >= 3:
+		f.Pattern = PatternRetryStorm
+	default:
+		f.Pattern = PatternRepeat
+	}
+}
+
+// PatternNote says in words what in the evidence shows the pattern, with
+// log values passed through quote (as Message does); "" when there is
+// nothing to add.
+func PatternNote(f *Finding, quote func(string) string) string {
+	cs := f.Calls
+	at := func(c Call) string { return quote(c.Source) + ":" + strconv.FormatInt(c.Line, 10) }
+	switch f.Pattern {
+	case PatternRetryAfterError:
+		c := cs[f.patternAt]
+		s := fmt.Sprintf("the call at %s answered %s and was retried", at(c), quote(*c.Status))
+		if next := cs[f.patternAt+1]; c.TS != nil && next.TS != nil {
+			s += " " + humanDuration(next.TS.Sub(*c.TS)) + " later"
+		}
+		if c.ResponseID != nil {
+			s += fmt.Sprintf("; its response id %s shows it went through after all", quote(*c.ResponseID))
+		}
+		return s
+	case PatternConcurrent:
+		return fmt.Sprintf("the call at %s started before the one at %s had ended", at(cs[f.patternAt]), at(cs[f.patternAt-1]))
+	case PatternReplay:
+		runs := map[string]bool{}
+		for _, c := range cs {
+			if c.RunID != nil {
+				runs[*c.RunID] = true
+			}
+		}
+		return fmt.Sprintf("the calls come from %d run ids: a restarted process replayed the step", len(runs))
+	case PatternRetryStorm:
+		return fmt.Sprintf("%d calls", len(cs))
+	}
+	return ""
+}
