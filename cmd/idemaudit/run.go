@@ -34,6 +34,8 @@ Usage:
   idemaudit prune --db FILE --keep 26w       delete calls older than that
   idemaudit rules [RULE]                     list the rule catalogue, or explain one rule
   idemaudit identity --suggest PATH...       propose per-action identities from the data
+  idemaudit explain (--db FILE | PATH...) --key K | --finding ID | --session S | --response R
+                                             the timeline of the calls involved, and a verdict
   idemaudit sample [flags] DIR               write a synthetic week of logs with planted anomalies
   idemaudit --version                        print the version
 
@@ -67,6 +69,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		code, err = e.rules(args[1:])
 	case "identity":
 		code, err = e.identity(args[1:])
+	case "explain":
+		code, err = e.explain(args[1:])
 	case "sample":
 		code, err = e.sample(args[1:])
 	case "ingest":

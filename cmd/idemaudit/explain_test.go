@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type explainOut struct {
+	Subject string `json:"subject"`
+	Calls   []struct {
+		Line       int      `json:"line"`
+		ActionType string   `json:"action_type"`
+		Gap        *float64 `json:"gap_seconds"`
+		Outcome    string   `json:"outcome"`
+		SpanID     *string  `json:"span_id"`
+	} `json:"calls"`
+	Findings []struct {
+		ID   string `json:"id"`
+		Rule string `json:"rule"`
+	} `json:"findings"`
+	Verdict []string `json:"verdict"`
+}
+
+func explainJSONOut(t *testing.T, args ...string) explainOut {
+	t.Helper()
+	r := run(t, nil, append([]string{"explain", "-f", "json"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var out explainOut
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	return out
+}
+
+func TestExplain(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "charges.jsonl", strings.Join([]string{
+		`{"ts":"2026-11-16T09:00:00Z","action_type":"charge_card","idempotency_key":"chg-42","args":{"amount":2000},"status":504,"response_id":"ch_1","duration_ms":30000,"span_id":"sp1","session_id":"s1"}`,
+		`{"ts":"2026-11-16T09:00:31Z","action_type":"charge_card","idempotency_key":"chg-42","args":{"amount":2000},"status":"ok","response_id":"ch_2","duration_ms":800,"span_id":"sp2","session_id":"s1"}`,
+		`{"ts":"2026-11-16T09:05:00Z","action_type":"send_email","args":{"to":"a"},"status":"ok","response_id":"m_1","session_id":"s1"}`,
+		`{"ts":"2026-11-16T10:00:00Z","action_type":"charge_card","idempotency_key":"chg-7","args":{"amount":10},"status":"ok","response_id":"ch_9","session_id":"s2"}`,
+	}, "\n")+"\n")
+
+	// "did the agent double-charge?": the key's timeline, with gaps, and a verdict
+	out := explainJSONOut(t, "--key", "chg-42", log)
+	if len(out.Calls) != 2 || out.Calls[0].Line != 1 || out.Calls[1].Line != 2 || out.Calls[0].Gap != nil || *out.Calls[1].Gap != 31 ||
+		out.Calls[0].Outcome != "unknown" || *out.Calls[1].SpanID != "sp2" {
+		t.Errorf("timeline %+v", out.Calls)
+	}
+	v := strings.Join(out.Verdict, "\n")
+	for _, want := range []string{"2 side effects of charge_card for one logical operation (same-key-different-response): ch_1, ch_2",
+		"answered 504 and was retried 31s later; its response id ch_1 shows it went through after all", "1 extra still standing"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("verdict %q lacks %q", v, want)
+		}
+	}
+	var id string
+	for _, f := range out.Findings {
+		if f.Rule == "same-key-different-response" {
+			id = f.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("findings %+v", out.Findings)
+	}
+
+	// the same finding by (a prefix of) its id, and by a response id; from a kept database too
+	db := filepath.Join(dir, "k.duckdb")
+	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for _, args := range [][]string{{"--finding", id[:6], log}, {"--response", "ch_2", log}, {"--finding", id, "--db", db}} {
+		o := explainJSONOut(t, args...)
+		if len(o.Calls) != 2 || o.Calls[1].Line != 2 || !strings.Contains(strings.Join(o.Verdict, " "), "2 side effects") {
+			t.Errorf("%v: %+v", args, o)
+		}
+	}
+
+	// a session mixes operations; a clean key says so
+	if o := explainJSONOut(t, "--session", "s1", log); len(o.Calls) != 3 {
+		t.Errorf("session: %+v", o.Calls)
+	}
+	if o := explainJSONOut(t, "--key", "chg-7", log); len(o.Calls) != 1 || !strings.HasPrefix(o.Verdict[0], "No duplicate side effect among these 1 calls") {
+		t.Errorf("clean key: %+v", o)
+	}
+
+	// nothing matches, or no selector: exit 2 and why
+	for _, args := range [][]string{{"--key", "nope", log}, {log}, {"--key", "a", "--session", "b", log}, {"--key", "chg-42"}} {
+		if r := run(t, nil, append([]string{"explain"}, args...)...); r.code != 2 || r.stderr == "" {
+			t.Errorf("%v: exit %d %q", args, r.code, r.stderr)
+		}
+	}
+
+	// Markdown for an incident doc: hostile values stay inside their cells
+	hostile := writeFile(t, dir, "hostile.jsonl",
+		`{"ts":"2026-11-16T09:00:00Z","action_type":"a|b","idempotency_key":"k|<script>`+"`"+`","response_id":"r1","status":504}`+"\n"+
+			`{"ts":"2026-11-16T09:00:10Z","action_type":"a|b","idempotency_key":"k|<script>`+"`"+`","response_id":"r2\u001b[31m"}`+"\n")
+	md := run(t, nil, "explain", "-f", "markdown", "--key", "k|<script>`", hostile)
+	if md.code != 0 {
+		t.Fatal(md.stderr)
+	}
+	for _, l := range strings.Split(md.stdout, "\n") {
+		if strings.HasPrefix(l, "| 2026") && strings.Count(strings.ReplaceAll(l, `\|`, ""), "|") != 11 {
+			t.Errorf("a value split a table row: %s", l)
+		}
+	}
+	if strings.Contains(md.stdout, "\x1b") {
+		t.Errorf("an escape sequence got through:\n%s", md.stdout)
+	}
+	for _, l := range strings.Split(md.stdout, "\n") {
+		if strings.Contains(l, "<script>") && !strings.Contains(l, "`` k") {
+			t.Errorf("<script> outside a code span: %s", l)
+		}
+	}
+	tab := run(t, nil, "explain", "--key", "k|<script>`", hostile)
+	if tab.code != 0 || strings.Contains(tab.stdout, "\x1b") {
+		t.Errorf("table: exit %d, escape sequence through: %q", tab.code, tab.stdout)
+	}
+}

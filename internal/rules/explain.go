@@ -1,0 +1,257 @@
+package rules
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Selector picks the calls an explanation is about: exactly one field set.
+type Selector struct {
+	Key, Finding, Session, Response string
+}
+
+func (s Selector) describe() (string, error) {
+	var set []string
+	for _, kv := range [][2]string{{"key", s.Key}, {"finding", s.Finding}, {"session", s.Session}, {"response id", s.Response}} {
+		if kv[1] != "" {
+			set = append(set, kv[0]+" "+kv[1])
+		}
+	}
+	if len(set) != 1 {
+		return "", errors.New("give exactly one of --key, --finding, --session, --response")
+	}
+	return set[0], nil
+}
+
+// Explanation is a timeline of calls and what the audit found in them.
+type Explanation struct {
+	Subject  string    // e.g. "key chg-42"
+	Calls    []Call    // ordered by ts, source, line
+	Findings []Finding // the findings among these calls (coverage findings left out), audit order
+	Window   time.Duration
+	Capped   int // calls left out beyond MaxExplainCalls
+}
+
+// MaxExplainCalls bounds a timeline (a session of a million calls is not a
+// timeline anyone reads; the JSON report has every finding's calls).
+const MaxExplainCalls = 10000
+
+// ErrNothingToExplain is a selector no call matches.
+var ErrNothingToExplain = errors.New("no call matches")
+
+// Explain runs the audit and gathers the timeline of the selected calls:
+// a key's calls (any action), a session's, a finding's evidence and
+// compensating calls, or, for a response id, the evidence of every finding
+// that holds it (else the calls that returned it).
+func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Explanation, error) {
+	subject, err := sel.describe()
+	if err != nil {
+		return nil, err
+	}
+	res, err := Audit(ctx, conn, o)
+	if err != nil {
+		return nil, err
+	}
+	ex := &Explanation{Subject: subject, Window: o.Window}
+	var where string
+	var arg string
+	switch {
+	case sel.Finding != "":
+		var hit []*Finding
+		for i := range res.Findings {
+			if strings.HasPrefix(res.Findings[i].ID, sel.Finding) {
+				hit = append(hit, &res.Findings[i])
+			}
+		}
+		switch {
+		case len(hit) == 0:
+			return nil, fmt.Errorf("%w: no finding has id %s", ErrNothingToExplain, sel.Finding)
+		case len(hit) > 1:
+			return nil, fmt.Errorf("finding id %s is ambiguous (%d findings start with it): give more of it", sel.Finding, len(hit))
+		}
+		ex.Calls = append(ex.Calls, hit[0].Calls...)
+		for _, c := range hit[0].Compensations {
+			ex.Calls = append(ex.Calls, c.Call)
+		}
+		sortCalls(ex.Calls)
+	case sel.Response != "":
+		seen := map[[2]any]bool{}
+		for i := range res.Findings {
+			f := &res.Findings[i]
+			if f.Rule == "missing-key" || !holds(f, sel.Response) {
+				continue
+			}
+			for _, c := range append(append([]Call(nil), f.Calls...), compCalls(f)...) {
+				if k := [2]any{c.Source, c.Line}; !seen[k] {
+					seen[k] = true
+					ex.Calls = append(ex.Calls, c)
+				}
+			}
+		}
+		sortCalls(ex.Calls)
+		if len(ex.Calls) == 0 {
+			where, arg = "response_id = ?", sel.Response
+		}
+	case sel.Key != "":
+		where, arg = "idempotency_key = ?", sel.Key
+	default:
+		where, arg = "session_id = ?", sel.Session
+	}
+	if where != "" {
+		if ex.Calls, ex.Capped, err = selectCalls(ctx, conn, where, arg); err != nil {
+			return nil, err
+		}
+	}
+	if len(ex.Calls) == 0 {
+		return nil, fmt.Errorf("%w %s", ErrNothingToExplain, subject)
+	}
+	in := map[[2]any]bool{}
+	for _, c := range ex.Calls {
+		in[[2]any{c.Source, c.Line}] = true
+	}
+	for _, f := range res.Findings {
+		if f.Rule == "missing-key" && (sel.Finding == "" || !strings.HasPrefix(f.ID, sel.Finding)) {
+			continue
+		}
+		for _, c := range f.Calls {
+			if in[[2]any{c.Source, c.Line}] {
+				ex.Findings = append(ex.Findings, f)
+				break
+			}
+		}
+	}
+	return ex, nil
+}
+
+func holds(f *Finding, resp string) bool {
+	for _, c := range f.Calls {
+		if c.ResponseID != nil && *c.ResponseID == resp {
+			return true
+		}
+	}
+	for _, c := range f.Compensations {
+		if c.Of == resp || (c.ResponseID != nil && *c.ResponseID == resp) {
+			return true
+		}
+	}
+	return false
+}
+
+func compCalls(f *Finding) []Call {
+	var out []Call
+	for _, c := range f.Compensations {
+		out = append(out, c.Call)
+	}
+	return out
+}
+
+func sortCalls(cs []Call) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		a, b := &cs[i], &cs[j]
+		if c := compareTS(a.TS, b.TS); c != 0 {
+			return c < 0
+		}
+		if a.Source != b.Source {
+			return a.Source < b.Source
+		}
+		return a.Line < b.Line
+	})
+}
+
+// selectCalls reads the audited calls matching one condition, in time order.
+func selectCalls(ctx context.Context, conn *sql.Conn, where, arg string) ([]Call, int, error) {
+	var total int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM audit_calls WHERE "+where, arg).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT path, line, ts, action_type, idempotency_key, response_id, status, status_num,
+		effect, session_id, span_id, run_id, duration_ms, outcome
+		FROM audit_calls WHERE `+where+` ORDER BY ts NULLS LAST, path_rank, line LIMIT `+fmt.Sprint(MaxExplainCalls), arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []Call
+	for rows.Next() {
+		var c Call
+		var ts sql.NullInt64
+		var outcome string
+		if err := rows.Scan(&c.Source, &c.Line, &ts, &c.ActionType, &c.Key, &c.ResponseID, &c.Status, &c.StatusNum,
+			&c.Effect, &c.SessionID, &c.SpanID, &c.RunID, &c.DurationMS, &outcome); err != nil {
+			return nil, 0, err
+		}
+		if ts.Valid {
+			t := time.Unix(0, ts.Int64).UTC()
+			c.TS = &t
+		}
+		c.Outcome = Outcome(outcome)
+		out = append(out, c)
+	}
+	return out, total - len(out), rows.Err()
+}
+
+// Verdict says in plain words what happened: for each finding among the
+// calls, how many side effects one operation had, how the repeat came
+// about, and whether it was undone. Log values go through quote.
+func Verdict(ex *Explanation, quote func(string) string) []string {
+	var out []string
+	dup := 0
+	for i := range ex.Findings {
+		f := &ex.Findings[i]
+		var s string
+		switch {
+		case f.Rule == "missing-key":
+			s = Message(f, quote) + "."
+		case IsDuplicateRule(f.Rule) && f.Stats.SideEffects >= 2:
+			dup++
+			s = fmt.Sprintf("%d side effects of %s for one logical operation (%s)", f.Stats.SideEffects, quote(f.ActionType), f.Rule)
+			if ids := responses(f, quote); len(ids) > 0 {
+				s += ": " + strings.Join(ids, ", ")
+			}
+			if n := PatternNote(f, quote); n != "" {
+				s += "; " + n
+			}
+			switch {
+			case f.Compensated:
+				s += "; every extra one was undone later (compensated)"
+			case f.Stats.Compensated > 0:
+				s += fmt.Sprintf("; %d of the extra ones undone, %d still standing", f.Stats.Compensated, f.Stats.ExtraRemaining)
+			default:
+				s += fmt.Sprintf("; %d extra still standing", f.Stats.ExtraRemaining)
+			}
+			s += "."
+		default:
+			s = Message(f, quote)
+			if n := PatternNote(f, quote); n != "" {
+				s += " (" + n + ")"
+			}
+			s += "."
+		}
+		out = append(out, s)
+	}
+	if dup == 0 {
+		lead := fmt.Sprintf("No duplicate side effect among these %d calls.", len(ex.Calls))
+		out = append([]string{lead}, out...)
+	}
+	return out
+}
+
+func responses(f *Finding, quote func(string) string) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, c := range f.Calls {
+		if c.Outcome != Rejected && c.ResponseID != nil && !seen[*c.ResponseID] {
+			seen[*c.ResponseID] = true
+			ids = append(ids, quote(*c.ResponseID))
+		}
+	}
+	if len(ids) > 5 {
+		ids = append(ids[:5], fmt.Sprintf("and %d more", len(ids)-5))
+	}
+	return ids
+}
