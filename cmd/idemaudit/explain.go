@@ -21,6 +21,7 @@ func (e *env) explain(args []string) (int, error) {
 	fs := pflag.NewFlagSet("explain", pflag.ContinueOnError)
 	var dbf dbFlags
 	dbf.add(fs, false)
+	fs.Lookup("db").Usage = "read the calls of this kept DuckDB `FILE` (read-only) instead of logs"
 	dbf.addConfig(fs)
 	var sel rules.Selector
 	fs.StringVar(&sel.Key, "key", "", "the calls with this idempotency key (any action)")
