@@ -408,7 +408,17 @@ func (c *Config) DescribeFingerprints() string {
 	}
 	sort.Strings(parts)
 	if len(parts) == 0 {
-		return "whole-args fingerprints for every action"
+		parts = append(parts, "whole-args fingerprints for every action")
+	}
+	comp := append([]string(nil), c.Compensations.Actions...)
+	if c.Compensations.Actions == nil {
+		comp = append(comp, DefaultCompensations...)
+	}
+	sort.Strings(comp)
+	def := append([]string(nil), DefaultCompensations...)
+	sort.Strings(def)
+	if strings.Join(comp, ",") != strings.Join(def, ",") {
+		parts = append(parts, "compensating actions "+strings.Join(comp, ","))
 	}
 	return strings.Join(parts, "; ")
 }

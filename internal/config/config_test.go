@@ -102,8 +102,12 @@ func TestDigest(t *testing.T) {
 	if parse("[actions.a]\nidentity = [\"x\"]").FingerprintDigest() == base {
 		t.Error("identity changes fingerprints")
 	}
-	if parse("[compensations]\nactions = [\"cancel_*\"]").FingerprintDigest() == base {
-		t.Error("compensating actions change what ingest keeps")
+	if c := parse("[compensations]\nactions = [\"cancel_*\"]"); c.FingerprintDigest() == base ||
+		c.DescribeFingerprints() != "whole-args fingerprints for every action; compensating actions cancel_*" {
+		t.Errorf("compensating actions change what ingest keeps, and the words say so: %q", c.DescribeFingerprints())
+	}
+	if d := (&Config{}).DescribeFingerprints(); d != "whole-args fingerprints for every action" {
+		t.Errorf("default described as %q", d)
 	}
 }
 
