@@ -33,8 +33,7 @@ type Explanation struct {
 	Subject  string    // e.g. "key chg-42"
 	Calls    []Call    // ordered by ts, source, line
 	Findings []Finding // the findings among these calls (coverage findings left out), audit order
-	Window   time.Duration
-	Capped   int // calls left out beyond MaxExplainCalls
+	Capped   int       // calls left out beyond MaxExplainCalls
 }
 
 // MaxExplainCalls bounds a timeline (a session of a million calls is not a
@@ -57,7 +56,7 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 	if err != nil {
 		return nil, err
 	}
-	ex := &Explanation{Subject: subject, Window: o.Window}
+	ex := &Explanation{Subject: subject}
 	var where string
 	var arg string
 	switch {
