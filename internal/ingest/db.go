@@ -20,7 +20,7 @@ import (
 // SchemaVersion is the layout this build reads and writes. Version 1 (the
 // first release: sources without segments) is migrated on open; a newer
 // version is refused.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // schema is the database every other package reads. ts is nanoseconds since
 // the epoch (UTC), so window arithmetic is integer arithmetic and sub-
@@ -52,7 +52,10 @@ CREATE TABLE IF NOT EXISTS sources (
 	end_hash    UUID    NOT NULL,
 	tail_line   BIGINT,           -- the last line, when it had no terminator (re-read on growth)
 	continues   INTEGER,          -- the segment whose content this one's beginning is
-	ingested_at TIMESTAMP
+	ingested_at TIMESTAMP,
+	format      VARCHAR DEFAULT 'jsonl', -- jsonl, otlp, langfuse, langsmith, openai-agents (see Format)
+	collapsed   BIGINT  DEFAULT 0, -- telemetry duplicates dropped: records of a (trace, span) already read
+	skipped     BIGINT  DEFAULT 0  -- records of a trace export that are no tool call (LLM spans, reads are kept)
 );
 CREATE TABLE IF NOT EXISTS calls (
 	source_id       INTEGER NOT NULL,
@@ -70,14 +73,16 @@ CREATE TABLE IF NOT EXISTS calls (
 	effect          VARCHAR,
 	duration_ms     DOUBLE,
 	fp              UUID,
-	args_fp         UUID
+	args_fp         UUID,
+	pos             INTEGER DEFAULT 0 -- the call's place among the calls of its line (a trace line holds many)
 );
 -- the id-like string values of a compensating call's args, each followed by
 -- \x1f (a table of its own: few calls have them, the rules never scan it)
 CREATE TABLE IF NOT EXISTS arg_strings (
 	source_id INTEGER NOT NULL,
 	line      BIGINT  NOT NULL,
-	strings   VARCHAR NOT NULL
+	strings   VARCHAR NOT NULL,
+	pos       INTEGER DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS malformed (
 	source_id INTEGER NOT NULL,
@@ -103,9 +108,17 @@ ALTER TABLE sources ADD COLUMN ingested_at TIMESTAMP;
 -- file is read again as a replaced one rather than resumed mid-line
 UPDATE sources SET safe_bytes = end_bytes, safe_hash = end_hash, safe_lines = lines;`,
 	// version 2 fingerprinted whole args for every action and kept no args
-	// strings (the table arg_strings, created by the schema): its calls
-	// compensate nothing (a finding stays at its severity)
-	2: `SELECT 1;`,
+	// strings (the table arg_strings, created empty): its calls compensate
+	// nothing (a finding stays at its severity)
+	2: `CREATE TABLE IF NOT EXISTS arg_strings (source_id INTEGER NOT NULL, line BIGINT NOT NULL, strings VARCHAR NOT NULL);`,
+	// version 4 reads trace exports: a line may hold many calls (pos), a
+	// source has a format and counts its collapsed telemetry duplicates
+	3: `
+ALTER TABLE calls ADD COLUMN pos INTEGER DEFAULT 0;
+ALTER TABLE arg_strings ADD COLUMN pos INTEGER DEFAULT 0;
+ALTER TABLE sources ADD COLUMN format VARCHAR DEFAULT 'jsonl';
+ALTER TABLE sources ADD COLUMN collapsed BIGINT DEFAULT 0;
+ALTER TABLE sources ADD COLUMN skipped BIGINT DEFAULT 0;`,
 }
 
 // DB is one DuckDB database held through a single connection for the run.
@@ -271,8 +284,21 @@ func (d *DB) prepare(ctx context.Context) (err error) {
 		return fmt.Errorf("written by a newer idemaudit (schema version %d; this one knows up to %d): upgrade idemaudit", version, SchemaVersion)
 	}
 	for ; version < SchemaVersion; version++ {
+		// each step commits on its own (DuckDB refuses to alter a table
+		// twice in one transaction after updating it) and records its
+		// version, so an interrupted migration resumes where it stopped
 		if _, err := d.Conn.ExecContext(ctx, migrations[version]); err != nil {
 			return fmt.Errorf("migrate schema version %d to %d: %w", version, version+1, err)
+		}
+		if _, err := d.Conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS idemaudit_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+			INSERT OR REPLACE INTO idemaudit_meta VALUES ('schema_version', ?)`, fmt.Sprint(version+1)); err != nil {
+			return fmt.Errorf("migrate schema version %d to %d: %w", version, version+1, err)
+		}
+		if _, err := d.Conn.ExecContext(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("migrate schema version %d to %d: %w", version, version+1, err)
+		}
+		if _, err := d.Conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+			return err
 		}
 	}
 	if _, err := d.Conn.ExecContext(ctx, schema); err != nil {
@@ -297,7 +323,7 @@ func (d *DB) Prune(ctx context.Context, cutoff int64) (n int64, err error) {
 		_, err = d.Conn.ExecContext(ctx, "COMMIT")
 	}()
 	if _, err := d.Conn.ExecContext(ctx, `DELETE FROM arg_strings a WHERE EXISTS
-		(SELECT 1 FROM calls c WHERE c.source_id = a.source_id AND c.line = a.line AND c.ts < ?)`, cutoff); err != nil {
+		(SELECT 1 FROM calls c WHERE c.source_id = a.source_id AND c.line = a.line AND c.pos = a.pos AND c.ts < ?)`, cutoff); err != nil {
 		return 0, err
 	}
 	r, err := d.Conn.ExecContext(ctx, "DELETE FROM calls WHERE ts < ?", cutoff)

@@ -287,19 +287,23 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64
 			apps = append(apps, a)
 		}
 		calls, bad, strs := apps[0], apps[1], apps[2]
-		row := make([]driver.Value, 16)
+		row := make([]driver.Value, 17)
 		err := parseAll(ctx, src, first, tl, d.Config, false, func(b batch) error {
 			st.Lines += b.lines
 			st.Calls += int64(len(b.records))
 			st.Malformed += int64(len(b.malformed))
 			for i := range b.records {
 				r := &b.records[i]
-				fillRow(row, id, b.lineNos[i], r)
+				pos := int32(0)
+				if b.pos != nil {
+					pos = b.pos[i]
+				}
+				fillRow(row, id, b.lineNos[i], pos, r)
 				if err := calls.AppendRow(row...); err != nil {
 					return dbError{err}
 				}
 				if r.ArgStrings != "" {
-					if err := strs.AppendRow(id, b.lineNos[i], r.ArgStrings); err != nil {
+					if err := strs.AppendRow(id, b.lineNos[i], r.ArgStrings, pos); err != nil {
 						return dbError{err}
 					}
 				}
@@ -331,8 +335,8 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64
 	})
 }
 
-func fillRow(row []driver.Value, id int32, line int64, r *Record) {
-	row[0], row[1] = id, line
+func fillRow(row []driver.Value, id int32, line int64, pos int32, r *Record) {
+	row[0], row[1], row[16] = id, line, pos
 	row[2] = nil
 	if r.HasTS {
 		row[2] = r.TS

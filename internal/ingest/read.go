@@ -37,6 +37,7 @@ type batch struct {
 	lines     int64
 	records   []Record
 	lineNos   []int64
+	pos       []int32 // each record's place among its line's records; nil: all 0 (one call a line)
 	malformed []Malformed
 }
 

@@ -216,6 +216,9 @@ func sortFindings(fs []Finding, ruleIdx map[string]int) {
 		if ca.Line != cb.Line {
 			return ca.Line < cb.Line
 		}
+		if ca.Pos != cb.Pos {
+			return ca.Pos < cb.Pos
+		}
 		if ruleIdx[a.Rule] != ruleIdx[b.Rule] {
 			return ruleIdx[a.Rule] < ruleIdx[b.Rule]
 		}
@@ -253,10 +256,10 @@ func (r *Rule) run(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, e
 	full := `WITH r AS (` + q + `)
 SELECT r.grp, r.severity, ` + optional("rule", "VARCHAR") + `, r.action_type, r.idempotency_key, ` + optional("group_calls", "BIGINT") + `,
        ` + optional("offending", "BOOLEAN") + `, ` + optional("since", "BIGINT") + `,
-       c.path, c.line, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
+       c.path, c.line, c.pos, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
        c.effect, c.session_id, c.args_fp::VARCHAR, c.outcome, c.span_id, c.run_id, c.duration_ms
-FROM r JOIN audit_calls c USING (source_id, line)
-ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`
+FROM r JOIN audit_calls c USING (source_id, line, pos)
+ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line, c.pos`
 	if o.Explain != nil {
 		if err := o.Explain(r.ID, full); err != nil {
 			return nil, err
@@ -282,7 +285,7 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line`
 			ts               sql.NullInt64
 			outcome          string
 		)
-		if err := rows.Scan(&grp, &sev, &ruleID, &action, &key, &total, &offending, &since, &c.Source, &c.Line, &ts,
+		if err := rows.Scan(&grp, &sev, &ruleID, &action, &key, &total, &offending, &since, &c.Source, &c.Line, &c.Pos, &ts,
 			&c.Key, &c.ResponseID, &c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &argsFP, &outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
 			return nil, err
 		}

@@ -65,15 +65,15 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 	// narrow rows through the unnest (a compensating call holds a dozen
 	// strings), the call's details only for the matches
 	rows, err := conn.QueryContext(ctx, `WITH x AS (
-			SELECT source_id, line, unnest(string_split(strings, chr(31))) AS s FROM arg_strings
+			SELECT source_id, line, pos, unnest(string_split(strings, chr(31))) AS s FROM arg_strings
 		), m AS (
-			SELECT DISTINCT source_id, line, s FROM x SEMI JOIN comp_targets t ON x.s = t.response_id
+			SELECT DISTINCT source_id, line, pos, s FROM x SEMI JOIN comp_targets t ON x.s = t.response_id
 		)
-		SELECT m.s, c.path, c.path_rank, c.line, c.ts, c.action_type, c.idempotency_key, c.response_id,
+		SELECT m.s, c.path, c.path_rank, c.line, c.pos, c.ts, c.action_type, c.idempotency_key, c.response_id,
 			c.status, c.status_num, c.effect, c.session_id, c.outcome
-		FROM m JOIN audit_calls c USING (source_id, line)
+		FROM m JOIN audit_calls c USING (source_id, line, pos)
 		WHERE c.outcome = 'applied' AND c.ts IS NOT NULL
-		ORDER BY c.ts, c.path_rank, c.line, m.s`)
+		ORDER BY c.ts, c.path_rank, c.line, c.pos, m.s`)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 			ts          int64
 			c           Call
 		)
-		if err := rows.Scan(&of, &c.Source, &rank, &c.Line, &ts, &c.ActionType, &c.Key, &c.ResponseID,
+		if err := rows.Scan(&of, &c.Source, &rank, &c.Line, &c.Pos, &ts, &c.ActionType, &c.Key, &c.ResponseID,
 			&c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &outcome); err != nil {
 			rows.Close()
 			return err
@@ -106,12 +106,13 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 		type at struct {
 			source string
 			line   int64
+			pos    int32
 		}
 		own := map[at]bool{}
 		first := map[string]time.Time{}
 		var order []string
 		for _, c := range f.Calls {
-			own[at{c.Source, c.Line}] = true
+			own[at{c.Source, c.Line, c.Pos}] = true
 			if c.Outcome == Rejected || c.ResponseID == nil || c.TS == nil {
 				continue
 			}
@@ -127,7 +128,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 		for _, id := range order {
 			hit := false
 			for _, cc := range by[id] {
-				if own[at{cc.Source, cc.Line}] || !cc.TS.After(first[id]) {
+				if own[at{cc.Source, cc.Line, cc.Pos}] || !cc.TS.After(first[id]) {
 					continue // a compensation comes after the side effect it undoes
 				}
 				f.Compensations = append(f.Compensations, Compensation{Call: cc, Of: id})

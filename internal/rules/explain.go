@@ -79,14 +79,14 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 		}
 		sortCalls(ex.Calls)
 	case sel.Response != "":
-		seen := map[[2]any]bool{}
+		seen := map[[3]any]bool{}
 		for i := range res.Findings {
 			f := &res.Findings[i]
 			if f.Rule == "missing-key" || !holds(f, sel.Response) {
 				continue
 			}
 			for _, c := range append(append([]Call(nil), f.Calls...), compCalls(f)...) {
-				if k := [2]any{c.Source, c.Line}; !seen[k] {
+				if k := [3]any{c.Source, c.Line, c.Pos}; !seen[k] {
 					seen[k] = true
 					ex.Calls = append(ex.Calls, c)
 				}
@@ -109,16 +109,16 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 	if len(ex.Calls) == 0 {
 		return nil, fmt.Errorf("%w %s", ErrNothingToExplain, subject)
 	}
-	in := map[[2]any]bool{}
+	in := map[[3]any]bool{}
 	for _, c := range ex.Calls {
-		in[[2]any{c.Source, c.Line}] = true
+		in[[3]any{c.Source, c.Line, c.Pos}] = true
 	}
 	for _, f := range res.Findings {
 		if f.Rule == "missing-key" && (sel.Finding == "" || !strings.HasPrefix(f.ID, sel.Finding)) {
 			continue
 		}
 		for _, c := range f.Calls {
-			if in[[2]any{c.Source, c.Line}] {
+			if in[[3]any{c.Source, c.Line, c.Pos}] {
 				ex.Findings = append(ex.Findings, f)
 				break
 			}
@@ -158,7 +158,10 @@ func sortCalls(cs []Call) {
 		if a.Source != b.Source {
 			return a.Source < b.Source
 		}
-		return a.Line < b.Line
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Pos < b.Pos
 	})
 }
 
@@ -168,9 +171,9 @@ func selectCalls(ctx context.Context, conn *sql.Conn, where, arg string) ([]Call
 	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM audit_calls WHERE "+where, arg).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT path, line, ts, action_type, idempotency_key, response_id, status, status_num,
+	rows, err := conn.QueryContext(ctx, `SELECT path, line, pos, ts, action_type, idempotency_key, response_id, status, status_num,
 		effect, session_id, span_id, run_id, duration_ms, outcome
-		FROM audit_calls WHERE `+where+` ORDER BY ts NULLS LAST, path_rank, line LIMIT `+fmt.Sprint(MaxExplainCalls), arg)
+		FROM audit_calls WHERE `+where+` ORDER BY ts NULLS LAST, path_rank, line, pos LIMIT `+fmt.Sprint(MaxExplainCalls), arg)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -180,7 +183,7 @@ func selectCalls(ctx context.Context, conn *sql.Conn, where, arg string) ([]Call
 		var c Call
 		var ts sql.NullInt64
 		var outcome string
-		if err := rows.Scan(&c.Source, &c.Line, &ts, &c.ActionType, &c.Key, &c.ResponseID, &c.Status, &c.StatusNum,
+		if err := rows.Scan(&c.Source, &c.Line, &c.Pos, &ts, &c.ActionType, &c.Key, &c.ResponseID, &c.Status, &c.StatusNum,
 			&c.Effect, &c.SessionID, &c.SpanID, &c.RunID, &c.DurationMS, &outcome); err != nil {
 			return nil, 0, err
 		}

@@ -47,7 +47,8 @@ func ParseSeverity(s string) (Severity, error) {
 // Nil pointers are JSON null / absent in the log.
 type Call struct {
 	Source     string     // the path as given on the command line ("-" for stdin)
-	Line       int64      // 1-based physical line of the decompressed file
+	Line       int64      // 1-based physical line of the decompressed file (a Parquet file: its row)
+	Pos        int32      // its place among the calls of that line (a trace line holds many); 0 for a log line
 	TS         *time.Time // nil when the line carried no ts
 	ActionType string
 	Key        *string // nil: no idempotency key (missing, null or "")

@@ -9,7 +9,7 @@
 -- rejected call in the chain: a retry after a rejection (its own rule, low).
 -- Otherwise (the same response id again): low.
 WITH keyless AS (
-    SELECT source_id, line, path_rank, ts, fp, response_id, action_type, outcome
+    SELECT source_id, line, pos, path_rank, ts, fp, response_id, action_type, outcome
     FROM audit_calls
     WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), repeated AS ( -- most operations happen once: only fingerprints seen twice need a window
@@ -19,10 +19,10 @@ WITH keyless AS (
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
-    FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path_rank, line)
+    FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path_rank, line, pos)
 ), c AS (
     SELECT *,
-        sum(brk) OVER (PARTITION BY fp ORDER BY ts, path_rank, line ROWS UNBOUNDED PRECEDING) AS chain
+        sum(brk) OVER (PARTITION BY fp ORDER BY ts, path_rank, line, pos ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), g AS (
     SELECT fp, chain,
@@ -37,5 +37,5 @@ WITH keyless AS (
 SELECT fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY fp, chain) AS grp,
        CASE WHEN effects >= 2 THEN 'high' ELSE 'low' END AS severity,
        CASE WHEN effects <= 1 AND rejected >= 1 THEN 'retry-after-rejection' ELSE 'repeat-without-key' END AS rule,
-       action_type, NULL::VARCHAR AS idempotency_key, source_id, line
+       action_type, NULL::VARCHAR AS idempotency_key, source_id, line, pos
 FROM c JOIN g USING (fp, chain)

@@ -5,7 +5,7 @@
 -- are unstable but no duplicate happened this time. Repeatable actions are
 -- left out (a fresh key per intended repeat is right).
 WITH keyed AS (
-    SELECT source_id, line, path_rank, ts, args_fp, idempotency_key, action_type, response_id, outcome
+    SELECT source_id, line, pos, path_rank, ts, args_fp, idempotency_key, action_type, response_id, outcome
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), rekeyed AS ( -- most operations happen once: only args seen twice need a window
@@ -15,10 +15,10 @@ WITH keyed AS (
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
-    FROM k WINDOW w AS (PARTITION BY args_fp ORDER BY ts, path_rank, line)
+    FROM k WINDOW w AS (PARTITION BY args_fp ORDER BY ts, path_rank, line, pos)
 ), c AS (
     SELECT *,
-        sum(brk) OVER (PARTITION BY args_fp ORDER BY ts, path_rank, line ROWS UNBOUNDED PRECEDING) AS chain
+        sum(brk) OVER (PARTITION BY args_fp ORDER BY ts, path_rank, line, pos ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), g AS (
     SELECT args_fp, chain,
@@ -31,5 +31,5 @@ WITH keyed AS (
 -- grp is stable: the fingerprint and the chain's first call
 SELECT args_fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY args_fp, chain) AS grp,
        CASE WHEN effects >= 2 THEN 'high' ELSE 'medium' END AS severity, action_type,
-       NULL::VARCHAR AS idempotency_key, source_id, line
+       NULL::VARCHAR AS idempotency_key, source_id, line, pos
 FROM c JOIN g USING (args_fp, chain)

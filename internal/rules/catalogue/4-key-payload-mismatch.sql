@@ -20,12 +20,12 @@ WITH g0 AS ( -- grouped by a 64-bit hash of (action, key): cheap; a collision
     HAVING min(args_fp) <> max(args_fp)
 ), c AS (
     SELECT a.*, g.accepted_args,
-        row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, path_rank, line) AS nth_of_args,
+        row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, path_rank, line, pos) AS nth_of_args,
         first_value(args_fp IGNORE NULLS) OVER (PARTITION BY action_type, idempotency_key
-            ORDER BY ts NULLS LAST, path_rank, line ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_args
+            ORDER BY ts NULLS LAST, path_rank, line, pos ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_args
     FROM k a JOIN g USING (action_type, idempotency_key)
 )
 SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold
-       CASE WHEN accepted_args >= 2 THEN 'medium' ELSE 'low' END AS severity, action_type, idempotency_key, source_id, line,
+       CASE WHEN accepted_args >= 2 THEN 'medium' ELSE 'low' END AS severity, action_type, idempotency_key, source_id, line, pos,
        args_fp IS NOT NULL AND nth_of_args = 1 AND args_fp <> first_args AS offending
 FROM c

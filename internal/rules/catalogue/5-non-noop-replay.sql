@@ -13,9 +13,9 @@ WITH replayed AS ( -- only keys used twice can be replayed; grouped by a 64-bit
     GROUP BY h
     HAVING count(*) >= 2
 ), o AS (
-    SELECT source_id, line, action_type, idempotency_key,
+    SELECT source_id, line, pos, action_type, idempotency_key,
         coalesce(sum(CASE WHEN outcome <> 'rejected' THEN 1 ELSE 0 END) OVER (PARTITION BY action_type, idempotency_key
-                     ORDER BY ts NULLS LAST, path_rank, line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) >= 1
+                     ORDER BY ts NULLS LAST, path_rank, line, pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) >= 1
             AND outcome <> 'rejected'
             AND effect IS NOT NULL AND lower(effect) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
     FROM audit_calls a SEMI JOIN replayed r ON hash(a.action_type, a.idempotency_key) = r.h
@@ -27,5 +27,5 @@ WITH replayed AS ( -- only keys used twice can be replayed; grouped by a 64-bit
     HAVING bool_or(offending)
 )
 SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold
-       'high' AS severity, action_type, idempotency_key, source_id, line, offending
+       'high' AS severity, action_type, idempotency_key, source_id, line, pos, offending
 FROM o JOIN g USING (action_type, idempotency_key)
