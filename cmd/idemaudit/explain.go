@@ -23,6 +23,7 @@ func (e *env) explain(args []string) (int, error) {
 	dbf.add(fs, false)
 	fs.Lookup("db").Usage = "read the calls of this kept DuckDB `FILE` (read-only) instead of logs"
 	dbf.addConfig(fs)
+	dbf.addImport(fs)
 	var sel rules.Selector
 	fs.StringVar(&sel.Key, "key", "", "the calls with this idempotency key (any action)")
 	fs.StringVar(&sel.Finding, "finding", "", "a finding's calls and compensating calls, by its id (or the id's first characters)")

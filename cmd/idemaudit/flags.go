@@ -23,7 +23,50 @@ type dbFlags struct {
 	threads                 int
 	config                  string
 	identity                []string
+	exclude, include        []string
 	withConfig              bool // addConfig was called: the command reads the configuration
+
+	imp        importFlags
+	withImport bool // addImport was called: the command reads logs
+}
+
+// importFlags say how sources are read.
+type importFlags struct {
+	from                string
+	maps                []string
+	keyPaths, respPaths []string
+	toolSpans           []string
+}
+
+// addImport adds the flags of reading logs and trace exports.
+func (f *dbFlags) addImport(fs *pflag.FlagSet) {
+	f.withImport = true
+	fs.StringVar(&f.imp.from, "from", "auto", "the input format: auto (told from each file's content), jsonl, otlp, langfuse, langsmith, openai-agents")
+	fs.StringArrayVar(&f.imp.maps, "map", nil, "read JSON Lines of another shape: FIELD=PATH, e.g. action_type=tool.name (repeatable; fields: "+strings.Join(ingest.Fields, ", ")+")")
+	fs.StringSliceVar(&f.imp.keyPaths, "key-path", nil, "trace imports: where the idempotency key is, as dotted `PATHS` into args, result, attributes/metadata (default: "+strings.Join(ingest.DefaultKeyPaths, ",")+" in args, then attributes)")
+	fs.StringSliceVar(&f.imp.respPaths, "response-path", nil, "trace imports: where the response id is (default: "+strings.Join(ingest.DefaultResponsePaths, ",")+" in the result)")
+	fs.StringSliceVar(&f.imp.toolSpans, "tool-spans", nil, "trace imports: also read spans (observations, runs) with these names as tool calls, e.g. charge_*,book_*")
+}
+
+// build checks the flags and makes the import settings.
+func (f *importFlags) build() (*ingest.Import, error) {
+	from, err := ingest.ParseFormat(f.from)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	im := &ingest.Import{From: from, KeyPaths: f.keyPaths, ResponsePaths: f.respPaths, ToolSpans: f.toolSpans}
+	for _, m := range f.maps {
+		if err := im.AddMap(m); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	if len(im.Map) > 0 && from != ingest.FormatAuto && from != ingest.FormatJSONL {
+		return nil, usagef("--map reads JSON Lines of another shape; it does not apply to --from %s", from)
+	}
+	if len(im.Map) > 0 {
+		im.From = ingest.FormatJSONL
+	}
+	return im, nil
 }
 
 func (f *dbFlags) add(fs *pflag.FlagSet, required bool) {
@@ -42,6 +85,8 @@ func (f *dbFlags) addConfig(fs *pflag.FlagSet) {
 	f.withConfig = true
 	fs.StringVar(&f.config, "config", "", "configuration `FILE` (identity, repeatable and read-only actions, outcomes, compensations; default: idemaudit.toml or idemaudit.json in the working directory, if there)")
 	fs.StringArrayVar(&f.identity, "identity", nil, "fingerprint ACTION (a name or glob) by these args paths, e.g. book_*=user_id,flights (repeatable; wins over the file)")
+	fs.StringSliceVar(&f.exclude, "exclude", nil, "leave these actions (names or `GLOBS`) out of the audit: reads, not side effects (as read_only in the configuration)")
+	fs.StringSliceVar(&f.include, "include", nil, "audit these actions (names or `GLOBS`) even if configured read-only or named like a read in a trace export ("+strings.Join(config.DefaultTraceReads, ",")+")")
 }
 
 // loadConfig reads --config (or the default file) and --identity.
@@ -54,6 +99,12 @@ func (f *dbFlags) loadConfig() (*config.Config, error) {
 		if err := c.AddIdentity(spec); err != nil {
 			return nil, usageError{err}
 		}
+	}
+	if err := c.AddReadOnly(f.exclude, true); err != nil {
+		return nil, usageError{err}
+	}
+	if err := c.AddReadOnly(f.include, false); err != nil {
+		return nil, usageError{err}
 	}
 	return c, nil
 }
@@ -77,10 +128,18 @@ func (e *env) open(f *dbFlags, readOnly bool) (*ingest.DB, error) {
 			return nil, err
 		}
 	}
+	var im *ingest.Import
+	if f.withImport {
+		var err error
+		if im, err = f.imp.build(); err != nil {
+			return nil, err
+		}
+	}
 	db, err := ingest.Open(e.ctx, f.path, ingest.Options{MemoryLimit: f.memLimit, TempDir: f.tempDir, Threads: f.threads, ReadOnly: readOnly})
 	if err != nil {
 		return nil, err
 	}
+	db.Import = im
 	if cfg == nil {
 		return db, nil // prune: fingerprints are not touched
 	}

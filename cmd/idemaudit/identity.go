@@ -29,6 +29,8 @@ func (e *env) identity(args []string) (int, error) {
 	suggest := fs.Bool("suggest", false, "propose identities from the data (the only mode)")
 	format := fs.StringP("format", "f", "table", "table or json")
 	window := fs.Duration("window", rules.DefaultWindow, "largest gap between two calls of one chain")
+	var dbf dbFlags
+	dbf.addImport(fs)
 	if help, err := e.parseFlags(fs, args, identitySynopsis); help || err != nil {
 		return exitOK, err
 	}
@@ -51,9 +53,13 @@ func (e *env) identity(args []string) (int, error) {
 	if len(sources) == 0 {
 		return exitError, fmt.Errorf("no log files found in %s", safe(strings.Join(fs.Args(), ", ")))
 	}
+	im, err := dbf.imp.build()
+	if err != nil {
+		return exitError, err
+	}
 	var calls []rules.SuggestCall
 	errTooMany := errors.New("too many calls")
-	err = ingest.ReadCalls(e.ctx, sources, e.stdin, func(_ string, _ int64, r *ingest.Record) error {
+	err = ingest.ReadCalls(e.ctx, sources, e.stdin, im, func(_ string, _ int64, r *ingest.Record) error {
 		if !r.HasTS || r.Args == nil {
 			return nil
 		}

@@ -209,6 +209,7 @@ func (e *env) ingest(args []string) (int, error) {
 	var dbf dbFlags
 	dbf.add(fs, true)
 	dbf.addConfig(fs)
+	dbf.addImport(fs)
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	progress := fs.Bool("progress", false, "draw a progress bar on stderr (it shares the terminal with the per-file lines)")
 	if help, err := e.parseFlags(fs, args, ingestSynopsis); help || err != nil {

@@ -219,7 +219,41 @@ func (c *Config) AddIdentity(spec string) error {
 	if c.cli == nil {
 		c.cli = map[string]Action{}
 	}
-	c.cli[pat] = Action{Identity: list}
+	a := c.cli[pat]
+	a.Identity = list
+	c.cli[pat] = a
+	return nil
+}
+
+// DefaultTraceReads are the actions taken for reads when they come only
+// from trace exports (which record every tool call, reads included): they
+// are left out of the audit unless the configuration, --include or
+// --exclude says otherwise.
+var DefaultTraceReads = []string{"get_*", "list_*", "search_*", "read_*", "fetch_*", "lookup_*", "query_*"}
+
+// AddReadOnly adds --exclude (readOnly) or --include (not readOnly) globs:
+// they win over the file's read_only settings for those actions.
+func (c *Config) AddReadOnly(globs []string, readOnly bool) error {
+	flag := "--include"
+	if readOnly {
+		flag = "--exclude"
+	}
+	for _, g := range globs {
+		g = strings.TrimSpace(g)
+		if g == "" {
+			return fmt.Errorf("%s: an empty action name", flag)
+		}
+		if c.cli == nil {
+			c.cli = map[string]Action{}
+		}
+		a := c.cli[g]
+		if a.ReadOnly != nil && *a.ReadOnly != readOnly {
+			return fmt.Errorf("%s %s: the same action is both included and excluded", flag, g)
+		}
+		v := readOnly
+		a.ReadOnly = &v
+		c.cli[g] = a
+	}
 	return nil
 }
 
@@ -229,6 +263,7 @@ type Resolved struct {
 	Ignore      []string
 	Repeatable  bool
 	ReadOnly    bool
+	ReadOnlySet bool // the file, --include or --exclude decided ReadOnly (else: the default)
 	Compensates bool // its calls can compensate earlier ones
 }
 
@@ -301,6 +336,7 @@ func (c *Config) Resolve(action string) Resolved {
 		}
 		if k.a.ReadOnly != nil && !setRO {
 			r.ReadOnly, setRO = *k.a.ReadOnly, true
+			r.ReadOnlySet = true
 		}
 	}
 	comp := c.Compensations.Actions

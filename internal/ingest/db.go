@@ -134,6 +134,8 @@ type DB struct {
 	// whose args strings are kept (compensating actions); nil: defaults.
 	// UseConfig checks it against the one the database was built with.
 	Config *config.Config
+	// Import says how sources are read (--from, --map, key paths); nil: auto.
+	Import *Import
 }
 
 // Options tune DuckDB for the machine.

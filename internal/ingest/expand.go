@@ -10,11 +10,15 @@ import (
 
 // logSuffixes are the names a directory walk picks up; a file named on the
 // command line is read whatever its name.
-var logSuffixes = []string{".jsonl", ".ndjson", ".log", ".jsonl.gz", ".ndjson.gz", ".log.gz"}
+var logSuffixes = []string{".jsonl", ".ndjson", ".log", ".jsonl.gz", ".ndjson.gz", ".log.gz", ".json", ".json.gz", ".parquet"}
 
-// IsLogName reports whether a directory walk would pick up this file name.
+// IsLogName reports whether a directory walk would pick up this file name
+// (idemaudit.json, the configuration, is not a log).
 func IsLogName(name string) bool {
 	name = strings.ToLower(name)
+	if name == "idemaudit.json" {
+		return false
+	}
 	for _, s := range logSuffixes {
 		if strings.HasSuffix(name, s) {
 			return true

@@ -35,6 +35,9 @@ type Stats struct {
 	Calls     int64 // calls added
 	Malformed int64 // malformed lines added
 	FirstLine int64 // the first line read this time (1 unless grown or continued)
+	Format    Format
+	Collapsed int64 // telemetry duplicates: records of a (trace, span) already read
+	Skipped   int64 // records of a trace export that are no tool call
 	// MalformedAt holds the first malformed lines' numbers (at most 10).
 	MalformedAt []int64
 	// Of names the source already ingested that holds this one's content
@@ -63,11 +66,12 @@ type known struct {
 	endBytes  int64
 	endHash   duckdb.UUID
 	tailLine  sql.NullInt64 // its last line had no terminator: that line is re-read on growth
+	format    Format
 }
 
 func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 	rows, err := d.Conn.QueryContext(ctx, `SELECT source_id, path, coalesce(abs_path, ''), safe_bytes, safe_hash,
-		safe_lines, end_bytes, end_hash, tail_line FROM sources ORDER BY source_id`)
+		safe_lines, end_bytes, end_hash, tail_line, coalesce(format, 'jsonl') FROM sources ORDER BY source_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +80,7 @@ func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 	for rows.Next() {
 		var k known
 		if err := rows.Scan(&k.id, &k.path, &k.absPath, &k.safeBytes, &k.safeHash, &k.safeLines,
-			&k.endBytes, &k.endHash, &k.tailLine); err != nil {
+			&k.endBytes, &k.endHash, &k.tailLine, &k.format); err != nil {
 			return nil, err
 		}
 		out = append(out, k)
@@ -206,8 +210,21 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 	}
 	var tl tail
-	err = d.appendAll(ctx, id, counted, st.FirstLine, &tl, &st)
+	var knownFormat Format
+	if from != nil {
+		knownFormat = from.format
+	}
+	lay, err := d.appendAll(ctx, id, counted, abs, st.FirstLine, knownFormat, &tl, &st)
 	st.Bytes = counted.n
+	st.Format = lay.format
+	if err == nil && !lay.lineBased {
+		// one document (or Parquet): it is read whole, never resumed
+		counted.safe = lineEnd{hash: emptyHash}
+		tl = tail{}
+	}
+	if err == nil && lay.format.Imported() {
+		err = d.collapse(ctx, id, &st)
+	}
 	if err != nil {
 		if ctx.Err() == nil && !isDBError(err) {
 			return st, &InputError{path, fmt.Errorf("read failed after %d bytes (line %d): %w", counted.n, st.FirstLine+st.Lines, err)}
@@ -245,10 +262,12 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	}
 	safe := counted.safe
 	_, err = d.Conn.ExecContext(ctx, `INSERT INTO sources (source_id, path, abs_path, first_line, start_bytes,
-		lines, calls, malformed, safe_bytes, safe_hash, safe_lines, end_bytes, end_hash, tail_line, continues, ingested_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		lines, calls, malformed, safe_bytes, safe_hash, safe_lines, end_bytes, end_hash, tail_line, continues, ingested_at,
+		format, collapsed, skipped)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, path, absPath, st.FirstLine, start, st.Lines, st.Calls, st.Malformed,
-		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, time.Now().UTC())
+		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, time.Now().UTC(),
+		string(st.Format), st.Collapsed, st.Skipped)
 	return st, err
 }
 
@@ -272,8 +291,8 @@ func isDBError(err error) bool {
 	return errors.As(err, &e)
 }
 
-func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64, tl *tail, st *Stats) error {
-	return d.Conn.Raw(func(raw any) error {
+func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, path string, first int64, known Format, tl *tail, st *Stats) (lay layout, _ error) {
+	return lay, d.Conn.Raw(func(raw any) error {
 		conn := raw.(driver.Conn)
 		var apps []*duckdb.Appender
 		for _, table := range []string{"calls", "malformed", "arg_strings"} {
@@ -288,8 +307,10 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, first int64
 		}
 		calls, bad, strs := apps[0], apps[1], apps[2]
 		row := make([]driver.Value, 17)
-		err := parseAll(ctx, src, first, tl, d.Config, false, func(b batch) error {
+		var err error
+		lay, err = readSource(ctx, src, path, first, tl, d.Config, false, d.Import, known, func(b batch) error {
 			st.Lines += b.lines
+			st.Skipped += b.skipped
 			st.Calls += int64(len(b.records))
 			st.Malformed += int64(len(b.malformed))
 			for i := range b.records {
@@ -369,4 +390,44 @@ func nullable(s string) driver.Value {
 		return nil
 	}
 	return s
+}
+
+// emptyHash is the content hash of nothing: a segment read whole (a JSON
+// document, Parquet) records it as its last complete line's, so it is
+// never resumed half-way.
+var emptyHash = newCountingReader(nil).safe.hash
+
+// collapse drops the calls of a trace export's segment whose (trace id,
+// span id) an imported source already holds, or an earlier line of this
+// one: exporters retry and OTLP allows resends, and one span exported
+// twice is one call, not a duplicate side effect. JSON Lines logs are never
+// collapsed (their retries may reuse a span id); the count is reported.
+func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
+	if _, err := d.Conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE collapse_rows AS
+		WITH mine AS (
+			SELECT DISTINCT coalesce(trace_id, '') AS t, span_id AS s FROM calls WHERE source_id = $1 AND span_id IS NOT NULL
+		), ranked AS (
+			SELECT c.source_id, c.line, c.pos,
+				row_number() OVER (PARTITION BY coalesce(c.trace_id, ''), c.span_id ORDER BY c.source_id, c.line, c.pos) AS rn
+			FROM calls c JOIN mine ON coalesce(c.trace_id, '') = mine.t AND c.span_id = mine.s
+			WHERE c.source_id = $1 OR c.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl')
+		)
+		SELECT line, pos FROM ranked WHERE rn > 1 AND source_id = $1`, id); err != nil {
+		return dbError{err}
+	}
+	for _, t := range []string{"arg_strings", "calls"} {
+		r, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" USING collapse_rows r WHERE "+t+".source_id = ? AND "+t+".line = r.line AND "+t+".pos = r.pos", id)
+		if err != nil {
+			return dbError{err}
+		}
+		if t == "calls" {
+			n, err := r.RowsAffected()
+			if err != nil {
+				return dbError{err}
+			}
+			st.Collapsed, st.Calls = n, st.Calls-n
+		}
+	}
+	_, err := d.Conn.ExecContext(ctx, "DROP TABLE collapse_rows")
+	return err
 }

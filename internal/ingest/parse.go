@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -60,6 +61,9 @@ type Parser struct {
 	out   []byte               // sub's output
 
 	keepArgs bool // copy the canonical args into Record.Args
+
+	conv    *converter   // set: lines are records of a trace export (or --map), converted first
+	convBuf bytes.Buffer // a converted call
 }
 
 type parseError struct{ msg string }

@@ -35,6 +35,7 @@ type chunk struct {
 type batch struct {
 	seq       int
 	lines     int64
+	skipped   int64 // records of an export that are no tool call
 	records   []Record
 	lineNos   []int64
 	pos       []int32 // each record's place among its line's records; nil: all 0 (one call a line)
@@ -237,7 +238,9 @@ func parseChunk(c chunk, p *Parser) batch {
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
 		}
-		if !blank(line) {
+		if !blank(line) && p.conv != nil {
+			p.importLine(line, ln, &b)
+		} else if !blank(line) {
 			var r Record
 			if err := p.Parse(line, &r); err != nil {
 				b.malformed = append(b.malformed, Malformed{ln, err.Error()})
@@ -265,7 +268,7 @@ func blank(line []byte) bool {
 
 // parseAll runs the workers and delivers batches in chunk order to deliver;
 // first is the number of the stream's first line.
-func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, cfg *config.Config, keepArgs bool, deliver func(batch) error) error {
+func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, cfg *config.Config, keepArgs bool, spec *convSpec, deliver func(batch) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunks := make(chan chunk, 4)
@@ -278,7 +281,7 @@ func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, cfg *confi
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := Parser{cfg: cfg, keepArgs: keepArgs}
+			p := Parser{cfg: cfg, keepArgs: keepArgs, conv: spec.converter()}
 			for c := range chunks {
 				b := parseChunk(c, &p)
 				putChunk(c.data) // records hold copies: the bytes can serve again
@@ -346,7 +349,7 @@ func putChunk(b []byte) {
 // and hands each call, with its canonical args, to fn in file and line
 // order. Malformed lines are skipped. For tools that need the args
 // themselves (identity --suggest), which the database does not keep.
-func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, fn func(source string, line int64, r *Record) error) error {
+func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, im *Import, fn func(source string, line int64, r *Record) error) error {
 	for _, src := range sources {
 		var in io.Reader
 		closeFn := func() error { return nil }
@@ -364,7 +367,11 @@ func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, fn func(s
 			in, closeFn = f, c
 		}
 		var tl tail
-		err := parseAll(ctx, in, 1, &tl, nil, true, func(b batch) error {
+		path := src
+		if src == "-" {
+			path = ""
+		}
+		_, err := readSource(ctx, in, path, 1, &tl, nil, true, im, "", func(b batch) error {
 			for i := range b.records {
 				if err := fn(src, b.lineNos[i], &b.records[i]); err != nil {
 					return err

@@ -73,6 +73,7 @@ type jsonSummary struct {
 	NewFindings          int            `json:"new_findings"`
 	Suppressed           int            `json:"suppressed"`
 	QuietRejections      int            `json:"quiet_rejections"`
+	TelemetryDuplicates  int64          `json:"telemetry_duplicates"`
 }
 
 type jsonAction struct {
@@ -163,6 +164,9 @@ type jsonInput struct {
 	Calls     int64  `json:"calls"`
 	Malformed int64  `json:"malformed"`
 	Bytes     int64  `json:"bytes"`
+	Format    string `json:"format"`
+	Collapsed int64  `json:"telemetry_duplicates"` // records of a span already read: one call, not a repeat
+	Skipped   int64  `json:"not_tool_calls"`       // records of a trace export that are no tool call
 }
 
 func jsonTime(t *time.Time) *string {
@@ -204,6 +208,7 @@ func wire(r *rules.Result) *jsonReport {
 			FindingsBySeverity:   severities(r.Summary.FindingsBySeverity),
 			NewFindings:          r.Summary.NewFindings,
 			Suppressed:           r.Summary.Suppressed,
+			TelemetryDuplicates:  r.Summary.Collapsed,
 		},
 		Actions:      []jsonAction{},
 		Findings:     []jsonFinding{},
@@ -268,7 +273,7 @@ func wire(r *rules.Result) *jsonReport {
 		out.Malformed = append(out.Malformed, jsonMalformed{m.Source, m.Line, m.Error})
 	}
 	for _, in := range r.Inputs {
-		out.Inputs = append(out.Inputs, jsonInput{in.Source, in.Lines, in.Calls, in.Malformed, in.Bytes})
+		out.Inputs = append(out.Inputs, jsonInput{in.Source, in.Lines, in.Calls, in.Malformed, in.Bytes, in.Format, in.Collapsed, in.Skipped})
 	}
 	return out
 }

@@ -150,9 +150,9 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 	if len(r.Inputs) == 0 {
 		p("None.\n\n")
 	} else {
-		p("| source | lines | calls | malformed | bytes |\n|---|--:|--:|--:|--:|\n")
+		p("| source | format | lines | calls | malformed | telemetry duplicates | not tool calls | bytes |\n|---|---|--:|--:|--:|--:|--:|--:|\n")
 		for _, in := range r.Inputs {
-			p("| %s | %d | %d | %d | %d |\n", mdCell(in.Source), in.Lines, in.Calls, in.Malformed, in.Bytes)
+			p("| %s | %s | %d | %d | %d | %d | %d | %d |\n", mdCell(in.Source), mdCell(in.Format), in.Lines, in.Calls, in.Malformed, in.Collapsed, in.Skipped, in.Bytes)
 		}
 		p("\n")
 	}
@@ -173,12 +173,21 @@ func (Markdown) Write(w io.Writer, r *rules.Result) error {
 }
 
 func writeEvidence(b *bufio.Writer, f *rules.Finding) {
-	fmt.Fprintf(b, "| # | source | line | ts | idempotency key | response id | status | outcome | effect |\n|--:|---|--:|---|---|---|---|---|---|\n")
+	spans := hasSpans(f)
+	if spans {
+		fmt.Fprintf(b, "| # | source | line | span | ts | idempotency key | response id | status | outcome | effect |\n|--:|---|--:|---|---|---|---|---|---|---|\n")
+	} else {
+		fmt.Fprintf(b, "| # | source | line | ts | idempotency key | response id | status | outcome | effect |\n|--:|---|--:|---|---|---|---|---|---|\n")
+	}
 	for i, c := range f.Calls {
 		if i == mdEvidenceRows {
 			break
 		}
-		fmt.Fprintf(b, "| %d | %s | %d | %s | %s | %s | %s | %s | %s |\n", i+1, mdCell(c.Source), c.Line, stamp(c.TS),
+		span := ""
+		if spans {
+			span = " " + mdCellPtr(c.SpanID) + " |"
+		}
+		fmt.Fprintf(b, "| %d | %s | %d |%s %s | %s | %s | %s | %s | %s |\n", i+1, mdCell(c.Source), c.Line, span, stamp(c.TS),
 			mdCellPtr(c.Key), mdCellPtr(c.ResponseID), mdCellPtr(c.Status), c.Outcome, mdCellPtr(c.Effect))
 	}
 	if more := moreCalls(f, mdEvidenceRows); more != "" {
@@ -321,7 +330,10 @@ func executiveSummary(r *rules.Result) []string {
 		if len(names) > 10 {
 			names = append(names[:10], fmt.Sprintf("%d more", len(names)-10))
 		}
-		out = append(out, fmt.Sprintf("%s of read-only actions (%s) %s left out of the audit, as the configuration says.", plural(calls, "call"), strings.Join(names, ", "), were(calls)))
+		out = append(out, fmt.Sprintf("%s of read-only actions (%s) %s left out of the audit as reads (configured read-only, --exclude, or seen only in trace exports with a read's name).", plural(calls, "call"), strings.Join(names, ", "), were(calls)))
+	}
+	if s := r.Summary; s.Collapsed > 0 {
+		out = append(out, fmt.Sprintf("%s (the same span exported twice) %s counted once.", plural(s.Collapsed, "telemetry duplicate"), were(s.Collapsed)))
 	}
 	if s := r.Summary; s.QuietRejections > 0 {
 		out = append(out, fmt.Sprintf("%s left out by --quiet-rejections.", plural(int64(s.QuietRejections), "retry-after-rejection finding")))

@@ -65,6 +65,9 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 	if s.UntimedCalls > 0 {
 		p(", %d without ts", s.UntimedCalls)
 	}
+	if s.Collapsed > 0 {
+		p(", %s collapsed", plural(s.Collapsed, "telemetry duplicate"))
+	}
 	p("\nfindings:")
 	for _, sev := range rules.Severities {
 		p(" %d %s", s.FindingsBySeverity[sev], sev)
@@ -142,13 +145,22 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 			}
 			p("\n")
 		}
-		t := newTable(b, "source:line", "ts", "key", "response id", "status", "outcome", "effect")
+		spans := hasSpans(f)
+		header := []any{"source:line", "ts", "key", "response id", "status", "outcome", "effect"}
+		if spans {
+			header = []any{"source:line", "span", "ts", "key", "response id", "status", "outcome", "effect"}
+		}
+		t := newTable(b, header...)
 		for j, c := range f.Calls {
 			if j == tableEvidenceRows {
 				break
 			}
-			if err := t.Append(termSafe(c.Source, tableCellMax)+":"+strconv.FormatInt(c.Line, 10), stamp(c.TS),
-				ptr(c.Key), ptr(c.ResponseID), ptr(c.Status), string(c.Outcome), ptr(c.Effect)); err != nil {
+			row := []any{termSafe(c.Source, tableCellMax) + ":" + strconv.FormatInt(c.Line, 10), stamp(c.TS),
+				ptr(c.Key), ptr(c.ResponseID), ptr(c.Status), string(c.Outcome), ptr(c.Effect)}
+			if spans {
+				row = append(row[:1], append([]any{ptr(c.SpanID)}, row[1:]...)...)
+			}
+			if err := t.Append(row...); err != nil {
 				return err
 			}
 		}
@@ -204,4 +216,15 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 		}
 	}
 	return b.Flush()
+}
+
+// hasSpans reports whether a finding's calls carry span ids (trace
+// exports, logs with span_id): the evidence then shows them.
+func hasSpans(f *rules.Finding) bool {
+	for _, c := range f.Calls {
+		if c.SpanID != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -160,6 +160,9 @@ type Input struct {
 	Calls     int64
 	Malformed int64
 	Bytes     int64 // decompressed bytes
+	Format    string // jsonl, otlp, langfuse, langsmith, openai-agents
+	Collapsed int64  // telemetry duplicates dropped (a span exported twice is one call)
+	Skipped   int64  // records of a trace export that are no tool call
 }
 
 // Period is the time span a report covers. For an ad-hoc audit it is the
@@ -201,6 +204,7 @@ type Summary struct {
 	NewFindings          int              // a period report: findings first seen in the period
 	Suppressed           int              // findings listed in the baseline
 	QuietRejections      int              // retry-after-rejection findings left out (--quiet-rejections)
+	Collapsed            int64            // telemetry duplicates collapsed over the inputs
 }
 
 // Doc is the documentation of one rule, from its catalogue file.

@@ -67,13 +67,31 @@ func labelPattern(f *Finding) {
 // nothing to add.
 func PatternNote(f *Finding, quote func(string) string) string {
 	cs := f.Calls
-	at := func(c Call) string { return quote(c.Source) + ":" + strconv.FormatInt(c.Line, 10) }
+	at := func(c Call) string {
+		s := quote(c.Source) + ":" + strconv.FormatInt(c.Line, 10)
+		if c.SpanID != nil {
+			s += " (span " + quote(*c.SpanID) + ")"
+		}
+		return s
+	}
 	switch f.Pattern {
 	case PatternRetryAfterError:
 		c := cs[f.patternAt]
-		s := fmt.Sprintf("the call at %s answered %s and was retried", at(c), quote(*c.Status))
+		s := fmt.Sprintf("the call at %s answered %s", at(c), quote(*c.Status))
+		var took time.Duration
+		if c.DurationMS != nil && *c.DurationMS > 0 {
+			took = time.Duration(*c.DurationMS * float64(time.Millisecond))
+			s += " after " + humanDuration(took)
+		}
+		s += " and was retried"
 		if next := cs[f.patternAt+1]; c.TS != nil && next.TS != nil {
-			s += " " + humanDuration(next.TS.Sub(*c.TS)) + " later"
+			gap := next.TS.Sub(*c.TS)
+			s += " " + humanDuration(gap) + " later"
+			// the retry followed the end of a long call at once: the
+			// client gave up waiting, the call may well have gone through
+			if took >= 5*time.Second && gap >= took && gap-took <= 5*time.Second {
+				s += " (a client timeout: the retry came as soon as the caller stopped waiting)"
+			}
 		}
 		if c.ResponseID != nil {
 			s += fmt.Sprintf("; its response id %s shows it went through after all", quote(*c.ResponseID))

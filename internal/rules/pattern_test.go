@@ -12,6 +12,9 @@ func TestPatterns(t *testing.T) {
 		// a 504 that went through after all (its response id), then a retry
 		`{"ts":"2026-11-16T09:00:00Z","action_type":"charge","args":{"a":1},"status":504,"response_id":"ch_1"}`,
 		`{"ts":"2026-11-16T09:00:30Z","action_type":"charge","args":{"a":1},"status":"ok","response_id":"ch_2"}`,
+		// a client that gave up after 30 s and retried at once
+		`{"ts":"2026-11-16T09:30:00Z","action_type":"pay","args":{"a":1},"status":"timeout","duration_ms":30000}`,
+		`{"ts":"2026-11-16T09:30:31Z","action_type":"pay","args":{"a":1},"status":"ok","response_id":"py_2"}`,
 		// two branches: the second starts while the first runs (2 s), other spans
 		`{"ts":"2026-11-16T10:00:00Z","action_type":"book","args":{"b":1},"status":"ok","response_id":"r1","duration_ms":2000,"span_id":"s1"}`,
 		`{"ts":"2026-11-16T10:00:01Z","action_type":"book","args":{"b":1},"status":"ok","response_id":"r2","duration_ms":2000,"span_id":"s2"}`,
@@ -26,7 +29,7 @@ func TestPatterns(t *testing.T) {
 		`{"ts":"2026-11-16T13:00:00Z","action_type":"note","args":{"e":1},"status":"ok","response_id":"n1"}`,
 		`{"ts":"2026-11-16T13:00:10Z","action_type":"note","args":{"e":1},"status":"ok","response_id":"n2"}`,
 	)
-	want := map[string]string{"charge": "retry-after-error", "book": "concurrent", "mail": "replay", "post": "retry-storm", "note": "repeat"}
+	want := map[string]string{"charge": "retry-after-error", "pay": "retry-after-error", "book": "concurrent", "mail": "replay", "post": "retry-storm", "note": "repeat"}
 	for _, f := range findings(res, "repeat-without-key") {
 		if f.Pattern != want[f.ActionType] {
 			t.Errorf("%s: pattern %q, want %q", f.ActionType, f.Pattern, want[f.ActionType])
@@ -36,7 +39,13 @@ func TestPatterns(t *testing.T) {
 		if f.ActionType == "charge" && !strings.Contains(note, "answered `504` and was retried 30s later; its response id `ch_1` shows it went through after all") {
 			t.Errorf("charge note %q", note)
 		}
-		if f.ActionType == "book" && !strings.Contains(note, ":4 started before the one at") {
+		if f.ActionType == "pay" && !strings.Contains(note, "answered `timeout` after 30s and was retried 31s later (a client timeout") {
+			t.Errorf("pay note %q", note)
+		}
+		if f.ActionType == "charge" && strings.Contains(note, "client timeout") {
+			t.Errorf("charge note %q: no duration, no client timeout", note)
+		}
+		if f.ActionType == "book" && !strings.Contains(note, ":6 (span `s2`) started before the one at") {
 			t.Errorf("book note %q", note)
 		}
 	}

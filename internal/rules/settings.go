@@ -29,7 +29,17 @@ func actionSettings(ctx context.Context, conn *sql.Conn, cfg *config.Config) (*s
 		(action_type VARCHAR PRIMARY KEY, repeatable BOOLEAN NOT NULL, read_only BOOLEAN NOT NULL)`); err != nil {
 		return nil, err
 	}
-	rows, err := conn.QueryContext(ctx, "SELECT DISTINCT action_type FROM calls")
+	// an action seen only in trace exports is a read when its name says so
+	// (trace exports record every tool call; audit logs only side effects)
+	var imported int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl'").Scan(&imported); err != nil {
+		return nil, err
+	}
+	q := "SELECT DISTINCT action_type, false FROM calls"
+	if imported > 0 {
+		q = `SELECT action_type, bool_and(coalesce(s.format, 'jsonl') <> 'jsonl') FROM calls JOIN sources s USING (source_id) GROUP BY action_type`
+	}
+	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -37,11 +47,19 @@ func actionSettings(ctx context.Context, conn *sql.Conn, cfg *config.Config) (*s
 	var vals []any
 	for rows.Next() {
 		var a string
-		if err := rows.Scan(&a); err != nil {
+		var traceOnly bool
+		if err := rows.Scan(&a, &traceOnly); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		r := cfg.Resolve(a)
+		if traceOnly && !r.ReadOnlySet {
+			for _, g := range config.DefaultTraceReads {
+				if config.Match(g, a) {
+					r.ReadOnly = true
+				}
+			}
+		}
 		s.byAction[a] = r
 		s.readOnly = s.readOnly || r.ReadOnly
 		if r.Repeatable || r.ReadOnly {

@@ -98,7 +98,8 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 	}
 	s.MalformedLines = int64(len(res.Malformed))
 	// a source read in several segments (a growing log) is one input
-	rows, err = conn.QueryContext(ctx, `SELECT path, max(first_line + lines - 1), sum(calls), sum(malformed), max(end_bytes)
+	rows, err = conn.QueryContext(ctx, `SELECT path, max(first_line + lines - 1), sum(calls), sum(malformed), max(end_bytes),
+		coalesce(max(format), 'jsonl'), sum(coalesce(collapsed, 0)), sum(coalesce(skipped, 0))
 		FROM sources WHERE source_id IN (`+sources+`) GROUP BY path ORDER BY min(source_id)`)
 	if err != nil {
 		return err
@@ -106,9 +107,10 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 	defer rows.Close()
 	for rows.Next() {
 		var in Input
-		if err := rows.Scan(&in.Source, &in.Lines, &in.Calls, &in.Malformed, &in.Bytes); err != nil {
+		if err := rows.Scan(&in.Source, &in.Lines, &in.Calls, &in.Malformed, &in.Bytes, &in.Format, &in.Collapsed, &in.Skipped); err != nil {
 			return err
 		}
+		s.Collapsed += in.Collapsed
 		res.Inputs = append(res.Inputs, in)
 	}
 	return rows.Err()

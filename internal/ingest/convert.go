@@ -1,0 +1,779 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/idemaudit/idemaudit/internal/config"
+)
+
+// A trace record becomes a call in idemaudit's own format (a nativeCall,
+// written as one JSON object) and is then parsed like a log line: the same
+// canonical args, identity fingerprints and checks apply to every format.
+
+// nativeCall is one call in idemaudit's own shape.
+type nativeCall struct {
+	TS        any // a string or json.Number as the export wrote it; nil: none
+	Action    string
+	Key       string
+	Response  string
+	Session   string
+	Trace     string
+	Span      string
+	Run       string
+	Status    any // a string or json.Number; nil: none
+	Effect    string
+	Duration  *float64
+	Args      any
+	HasArgs   bool
+	reference string // how an error names the record: "span 5b8aa5a2d2c872e8"
+}
+
+// encode writes the call as one JSON object.
+func (n *nativeCall) encode(buf *bytes.Buffer) error {
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	buf.WriteByte('{')
+	put := func(name string, v any) error {
+		if buf.Len() > 1 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`"` + name + `":`)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // the encoder's newline
+		return nil
+	}
+	if err := put("action_type", n.Action); err != nil {
+		return err
+	}
+	if n.TS != nil {
+		if err := put("ts", n.TS); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"idempotency_key", n.Key}, {"response_id", n.Response},
+		{"session_id", n.Session}, {"trace_id", n.Trace}, {"span_id", n.Span}, {"run_id", n.Run}, {"effect", n.Effect}} {
+		if f.v != "" {
+			if err := put(f.name, f.v); err != nil {
+				return err
+			}
+		}
+	}
+	if n.Status != nil {
+		if err := put("status", n.Status); err != nil {
+			return err
+		}
+	}
+	if n.Duration != nil {
+		if err := put("duration_ms", *n.Duration); err != nil {
+			return err
+		}
+	}
+	if n.HasArgs {
+		if err := put("args", n.Args); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+// converter reads the records of one format; one per parse worker.
+type converter struct {
+	format Format
+	im     *Import
+	buf    bytes.Buffer
+}
+
+// recordError is a record that is a tool call but cannot be read as one.
+type recordError struct {
+	ref string
+	err error
+}
+
+// convert turns one decoded record (or a page of them) into calls. It
+// returns how many records were no tool call (skipped) and the tool calls
+// that could not be read.
+func (cv *converter) convert(v any, emit func(*nativeCall)) (skipped int, bad []recordError) {
+	if cv.format != FormatOTLP {
+		if recs, ok := unwrap(v); ok {
+			for _, r := range recs {
+				s, b := cv.convert(r, emit)
+				skipped += s
+				bad = append(bad, b...)
+			}
+			return skipped, bad
+		}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return 0, []recordError{{"", errors.New("not a JSON object")}}
+	}
+	var n *nativeCall
+	var err error
+	switch cv.format {
+	case FormatOTLP:
+		return cv.otlp(m, emit)
+	case FormatLangfuse:
+		n, err = cv.langfuse(m)
+	case FormatLangSmith:
+		n, err = cv.langsmith(m)
+	case FormatOpenAIAgents:
+		n, err = cv.openai(m)
+	default:
+		n, err = cv.mapped(m)
+	}
+	return cv.one(n, err, emit)
+}
+
+func (cv *converter) one(n *nativeCall, err error, emit func(*nativeCall)) (int, []recordError) {
+	switch {
+	case err != nil:
+		ref := ""
+		if n != nil {
+			ref = n.reference
+		}
+		return 0, []recordError{{ref, err}}
+	case n == nil:
+		return 1, nil
+	}
+	emit(n)
+	return 0, nil
+}
+
+// unwrap opens a page of records: an array, or an object whose only list
+// member of records is one of wrapperKeys (other members, like "meta", are
+// paging details).
+func unwrap(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case []any:
+		return x, true
+	case map[string]any:
+		if detectOwn(x) {
+			return nil, false
+		}
+		for k := range wrapperKeys {
+			if a, ok := x[k].([]any); ok && k != "resourceSpans" && k != "resource_spans" {
+				return a, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// detectOwn reports whether an object is itself a record of some format.
+func detectOwn(m map[string]any) bool {
+	return m["action_type"] != nil || m["run_type"] != nil || m["object"] != nil || m["span_data"] != nil ||
+		m["resourceSpans"] != nil || m["resource_spans"] != nil || (m["type"] != nil && m["name"] != nil)
+}
+
+// mapped reads a JSON Lines record of idemaudit's fields, each at the
+// path --map gives (by default its own name).
+func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
+	path := func(f string) string {
+		if p, ok := cv.im.Map[f]; ok {
+			return p
+		}
+		return f
+	}
+	get := func(f string) (any, bool) { return lookup(m, path(f)) }
+	n := &nativeCall{}
+	if v, ok := get("span_id"); ok {
+		n.Span = scalar(v)
+	}
+	n.reference = "span " + n.Span
+	if n.Span == "" {
+		n.reference = ""
+	}
+	a, _ := get("action_type")
+	if n.Action = scalar(a); n.Action == "" {
+		return n, fmt.Errorf("no action type at %s", path("action_type"))
+	}
+	if v, ok := get("ts"); ok && v != nil {
+		n.TS = tsValue(v)
+	}
+	// the key is read before the args, which leave it out when it is one of theirs
+	if v, ok := get("args"); ok && v != nil {
+		n.Args, n.HasArgs = parseString(v), true
+	}
+	k, _ := get("idempotency_key")
+	n.Key = scalar(k)
+	if ap, kp := path("args")+".", path("idempotency_key"); n.HasArgs && strings.HasPrefix(kp, ap) {
+		n.Args = without(n.Args, strings.TrimPrefix(kp, ap))
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"response_id", &n.Response}, {"session_id", &n.Session}, {"trace_id", &n.Trace}, {"run_id", &n.Run}, {"effect", &n.Effect}} {
+		if v, ok := get(f.name); ok {
+			*f.dst = scalar(v)
+		}
+	}
+	if v, ok := get("status"); ok {
+		n.Status = statusValue(v)
+	}
+	if v, ok := get("duration_ms"); ok {
+		if num, ok := v.(json.Number); ok {
+			if f, err := num.Float64(); err == nil {
+				n.Duration = &f
+			}
+		}
+	}
+	return n, nil
+}
+
+// otlp reads one TracesData: the spans of tool calls (GenAI semantic
+// conventions: gen_ai.operation.name = execute_tool; MCP tools/call).
+func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int, bad []recordError) {
+	rss, _ := first(m, "resourceSpans", "resource_spans").([]any)
+	for _, rs := range rss {
+		rsm, _ := rs.(map[string]any)
+		res, _ := rsm["resource"].(map[string]any)
+		resAttrs := otlpAttrs(res["attributes"])
+		sss, _ := first(rsm, "scopeSpans", "scope_spans", "instrumentationLibrarySpans").([]any)
+		for _, ss := range sss {
+			ssm, _ := ss.(map[string]any)
+			spans, _ := ssm["spans"].([]any)
+			for _, sp := range spans {
+				spm, ok := sp.(map[string]any)
+				if !ok {
+					bad = append(bad, recordError{"", errors.New("a span that is not a JSON object")})
+					continue
+				}
+				n, err := cv.otlpSpan(spm, resAttrs)
+				s, b := cv.one(n, err, emit)
+				skipped += s
+				bad = append(bad, b...)
+			}
+		}
+	}
+	return skipped, bad
+}
+
+func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nativeCall, error) {
+	attrs := otlpAttrs(sp["attributes"])
+	name := scalar(sp["name"])
+	op, method := scalar(attrs["gen_ai.operation.name"]), scalar(attrs["mcp.method.name"])
+	if op != "execute_tool" && method != "tools/call" && !cv.toolSpan(name) {
+		return nil, nil
+	}
+	n := &nativeCall{Trace: scalar(first(sp, "traceId", "trace_id")), Span: scalar(first(sp, "spanId", "span_id"))}
+	n.reference = "span " + n.Span
+	n.Action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name"))
+	if n.Action == "" {
+		for _, prefix := range []string{"execute_tool ", "tools/call "} {
+			if rest, ok := strings.CutPrefix(name, prefix); ok {
+				n.Action = strings.TrimSpace(rest)
+			}
+		}
+	}
+	if n.Action == "" {
+		if op == "execute_tool" || method == "tools/call" {
+			return n, errors.New("a tool span without gen_ai.tool.name")
+		}
+		n.Action = name
+	}
+	start, end := scalar(first(sp, "startTimeUnixNano", "start_time_unix_nano")), scalar(first(sp, "endTimeUnixNano", "end_time_unix_nano"))
+	if start != "" && start != "0" {
+		n.TS = json.Number(start)
+		if s, err1 := strconv.ParseInt(start, 10, 64); err1 == nil {
+			if e, err2 := strconv.ParseInt(end, 10, 64); err2 == nil && e >= s && e > 0 {
+				d := float64(e-s) / 1e6
+				n.Duration = &d
+			}
+		}
+	}
+	var args any
+	if a, ok := attrs["gen_ai.tool.call.arguments"]; ok {
+		args = parseString(a)
+	} else {
+		// MCP instrumentations put each argument in an attribute of its own
+		collected := map[string]any{}
+		for k, v := range attrs {
+			if rest, ok := strings.CutPrefix(k, "mcp.request.argument."); ok {
+				collected[rest] = v
+			}
+		}
+		if len(collected) > 0 {
+			args = collected
+		}
+	}
+	result := parseString(attrs["gen_ai.tool.call.result"])
+	merged := map[string]any{}
+	for k, v := range resAttrs {
+		merged[k] = v
+	}
+	for k, v := range attrs {
+		merged[k] = v
+	}
+	n.Session = scalar(first(merged, "gen_ai.conversation.id", "mcp.session.id", "session.id"))
+	// the status: an HTTP code when the span has one, else the error type,
+	// else the span status
+	st, _ := sp["status"].(map[string]any)
+	code := scalar(st["code"])
+	switch {
+	case attrs["http.response.status_code"] != nil:
+		n.Status = statusValue(attrs["http.response.status_code"])
+	case scalar(attrs["error.type"]) != "":
+		n.Status = scalar(attrs["error.type"])
+	case code == "2" || code == "STATUS_CODE_ERROR":
+		n.Status = "error"
+	default:
+		n.Status = "ok" // exported spans have ended; UNSET is how instrumentations say success
+	}
+	cv.keyAndResponse(n, args, result, merged)
+	n.Run = scalar(first(merged, "run_id", "run.id"))
+	if n.Run == "" {
+		n.Run = n.Trace
+	}
+	return n, nil
+}
+
+// langfuse reads one observation (API v2 camelCase, blob export snake_case).
+func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
+	typ, name := scalar(m["type"]), scalar(m["name"])
+	if typ != "TOOL" && !cv.toolSpan(name) {
+		return nil, nil
+	}
+	n := &nativeCall{Action: name, Trace: scalar(first(m, "traceId", "trace_id")), Span: scalar(m["id"])}
+	n.reference = "observation " + n.Span
+	if name == "" {
+		return n, errors.New("a TOOL observation without a name")
+	}
+	meta := asObject(parseString(m["metadata"]))
+	start, end := first(m, "startTime", "start_time"), first(m, "endTime", "end_time")
+	n.TS, n.Duration = timing(start, end)
+	n.Session = scalar(first(m, "sessionId", "session_id"))
+	if n.Session == "" {
+		n.Session = scalar(first(meta, "session_id", "sessionId", "thread_id", "conversation_id"))
+	}
+	switch level := scalar(m["level"]); {
+	case level == "ERROR":
+		n.Status = "error" // statusMessage is free text: an error may or may not have happened downstream
+	default:
+		n.Status = "ok"
+	}
+	if code := first(meta, "http.response.status_code", "status_code", "http_status"); code != nil {
+		n.Status = statusValue(code)
+	}
+	cv.keyAndResponse(n, parseString(m["input"]), parseString(m["output"]), meta)
+	n.Run = scalar(first(meta, "run_id", "run.id"))
+	if n.Run == "" {
+		n.Run = n.Trace
+	}
+	return n, nil
+}
+
+// langsmith reads one run of type tool.
+func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
+	if scalar(m["run_type"]) != "tool" && !cv.toolSpan(scalar(m["name"])) {
+		return nil, nil
+	}
+	n := &nativeCall{Action: scalar(m["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"])}
+	n.reference = "run " + n.Span
+	if n.Action == "" {
+		return n, errors.New("a tool run without a name")
+	}
+	n.TS, n.Duration = timing(m["start_time"], m["end_time"])
+	extra := asObject(parseString(m["extra"]))
+	meta := asObject(parseString(extra["metadata"]))
+	// the top-level session_id is the tracing project, not a conversation
+	n.Session = scalar(first(meta, "thread_id", "session_id", "conversation_id"))
+	switch st := scalar(m["status"]); {
+	case st != "":
+		n.Status = st
+	case scalar(m["error"]) != "":
+		n.Status = "error"
+	case m["end_time"] != nil:
+		n.Status = "ok"
+	}
+	// LangChain tool runs keep the input string as {"input": "..."}, the
+	// result as {"output": ...}
+	args := parseString(m["inputs"])
+	if o, ok := args.(map[string]any); ok && len(o) == 1 && o["input"] != nil {
+		args = parseString(o["input"])
+	}
+	result := parseString(m["outputs"])
+	if o, ok := result.(map[string]any); ok && len(o) == 1 && o["output"] != nil {
+		result = parseString(o["output"])
+	}
+	cv.keyAndResponse(n, args, result, meta)
+	n.Run = scalar(first(meta, "run_id", "run.id"))
+	if n.Run == "" {
+		n.Run = n.Trace
+	}
+	return n, nil
+}
+
+// openai reads one span of the OpenAI Agents SDK: function spans are tool calls.
+func (cv *converter) openai(m map[string]any) (*nativeCall, error) {
+	if obj := scalar(m["object"]); obj != "" && obj != "trace.span" {
+		return nil, nil // a trace record
+	}
+	sd, _ := m["span_data"].(map[string]any)
+	if scalar(sd["type"]) != "function" && !cv.toolSpan(scalar(sd["name"])) {
+		return nil, nil
+	}
+	n := &nativeCall{Action: scalar(sd["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"])}
+	n.reference = "span " + n.Span
+	if n.Action == "" {
+		return n, errors.New("a function span without a name")
+	}
+	n.TS, n.Duration = timing(m["started_at"], m["ended_at"])
+	meta := asObject(parseString(m["metadata"]))
+	n.Session = scalar(first(meta, "session_id", "thread_id", "conversation_id", "group_id"))
+	if e := m["error"]; e != nil {
+		n.Status = "error"
+		if em, ok := e.(map[string]any); ok {
+			// an HTTP status in the error's data tells rejected (4xx) from unknown
+			if code, ok := lookup(em["data"], "status"); ok && isScalar(code) {
+				if num, isNum := code.(json.Number); isNum {
+					n.Status = num
+				}
+			}
+		}
+	} else {
+		n.Status = "ok"
+	}
+	cv.keyAndResponse(n, parseString(sd["input"]), parseString(sd["output"]), meta)
+	n.Run = scalar(first(meta, "run_id", "run.id"))
+	if n.Run == "" {
+		n.Run = n.Trace
+	}
+	return n, nil
+}
+
+func (cv *converter) toolSpan(name string) bool {
+	for _, g := range cv.im.ToolSpans {
+		if config.Match(g, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyAndResponse sets the args, the idempotency key and the response id of
+// an imported call. A key found in the args is left out of them, so the
+// fingerprint of an operation whose retries carry fresh keys stays the same.
+func (cv *converter) keyAndResponse(n *nativeCall, args, result any, attrs map[string]any) {
+	if args != nil {
+		n.Args, n.HasArgs = args, true
+	}
+	roots := map[string]any{"args": args, "result": result, "attributes": attrs, "metadata": attrs}
+	keyPaths := cv.im.KeyPaths
+	if keyPaths == nil {
+		keyPaths = DefaultKeyPaths
+	}
+	for _, p := range keyPaths {
+		root, rest, rooted := splitRoot(p)
+		tries := []string{"args", "attributes"}
+		if rooted {
+			tries = []string{root}
+		}
+		for _, r := range tries {
+			if v, ok := lookup(roots[r], rest); ok && scalar(v) != "" {
+				n.Key = scalar(v)
+				if r == "args" {
+					n.Args = without(n.Args, rest)
+				}
+				break
+			}
+		}
+		if n.Key != "" {
+			break
+		}
+	}
+	respPaths := cv.im.ResponsePaths
+	if respPaths == nil {
+		respPaths = DefaultResponsePaths
+	}
+	for _, p := range respPaths {
+		root, rest, rooted := splitRoot(p)
+		if !rooted {
+			root = "result"
+		}
+		if v, ok := lookup(roots[root], rest); ok && isScalar(v) && scalar(v) != "" {
+			n.Response = scalar(v)
+			break
+		}
+	}
+}
+
+func splitRoot(p string) (root, rest string, ok bool) {
+	for _, r := range []string{"args", "result", "attributes", "metadata"} {
+		if rest, ok := strings.CutPrefix(p, r+"."); ok {
+			return r, rest, true
+		}
+	}
+	return "", p, false
+}
+
+// lookup follows a dotted path. A member name may itself hold dots
+// ("idempotency.key", "mcp.session.id"): at each level the longest name
+// that exists wins. Digit segments index arrays.
+func lookup(v any, path string) (any, bool) {
+	if path == "" {
+		return v, true
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if val, ok := x[path]; ok {
+			return val, true
+		}
+		for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
+			if val, ok := x[path[:i]]; ok {
+				if got, ok := lookup(val, path[i+1:]); ok {
+					return got, true
+				}
+			}
+		}
+	case []any:
+		seg, rest, _ := strings.Cut(path, ".")
+		if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(x) {
+			return lookup(x[i], rest)
+		}
+	}
+	return nil, false
+}
+
+// without removes the member at a path from a copy of v's containers on
+// the way (the record itself is not changed).
+func without(v any, path string) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	out := make(map[string]any, len(m))
+	for k, val := range m {
+		out[k] = val
+	}
+	if _, ok := out[path]; ok {
+		delete(out, path)
+		return out
+	}
+	for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
+		if val, ok := out[path[:i]]; ok {
+			if _, found := lookup(val, path[i+1:]); found {
+				out[path[:i]] = without(val, path[i+1:])
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// first returns the first of a map's members that is present and not null.
+func first(m map[string]any, names ...string) any {
+	for _, n := range names {
+		if v := m[n]; v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+func asObject(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func isScalar(v any) bool {
+	switch v.(type) {
+	case string, json.Number, bool:
+		return true
+	}
+	return false
+}
+
+// scalar is a value as text: strings as they are, numbers as written,
+// objects and arrays as compact JSON, null as "".
+func scalar(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func statusValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return x
+	case string:
+		if x == "" {
+			return nil
+		}
+		return x
+	case nil:
+		return nil
+	}
+	return scalar(v)
+}
+
+// tsValue passes a time on as the log format reads it (RFC 3339 with or
+// without a zone, a space for the T, epoch numbers); an offset written as
+// "+00" (PostgreSQL, DuckDB) is completed to "+00:00".
+func tsValue(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		return v
+	}
+	if n := len(s); n > 3 && (s[n-3] == '+' || s[n-3] == '-') && isDigit(s[n-2]) && isDigit(s[n-1]) && strings.Contains(s, ":") {
+		s += ":00"
+	}
+	return s
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// timing gives a call's start and its duration from the start and end.
+func timing(start, end any) (any, *float64) {
+	if start == nil {
+		return nil, nil
+	}
+	ts := tsValue(start)
+	s, ok1 := nanos(ts)
+	e, ok2 := nanos(tsValue(end))
+	if ok1 && ok2 && e >= s {
+		d := float64(e-s) / 1e6
+		return ts, &d
+	}
+	return ts, nil
+}
+
+func nanos(v any) (int64, bool) {
+	switch x := v.(type) {
+	case string:
+		if n, ok := parseRFC3339([]byte(x)); ok {
+			return n, true
+		}
+		if isNumber([]byte(x)) {
+			return epochNanos([]byte(x))
+		}
+	case json.Number:
+		return epochNanos([]byte(x))
+	}
+	return 0, false
+}
+
+// parseString reads a string that holds JSON (or a Python literal, as
+// LangChain writes tool inputs) as that value; any other value, or a
+// string that is neither, stays as it is.
+func parseString(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		return v
+	}
+	t := strings.TrimSpace(s)
+	if t == "" || !strings.ContainsRune("{[('\"", rune(t[0])) {
+		return v
+	}
+	if t[0] == '{' || t[0] == '[' {
+		if val, err := decodeJSON([]byte(t)); err == nil {
+			return val
+		}
+	}
+	if val, ok := pyLiteral(t); ok {
+		if _, isStr := val.(string); !isStr {
+			return val
+		}
+	}
+	return v
+}
+
+// decodeJSON decodes one JSON value, numbers kept as written.
+func decodeJSON(b []byte) (any, error) {
+	if !utf8.Valid(b) {
+		return nil, fmt.Errorf("invalid UTF-8 at byte %d", invalidUTF8At(b))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	return v, nil
+}
+
+// otlpAttrs turns OTLP attributes ([{key, value: {stringValue|...}}]) into a map.
+func otlpAttrs(v any) map[string]any {
+	out := map[string]any{}
+	list, _ := v.([]any)
+	for _, a := range list {
+		am, _ := a.(map[string]any)
+		k := scalar(am["key"])
+		if k == "" {
+			continue
+		}
+		out[k] = anyValue(am["value"])
+	}
+	return out
+}
+
+func anyValue(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	for k, val := range m {
+		switch k {
+		case "stringValue", "string_value":
+			return val
+		case "intValue", "int_value", "doubleValue", "double_value":
+			switch x := val.(type) {
+			case string:
+				return json.Number(x)
+			}
+			return val
+		case "boolValue", "bool_value":
+			if s, ok := val.(string); ok {
+				return s == "true"
+			}
+			return val
+		case "bytesValue", "bytes_value":
+			if s, ok := val.(string); ok {
+				if b, err := base64.StdEncoding.DecodeString(s); err == nil && utf8.Valid(b) {
+					return string(b)
+				}
+			}
+			return val
+		case "arrayValue", "array_value":
+			vm, _ := val.(map[string]any)
+			vals, _ := vm["values"].([]any)
+			out := make([]any, len(vals))
+			for i, x := range vals {
+				out[i] = anyValue(x)
+			}
+			return out
+		case "kvlistValue", "kvlist_value":
+			vm, _ := val.(map[string]any)
+			return otlpAttrs(vm["values"])
+		}
+	}
+	return nil
+}

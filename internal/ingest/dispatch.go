@@ -1,0 +1,138 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/idemaudit/idemaudit/internal/config"
+)
+
+// convSpec says how the records of a source are converted to calls; nil:
+// idemaudit's own JSON Lines, parsed directly (the fast path).
+type convSpec struct {
+	format Format
+	im     *Import
+}
+
+func (s *convSpec) converter() *converter {
+	if s == nil {
+		return nil
+	}
+	return &converter{format: s.format, im: s.im}
+}
+
+// importLine reads one line of a converted source: a record (or a page of
+// records) giving zero or more calls, numbered by their place in the line.
+func (p *Parser) importLine(line []byte, ln int64, b *batch) {
+	v, err := decodeJSON(line)
+	if err != nil {
+		b.malformed = append(b.malformed, Malformed{ln, "invalid JSON: " + err.Error()})
+		return
+	}
+	p.importValue(v, ln, b)
+}
+
+// importValue converts one decoded record and parses the calls it gives.
+func (p *Parser) importValue(v any, ln int64, b *batch) {
+	var pos int32
+	var bad []recordError
+	skipped, convBad := p.conv.convert(v, func(n *nativeCall) {
+		if err := n.encode(&p.convBuf); err != nil {
+			bad = append(bad, recordError{n.reference, err})
+			return
+		}
+		var r Record
+		if err := p.Parse(p.convBuf.Bytes(), &r); err != nil {
+			bad = append(bad, recordError{n.reference, err})
+			return
+		}
+		b.records = append(b.records, r)
+		b.lineNos = append(b.lineNos, ln)
+		b.pos = append(b.pos, pos)
+		pos++
+	})
+	b.skipped += int64(skipped)
+	bad = append(convBad, bad...)
+	if len(bad) > 0 {
+		msg := bad[0].err.Error()
+		if bad[0].ref != "" {
+			msg = bad[0].ref + ": " + msg
+		}
+		if len(bad) > 1 {
+			msg += fmt.Sprintf(" (and %d more records of this line)", len(bad)-1)
+		}
+		b.malformed = append(b.malformed, Malformed{ln, msg})
+	}
+}
+
+// sniffSize is how much of a source is looked at to tell its format.
+const sniffSize = 1 << 20
+
+// layout is how a source was read.
+type layout struct {
+	format    Format
+	lineBased bool // JSON Lines: a grown file can be resumed after its last complete line
+}
+
+// readSource reads one source whatever its format: JSON Lines (of any
+// format), one JSON document (an array, or an object holding records), or
+// Parquet (path names the file; DuckDB reads it). known is the format of
+// the source's earlier segment, when a grown source is resumed.
+func readSource(ctx context.Context, r io.Reader, path string, first int64, tl *tail, cfg *config.Config, keepArgs bool,
+	im *Import, known Format, deliver func(batch) error) (layout, error) {
+	if im == nil {
+		im = &Import{}
+	}
+	br := bufio.NewReaderSize(r, sniffSize)
+	head, err := br.Peek(sniffSize)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return layout{}, err
+	}
+	if bytes.HasPrefix(head, []byte("PAR1")) && first == 1 {
+		if path == "" {
+			return layout{}, errors.New("a Parquet file cannot be read from a stream; name the file")
+		}
+		// the bytes are hashed like any source's; DuckDB reads the file
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			return layout{}, err
+		}
+		f, err := readParquet(ctx, path, cfg, keepArgs, im, deliver)
+		return layout{format: f}, err
+	}
+	doc, sniffed := sniff(head)
+	f := im.From
+	if f == "" || f == FormatAuto {
+		f = known
+		if f == "" {
+			f = sniffed
+		}
+		if f == "" {
+			f = FormatJSONL
+		}
+	}
+	var spec *convSpec
+	if f != FormatJSONL || len(im.Map) > 0 {
+		spec = &convSpec{f, im}
+	}
+	if doc && first == 1 {
+		if spec == nil {
+			spec = &convSpec{f, im}
+		}
+		return layout{format: f}, readDocument(ctx, br, cfg, keepArgs, spec, deliver)
+	}
+	return layout{format: f, lineBased: true}, parseAll(ctx, br, first, tl, cfg, keepArgs, spec, deliver)
+}
+
+// formatNames lists the formats for messages.
+func formatNames() string {
+	var s []string
+	for _, f := range Formats {
+		s = append(s, string(f))
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,193 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Format is the shape of a source's records: idemaudit's own JSON Lines, or
+// a trace export whose tool-call spans are read as calls.
+type Format string
+
+const (
+	FormatAuto         Format = "auto"
+	FormatJSONL        Format = "jsonl"
+	FormatOTLP         Format = "otlp"
+	FormatLangfuse     Format = "langfuse"
+	FormatLangSmith    Format = "langsmith"
+	FormatOpenAIAgents Format = "openai-agents"
+)
+
+// Formats are the values --from accepts.
+var Formats = []Format{FormatAuto, FormatJSONL, FormatOTLP, FormatLangfuse, FormatLangSmith, FormatOpenAIAgents}
+
+// ParseFormat reads a --from value.
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return "", fmt.Errorf("--from %q: want one of %s", s, strings.Join(names, ", "))
+}
+
+// Imported reports whether a format is a trace export (its calls are spans,
+// collapsed on (trace id, span id) when exported twice).
+func (f Format) Imported() bool { return f != FormatJSONL && f != FormatAuto && f != "" }
+
+// Fields are the fields of a call, as --map names them.
+var Fields = []string{"ts", "action_type", "idempotency_key", "response_id", "session_id", "trace_id",
+	"span_id", "run_id", "args", "status", "effect", "duration_ms"}
+
+// DefaultKeyPaths are where a trace import looks for the idempotency key:
+// in the args, then in the span's attributes (OTLP), metadata (Langfuse,
+// LangSmith). Never the tool-call id: it changes on every retry.
+var DefaultKeyPaths = []string{"idempotency_key", "Idempotency-Key", "idempotency.key", "idempotencyKey", "headers.Idempotency-Key"}
+
+// DefaultResponsePaths are where a trace import looks for the response id:
+// in the tool's result.
+var DefaultResponsePaths = []string{"id", "response_id"}
+
+// Import says how sources are read.
+type Import struct {
+	From Format // auto (detect per source) when empty
+	// Map gives, for a JSON Lines log of another shape, the dotted path of
+	// each field in its records (--map field=path); unmapped fields keep
+	// their own names.
+	Map map[string]string
+	// KeyPaths and ResponsePaths replace the defaults for trace imports:
+	// dotted paths into args, result, attributes (metadata), with an
+	// optional root ("args.", "result.", "attributes.", "metadata.").
+	KeyPaths      []string
+	ResponsePaths []string
+	// ToolSpans are globs of span (observation) names read as tool calls
+	// besides the ones the format marks as such.
+	ToolSpans []string
+}
+
+// AddMap adds a --map field=path entry.
+func (im *Import) AddMap(spec string) error {
+	f, path, ok := strings.Cut(spec, "=")
+	f, path = strings.TrimSpace(f), strings.TrimSpace(path)
+	if !ok || f == "" || path == "" {
+		return fmt.Errorf("--map %q: want FIELD=PATH, e.g. --map action_type=tool.name", spec)
+	}
+	known := false
+	for _, k := range Fields {
+		known = known || k == f
+	}
+	if !known {
+		return fmt.Errorf("--map %q: unknown field %q (fields: %s)", spec, f, strings.Join(Fields, ", "))
+	}
+	if im.Map == nil {
+		im.Map = map[string]string{}
+	}
+	if _, dup := im.Map[f]; dup {
+		return fmt.Errorf("--map %q: field %s is mapped twice", spec, f)
+	}
+	im.Map[f] = path
+	return nil
+}
+
+// Describe says in words how a format's calls are read, for help and errors.
+func (im *Import) describeMap() string {
+	var parts []string
+	for f, p := range im.Map {
+		parts = append(parts, f+"="+p)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// wrapperKeys name the members of an object that hold a list of records
+// (API pages: {"data": [...]}, {"runs": [...]}); resourceSpans is the list
+// of an OTLP TracesData.
+var wrapperKeys = map[string]bool{"data": true, "runs": true, "observations": true, "items": true, "spans": true,
+	"records": true, "resourceSpans": true, "resource_spans": true}
+
+// detect tells the format of one decoded record; "" when it has no mark of any.
+func detect(v any) Format {
+	m, ok := v.(map[string]any)
+	if !ok {
+		if a, ok := v.([]any); ok && len(a) > 0 {
+			return detect(a[0])
+		}
+		return ""
+	}
+	switch {
+	case m["resourceSpans"] != nil || m["resource_spans"] != nil:
+		return FormatOTLP
+	case m["object"] == "trace.span" || m["object"] == "trace" || m["span_data"] != nil:
+		return FormatOpenAIAgents
+	case m["run_type"] != nil:
+		return FormatLangSmith
+	case m["action_type"] != nil:
+		return FormatJSONL
+	case m["type"] != nil && (m["traceId"] != nil || m["trace_id"] != nil) && (m["startTime"] != nil || m["start_time"] != nil):
+		return FormatLangfuse
+	}
+	for k := range wrapperKeys {
+		if a, ok := m[k].([]any); ok && len(a) > 0 {
+			if f := detect(a[0]); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+// sniff guesses the format of a stream from its first bytes: whether it
+// is one JSON document (an array, or a pretty-printed object) rather than
+// JSON Lines, and the format of its first recognisable record.
+func sniff(head []byte) (doc bool, f Format) {
+	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	trimmed := bytes.TrimLeft(head, " \t\r\n")
+	if len(trimmed) == 0 {
+		return false, ""
+	}
+	if trimmed[0] == '[' {
+		doc = true
+	} else if first, _, _ := bytes.Cut(trimmed, []byte{'\n'}); len(bytes.TrimSpace(first)) == 1 && first[0] == '{' {
+		doc = true // a pretty-printed object: '{' alone on its first line
+	}
+	if !doc {
+		rest := trimmed
+		for i := 0; i < 50 && len(rest) > 0; i++ {
+			var line []byte
+			line, rest, _ = bytes.Cut(rest, []byte{'\n'})
+			var v any
+			if json.Unmarshal(line, &v) != nil {
+				continue
+			}
+			if f = detect(v); f != "" {
+				return false, f
+			}
+		}
+	} else {
+		var v any
+		if json.Unmarshal(trimmed, &v) == nil {
+			if f = detect(v); f != "" {
+				return true, f
+			}
+		}
+	}
+	// the first record is longer than what was looked at: its member names
+	switch {
+	case bytes.Contains(head, []byte(`"resourceSpans"`)):
+		return doc, FormatOTLP
+	case bytes.Contains(head, []byte(`"trace.span"`)) || bytes.Contains(head, []byte(`"span_data"`)):
+		return doc, FormatOpenAIAgents
+	case bytes.Contains(head, []byte(`"run_type"`)):
+		return doc, FormatLangSmith
+	case bytes.Contains(head, []byte(`"action_type"`)):
+		return doc, FormatJSONL
+	}
+	return doc, ""
+}

@@ -1,0 +1,177 @@
+package ingest
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// pyLiteral reads a Python literal as repr() writes it (LangChain stores a
+// tool's input as str(dict): {'amount': 2000, 'ok': True}): dicts, lists,
+// tuples, strings, numbers, True, False, None. It returns the JSON value.
+func pyLiteral(s string) (any, bool) {
+	p := pyParser{s: s}
+	v, ok := p.value(0)
+	if !ok {
+		return nil, false
+	}
+	p.ws()
+	return v, p.i == len(p.s)
+}
+
+type pyParser struct {
+	s string
+	i int
+}
+
+func (p *pyParser) ws() {
+	for p.i < len(p.s) && strings.IndexByte(" \t\r\n", p.s[p.i]) >= 0 {
+		p.i++
+	}
+}
+
+func (p *pyParser) value(depth int) (any, bool) {
+	if depth > maxDepth {
+		return nil, false
+	}
+	p.ws()
+	if p.i >= len(p.s) {
+		return nil, false
+	}
+	switch c := p.s[p.i]; {
+	case c == '{':
+		p.i++
+		out := map[string]any{}
+		for {
+			p.ws()
+			if p.i < len(p.s) && p.s[p.i] == '}' {
+				p.i++
+				return out, true
+			}
+			k, ok := p.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			var key string
+			switch x := k.(type) {
+			case string:
+				key = x
+			case json.Number:
+				key = x.String()
+			default:
+				return nil, false
+			}
+			p.ws()
+			if p.i >= len(p.s) || p.s[p.i] != ':' {
+				return nil, false
+			}
+			p.i++
+			v, ok := p.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			out[key] = v
+			p.ws()
+			if p.i < len(p.s) && p.s[p.i] == ',' {
+				p.i++
+			} else if p.i >= len(p.s) || p.s[p.i] != '}' {
+				return nil, false
+			}
+		}
+	case c == '[' || c == '(':
+		end := byte(']')
+		if c == '(' {
+			end = ')'
+		}
+		p.i++
+		out := []any{}
+		for {
+			p.ws()
+			if p.i < len(p.s) && p.s[p.i] == end {
+				p.i++
+				return out, true
+			}
+			v, ok := p.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, v)
+			p.ws()
+			if p.i < len(p.s) && p.s[p.i] == ',' {
+				p.i++
+			} else if p.i >= len(p.s) || p.s[p.i] != end {
+				return nil, false
+			}
+		}
+	case c == '\'' || c == '"':
+		return p.str(c)
+	case c == '-' || c == '+' || isDigit(c) || c == '.':
+		start := p.i
+		p.i++
+		for p.i < len(p.s) && strings.IndexByte("0123456789.eE+-_", p.s[p.i]) >= 0 {
+			p.i++
+		}
+		lit := strings.ReplaceAll(strings.TrimPrefix(p.s[start:p.i], "+"), "_", "")
+		if _, err := strconv.ParseFloat(lit, 64); err != nil {
+			return nil, false
+		}
+		if !json.Valid([]byte(lit)) {
+			f, _ := strconv.ParseFloat(lit, 64)
+			lit = strconv.FormatFloat(f, 'g', -1, 64) // 1. or .5 → 1, 0.5
+		}
+		return json.Number(lit), true
+	}
+	for lit, v := range map[string]any{"True": true, "False": false, "None": nil} {
+		if strings.HasPrefix(p.s[p.i:], lit) {
+			p.i += len(lit)
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func (p *pyParser) str(q byte) (any, bool) {
+	p.i++
+	var b strings.Builder
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		switch {
+		case c == q:
+			p.i++
+			return b.String(), true
+		case c == '\\' && p.i+1 < len(p.s):
+			e := p.s[p.i+1]
+			p.i += 2
+			switch e {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case 'r':
+				b.WriteByte('\r')
+			case '0':
+				b.WriteByte(0)
+			case 'x', 'u', 'U':
+				n := map[byte]int{'x': 2, 'u': 4, 'U': 8}[e]
+				if p.i+n > len(p.s) {
+					return nil, false
+				}
+				r, err := strconv.ParseUint(p.s[p.i:p.i+n], 16, 32)
+				if err != nil || !utf8.ValidRune(rune(r)) {
+					return nil, false
+				}
+				b.WriteRune(rune(r))
+				p.i += n
+			default:
+				b.WriteByte(e) // \\ \' \" and unknown escapes keep the character
+			}
+		case c == '\n':
+			return nil, false
+		default:
+			b.WriteByte(c)
+			p.i++
+		}
+	}
+	return nil, false
+}
