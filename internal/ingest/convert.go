@@ -399,12 +399,12 @@ func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
 	// LangChain tool runs keep the input string as {"input": "..."}, the
 	// result as {"output": ...}
 	args := parseString(m["inputs"])
-	if o, ok := args.(map[string]any); ok && len(o) == 1 && o["input"] != nil {
-		args = parseString(o["input"])
+	if v, ok := onlyMember(args, "input"); ok {
+		args = parseString(v)
 	}
 	result := parseString(m["outputs"])
-	if o, ok := result.(map[string]any); ok && len(o) == 1 && o["output"] != nil {
-		result = parseString(o["output"])
+	if v, ok := onlyMember(result, "output"); ok {
+		result = parseString(v)
 	}
 	cv.keyAndResponse(n, args, result, meta)
 	n.Run = scalar(first(meta, "run_id", "run.id"))
@@ -579,6 +579,21 @@ func first(m map[string]any, names ...string) any {
 		}
 	}
 	return nil
+}
+
+// onlyMember returns an object's member when it is the only one not null
+// (a Parquet export gives every row the union of the members).
+func onlyMember(v any, name string) (any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok || m[name] == nil {
+		return nil, false
+	}
+	for k, x := range m {
+		if k != name && x != nil {
+			return nil, false
+		}
+	}
+	return m[name], true
 }
 
 func asObject(v any) map[string]any {

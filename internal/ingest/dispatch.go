@@ -39,7 +39,10 @@ func (p *Parser) importLine(line []byte, ln int64, b *batch) {
 
 // importValue converts one decoded record and parses the calls it gives.
 func (p *Parser) importValue(v any, ln int64, b *batch) {
-	var pos int32
+	var pos int32 // after the calls of this line already read (a document holds several records on a line)
+	for i := len(b.lineNos) - 1; i >= 0 && b.lineNos[i] == ln; i-- {
+		pos++
+	}
 	var bad []recordError
 	skipped, convBad := p.conv.convert(v, func(n *nativeCall) {
 		if err := n.encode(&p.convBuf); err != nil {

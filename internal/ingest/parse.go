@@ -62,6 +62,7 @@ type Parser struct {
 
 	keepArgs bool // copy the canonical args into Record.Args
 
+	strp    *Parser      // canonicalises JSON held in a string
 	conv    *converter   // set: lines are records of a trace export (or --map), converted first
 	convBuf bytes.Buffer // a converted call
 }
@@ -146,6 +147,22 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 				return p.skip()
 			}
 			p.canon = p.canon[:0]
+			if p.b[p.pos] == '"' {
+				// args logged as a string: when it holds a JSON object or
+				// array (a tool's arguments as the model wrote them), that
+				// value is the args
+				s, err := p.str2()
+				if err != nil {
+					return err
+				}
+				if c, ok := p.jsonInString(s); ok {
+					p.canon = append(p.canon, c...)
+				} else {
+					p.canon = appendQuoted(p.canon, s)
+				}
+				haveArgs, argsCanon = true, p.canon
+				return nil
+			}
 			if err := p.canonValue(); err != nil {
 				return err
 			}
@@ -259,4 +276,26 @@ func describe(c byte) string {
 		return strconv.QuoteRune(rune(c))
 	}
 	return fmt.Sprintf("byte 0x%02x", c)
+}
+
+// jsonInString returns the canonical form of a JSON object or array held
+// in a (decoded) string; ok is false for any other string.
+func (p *Parser) jsonInString(s []byte) ([]byte, bool) {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	if i == len(s) || (s[i] != '{' && s[i] != '[') || !utf8.Valid(s) {
+		return nil, false
+	}
+	if p.strp == nil {
+		p.strp = &Parser{}
+	}
+	q := p.strp
+	q.b, q.pos, q.depth, q.canon = s, i, p.depth, q.canon[:0]
+	if q.canonValue() != nil {
+		return nil, false
+	}
+	q.ws()
+	return q.canon, q.pos == len(q.b)
 }

@@ -1,0 +1,345 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// importedCall is what the import tests read back of a call.
+type importedCall struct {
+	Line    int64
+	Pos     int32
+	Action  string
+	Key     string
+	Resp    string
+	Span    string
+	Trace   string
+	Session string
+	Status  string
+	Run     string
+	FP      string
+	HasTS   bool
+	HasDur  bool
+}
+
+func importedCalls(t *testing.T, d *DB) []importedCall {
+	t.Helper()
+	r, err := d.Conn.QueryContext(context.Background(), `SELECT line, pos, action_type, coalesce(idempotency_key, ''),
+		coalesce(response_id, ''), coalesce(span_id, ''), coalesce(trace_id, ''), coalesce(session_id, ''), coalesce(status, ''),
+		coalesce(run_id, ''), coalesce(fp::VARCHAR, ''), ts IS NOT NULL, duration_ms IS NOT NULL
+		FROM calls ORDER BY source_id, line, pos`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []importedCall
+	for r.Next() {
+		var c importedCall
+		if err := r.Scan(&c.Line, &c.Pos, &c.Action, &c.Key, &c.Resp, &c.Span, &c.Trace, &c.Session, &c.Status, &c.Run, &c.FP, &c.HasTS, &c.HasDur); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func byAction(cs []importedCall, action string) []importedCall {
+	var out []importedCall
+	for _, c := range cs {
+		if c.Action == action {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+const samples = "../../sample-logs/traces/"
+
+// TestImportSamples reads each sample export, its format told from its
+// content, and checks the calls against what the sample holds (see
+// scripts/trace-samples.py): tool calls only, one telemetry duplicate
+// collapsed, keys, response ids, spans, and fingerprints that make the
+// planted repeats one operation.
+func TestImportSamples(t *testing.T) {
+	type want struct {
+		format    Format
+		calls     int64
+		collapsed int64
+		skipped   int64
+		same      string // an action whose calls share one fingerprint
+		check     func(t *testing.T, cs []importedCall)
+	}
+	cases := map[string]want{
+		"otlp-collector.jsonl": {FormatOTLP, 7, 1, 1, "charge_card", func(t *testing.T, cs []importedCall) {
+			ch := byAction(cs, "charge_card")
+			if ch[0].Status != "timeout" || ch[0].Resp != "" || ch[1].Resp != "ch_3Pq2Lk" || ch[1].Status != "ok" ||
+				ch[0].Span != "a2fb4a1d1a96d312" || ch[0].Session != "conv-7f2c" || !ch[0].HasDur || !ch[0].HasTS {
+				t.Errorf("charge_card calls %+v", ch)
+			}
+			inv := byAction(cs, "create_invoice")
+			if len(inv) != 2 || inv[0].Line != inv[1].Line || inv[0].Pos != 0 || inv[1].Pos != 1 || inv[0].Key != "inv-2026-1118-cus_Q42" ||
+				inv[1].Resp != "in_1Nv9" || inv[0].Run != inv[0].Trace {
+				t.Errorf("create_invoice calls (one line, two spans) %+v", inv)
+			}
+			sms := byAction(cs, "send_sms")
+			if len(sms) != 2 || sms[0].Key != "sms-1001-shipped" || sms[0].Session != "mcp-3c1d" || sms[0].FP != sms[1].FP {
+				t.Errorf("MCP send_sms calls %+v", sms)
+			}
+		}},
+		"langfuse-observations.json": {FormatLangfuse, 5, 1, 1, "book_meeting", func(t *testing.T, cs []importedCall) {
+			inv := byAction(cs, "send_invite")
+			if len(inv) != 2 || inv[0].Status != "422" || inv[1].Resp != "inv_55" {
+				t.Errorf("send_invite calls %+v", inv)
+			}
+			bm := byAction(cs, "book_meeting")
+			if bm[0].Resp != "evt_81" || bm[1].Resp != "evt_82" || bm[0].Span != "2f1c0d8e-tool-2" {
+				t.Errorf("book_meeting calls %+v", bm)
+			}
+		}},
+		"langsmith-runs.jsonl": {FormatLangSmith, 5, 1, 3, "send_email", func(t *testing.T, cs []importedCall) {
+			em := byAction(cs, "send_email")
+			if em[0].Key != "email-7f3a" || em[1].Key != "email-91bc" || em[0].Resp != "msg_01HZ" || em[0].Session != "thread-ana-1001" ||
+				em[0].Run == em[1].Run {
+				t.Errorf("send_email calls (keys from a Python repr, left out of the fingerprint) %+v", em)
+			}
+		}},
+		"openai-agents-spans.jsonl": {FormatOpenAIAgents, 4, 1, 2, "refund_order", func(t *testing.T, cs []importedCall) {
+			re := byAction(cs, "refund_order")
+			if len(re) != 3 || re[0].Status != "504" || re[2].Status != "ok" || re[2].Resp != "re_3QxT" {
+				t.Errorf("refund_order calls %+v", re)
+			}
+		}},
+	}
+	for name, w := range cases {
+		t.Run(name, func(t *testing.T) {
+			d := openMem(t)
+			st, err := d.IngestFile(context.Background(), samples+name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Format != w.format || st.Calls != w.calls || st.Collapsed != w.collapsed || st.Skipped != w.skipped || st.Malformed != 0 {
+				t.Fatalf("stats %+v, want format %s, %d calls, %d collapsed, %d skipped", st, w.format, w.calls, w.collapsed, w.skipped)
+			}
+			cs := importedCalls(t, d)
+			same := byAction(cs, w.same)
+			for _, c := range same {
+				if c.FP != same[0].FP || c.FP == "" || c.Span == "" {
+					t.Errorf("%s: the calls of one operation must share a fingerprint and carry spans: %+v", w.same, same)
+					break
+				}
+			}
+			w.check(t, cs)
+			// ingesting again changes nothing
+			again, err := d.IngestFile(context.Background(), samples+name)
+			if err != nil || again.Status != StatusUnchanged {
+				t.Errorf("again: %+v %v", again, err)
+			}
+		})
+	}
+}
+
+func TestSniff(t *testing.T) {
+	cases := []struct {
+		head string
+		doc  bool
+		f    Format
+	}{
+		{`{"ts":1,"action_type":"a"}` + "\n", false, FormatJSONL},
+		{"\n\nnot json\n" + `{"resourceSpans":[]}` + "\n", false, FormatOTLP},
+		{"{\n  \"data\": [\n    {\"id\": \"o1\", \"type\": \"TOOL\", \"traceId\": \"t\", \"startTime\": \"2026-11-18T10:00:00Z\"}\n  ]\n}\n", true, FormatLangfuse},
+		{`[{"run_type":"tool","name":"x"}]`, true, FormatLangSmith},
+		{`{"object":"trace.span","span_data":{"type":"function"}}` + "\n", false, FormatOpenAIAgents},
+		{`{"something":"else"}` + "\n", false, ""},
+		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"` + strings.Repeat("x", 100) + ``, false, FormatOTLP}, // cut short
+	}
+	for _, c := range cases {
+		doc, f := sniff([]byte(c.head))
+		if doc != c.doc || f != c.f {
+			t.Errorf("sniff(%.40q) = %v %q, want %v %q", c.head, doc, f, c.doc, c.f)
+		}
+	}
+}
+
+func TestImportMap(t *testing.T) {
+	d := openMem(t)
+	im := &Import{}
+	for _, m := range []string{"ts=@timestamp", "action_type=tool.name", "idempotency_key=tool.input.idempotency_key",
+		"args=tool.input", "response_id=result.id", "session_id=labels.conversation"} {
+		if err := im.AddMap(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Import = im
+	dir := t.TempDir()
+	log := `{"@timestamp":"2026-11-18T10:00:00Z","tool":{"name":"refund","input":{"charge":"ch_1","amount":2000,"idempotency_key":"rf-1"}},"result":{"id":"re_1"},"labels":{"conversation":"c1"}}
+{"@timestamp":"2026-11-18T10:01:00Z","tool":{"name":"refund","input":{"amount":2000,"charge":"ch_1","idempotency_key":"rf-2"}},"result":{"id":"re_2"},"labels":{"conversation":"c1"}}
+{"@timestamp":"2026-11-18T10:02:00Z","tool":{"input":{}}}
+`
+	st, err := d.IngestFile(context.Background(), write(t, dir, "other.jsonl", []byte(log)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Calls != 2 || st.Malformed != 1 || st.Format != FormatJSONL {
+		t.Fatalf("%+v", st)
+	}
+	cs := importedCalls(t, d)
+	if cs[0].Key != "rf-1" || cs[1].Key != "rf-2" || cs[0].Resp != "re_1" || cs[0].Session != "c1" || !cs[0].HasTS || cs[0].FP != cs[1].FP {
+		t.Errorf("mapped calls %+v (the key is left out of the args fingerprint)", cs)
+	}
+	if got := malformedErrors(t, d); len(got) != 1 || !strings.Contains(got[0], "no action type at tool.name") {
+		t.Errorf("malformed %q", got)
+	}
+	for _, bad := range []string{"nofield", "colour=x", "ts=", "=x"} {
+		if err := (&Import{}).AddMap(bad); err == nil {
+			t.Errorf("--map %q must be refused", bad)
+		}
+	}
+}
+
+func TestStringArgs(t *testing.T) {
+	object := parseWith(t, nil, `{"action_type":"a","args":{"b":1,"a":[1,2]}}`)
+	str := parseWith(t, nil, `{"action_type":"a","args":" {\"a\": [1, 2], \"b\": 1.0} "}`)
+	plain := parseWith(t, nil, `{"action_type":"a","args":"send the report"}`)
+	notJSON := parseWith(t, nil, `{"action_type":"a","args":"{not json"}`)
+	if object.FP != str.FP {
+		t.Error("args held in a JSON string must fingerprint as the value it holds")
+	}
+	if plain.FP == object.FP || !plain.HasArgs || !notJSON.HasArgs || notJSON.FP == plain.FP {
+		t.Error("other strings are args as they are")
+	}
+}
+
+func TestPyLiteral(t *testing.T) {
+	cases := map[string]string{
+		`{'to': 'ana@example.com', 'n': 2, 'ok': True, 'x': None, 'f': 1.5, "q": "it's"}`: `{"f":1.5,"n":2,"ok":true,"q":"it's","to":"ana@example.com","x":null}`,
+		`['a', ('b', -3), {}]`:  `["a",["b",-3],{}]`,
+		`{'s': 'a\'b\n\x41'}`:  `{"s":"a'b\nA"}`,
+		`{1: 'one'}`:            `{"1":"one"}`,
+		`{'unterminated': 'x}`: ``,
+		`{'a': b}`:              ``,
+		`['a',] trailing`:       ``,
+	}
+	for in, want := range cases {
+		v, ok := pyLiteral(in)
+		if want == "" {
+			if ok {
+				t.Errorf("pyLiteral(%q) = %v, want a failure", in, v)
+			}
+			continue
+		}
+		b, _ := json.Marshal(v)
+		if !ok || string(b) != want {
+			t.Errorf("pyLiteral(%q) = %s %v, want %s", in, b, ok, want)
+		}
+	}
+}
+
+// TestImportDocument reads one JSON document: records located at the line
+// they begin, several on one line, and a syntax error keeping what came
+// before it.
+func TestImportDocument(t *testing.T) {
+	d := openMem(t)
+	dir := t.TempDir()
+	doc := `[
+  {"run_type": "tool", "name": "charge", "id": "r1", "trace_id": "t1", "start_time": "2026-11-18T10:00:00",
+   "inputs": {"input": "{\"amount\": 5}"}, "outputs": {"output": {"id": "ch_1"}}},
+  {"run_type": "tool", "name": "charge", "id": "r2", "trace_id": "t1", "start_time": "2026-11-18T10:00:05", "inputs": {"input": "{\"amount\": 5}"}}, {"run_type": "llm", "name": "m", "id": "r3"}, {"run_type": "tool", "name": "charge", "id": "r4", "trace_id": "t1", "start_time": "2026-11-18T10:00:09"},
+  {"run_type": "tool", "name": "charge", "id": "r5", "trace_id": "t1", "start_time": "2026-11-18T10:00:12"} oops
+]
+`
+	st, err := d.IngestFile(context.Background(), write(t, dir, "runs.json", []byte(doc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Format != FormatLangSmith || st.Calls != 4 || st.Skipped != 1 || st.Malformed != 1 || st.Lines != 6 {
+		t.Fatalf("%+v", st)
+	}
+	got := rows(t, d)
+	want := []string{"runs.json:2:charge", "runs.json:4:charge", "runs.json:4:charge", "runs.json:5:charge", "runs.json!5!invalid"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+	cs := importedCalls(t, d)
+	if cs[1].Pos != 0 || cs[2].Pos != 1 || cs[0].FP != cs[1].FP || cs[0].Resp != "ch_1" {
+		t.Errorf("calls %+v", cs)
+	}
+	if e := malformedErrors(t, d); !strings.Contains(e[0], "the rest of the document (from line 5) was not read") {
+		t.Errorf("error %q", e[0])
+	}
+	// a document is read whole: unchanged, it is not read again
+	again, err := d.IngestFile(context.Background(), filepath.Join(dir, "runs.json"))
+	if err != nil || again.Status != StatusUnchanged {
+		t.Errorf("again %+v %v", again, err)
+	}
+}
+
+// TestTelemetryDuplicates: a span exported again in another file is one
+// call; a JSON Lines log reusing a span id for its retries is not collapsed.
+func TestTelemetryDuplicates(t *testing.T) {
+	d := openMem(t)
+	dir := t.TempDir()
+	data, err := os.ReadFile(samples + "openai-agents-spans.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.IngestFile(context.Background(), write(t, dir, "a.jsonl", data)); err != nil {
+		t.Fatal(err)
+	}
+	// the exporter sent the last spans again, after a new one
+	lines := strings.SplitAfter(string(data), "\n")
+	extra := `{"object":"trace.span","id":"span_f1","trace_id":"trace_x","started_at":"2026-11-18T16:00:00Z","span_data":{"type":"function","name":"refund_order","input":"{}"},"error":null}` + "\n"
+	st, err := d.IngestFile(context.Background(), write(t, dir, "b.jsonl", []byte(extra+strings.Join(lines[4:], ""))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Calls != 1 || st.Collapsed != 3 {
+		t.Errorf("a re-sent export: %+v, want 1 new call and 3 collapsed", st)
+	}
+	own := `{"ts":"2026-11-18T10:00:00Z","action_type":"charge","span_id":"s1","trace_id":"t1","args":{"a":1}}
+{"ts":"2026-11-18T10:00:30Z","action_type":"charge","span_id":"s1","trace_id":"t1","args":{"a":1}}
+`
+	st, err = d.IngestFile(context.Background(), write(t, dir, "own.jsonl", []byte(own)))
+	if err != nil || st.Calls != 2 || st.Collapsed != 0 {
+		t.Errorf("JSON Lines retries reusing a span id must stay: %+v %v", st, err)
+	}
+}
+
+// TestImportParquet writes a LangSmith export as Parquet with DuckDB and
+// reads it back: the same calls as from JSON Lines, located by row.
+func TestImportParquet(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := filepath.Abs(samples + "langsmith-runs.jsonl")
+	pq := filepath.Join(dir, "runs.parquet")
+	d := openMem(t)
+	if _, err := d.Conn.ExecContext(context.Background(), "COPY (SELECT * FROM read_json_auto("+quoteLiteral(src)+")) TO "+
+		quoteLiteral(pq)+" (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := d.IngestFile(context.Background(), pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Format != FormatLangSmith || st.Calls != 5 || st.Collapsed != 1 || st.Lines != 9 {
+		t.Fatalf("%+v", st)
+	}
+	fromParquet := importedCalls(t, d)
+	j := openMem(t)
+	if _, err := j.IngestFile(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	fromJSON := importedCalls(t, j)
+	for i := range fromJSON {
+		a, b := fromJSON[i], fromParquet[i]
+		if a.Line != b.Line || a.Key != b.Key || a.Resp != b.Resp || a.Span != b.Span || a.FP != b.FP || a.Session != b.Session {
+			t.Errorf("row %d: JSON Lines %+v, Parquet %+v", i, a, b)
+		}
+	}
+	if files, _, err := Expand([]string{dir}); err != nil || len(files) != 1 {
+		t.Errorf("a directory's .parquet files are read: %v %v", files, err)
+	}
+}
