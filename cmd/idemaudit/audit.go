@@ -23,6 +23,7 @@ func (e *env) audit(args []string) (int, error) {
 	rf.add(fs, true)
 	dbf.add(fs, false)
 	dbf.addConfig(fs)
+	dbf.addReads(fs)
 	dbf.addImport(fs)
 	quiet := fs.BoolP("quiet", "q", false, "no warnings on stderr (errors are still printed)")
 	progress := fs.Bool("progress", false, "draw a progress bar on stderr even when it is not a terminal")

@@ -23,6 +23,7 @@ func (e *env) explain(args []string) (int, error) {
 	dbf.add(fs, false)
 	fs.Lookup("db").Usage = "read the calls of this kept DuckDB `FILE` (read-only) instead of logs"
 	dbf.addConfig(fs)
+	dbf.addReads(fs)
 	dbf.addImport(fs)
 	var sel rules.Selector
 	fs.StringVar(&sel.Key, "key", "", "the calls with this idempotency key (any action)")

@@ -85,6 +85,10 @@ func (f *dbFlags) addConfig(fs *pflag.FlagSet) {
 	f.withConfig = true
 	fs.StringVar(&f.config, "config", "", "configuration `FILE` (identity, repeatable and read-only actions, outcomes, compensations; default: idemaudit.toml or idemaudit.json in the working directory, if there)")
 	fs.StringArrayVar(&f.identity, "identity", nil, "fingerprint ACTION (a name or glob) by these args paths, e.g. book_*=user_id,flights (repeatable; wins over the file)")
+}
+
+// addReads adds --exclude and --include (the commands that report).
+func (f *dbFlags) addReads(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.exclude, "exclude", nil, "leave these actions (names or `GLOBS`) out of the audit: reads, not side effects (as read_only in the configuration)")
 	fs.StringSliceVar(&f.include, "include", nil, "audit these actions (names or `GLOBS`) even if configured read-only or named like a read in a trace export ("+strings.Join(config.DefaultTraceReads, ",")+")")
 }

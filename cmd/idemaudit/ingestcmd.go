@@ -160,6 +160,16 @@ func describe(st ingest.Stats) string {
 		return line + ": no new lines"
 	}
 	line += fmt.Sprintf(": %s from lines %d–%d", plural(st.Calls, "call"), st.FirstLine, st.FirstLine+st.Lines-1)
+	if st.Format.Imported() {
+		line += fmt.Sprintf(" (%s export", st.Format)
+		if st.Skipped > 0 {
+			line += fmt.Sprintf("; %s skipped", plural(st.Skipped, "non-tool record"))
+		}
+		if st.Collapsed > 0 {
+			line += fmt.Sprintf("; %s collapsed", plural(st.Collapsed, "telemetry duplicate"))
+		}
+		line += ")"
+	}
 	if st.Malformed > 0 {
 		line += fmt.Sprintf(", %s (%s)", plural(st.Malformed, "malformed line"), lineList(st))
 	}

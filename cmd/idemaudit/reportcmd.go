@@ -26,6 +26,7 @@ func (e *env) report(args []string) (int, error) {
 	pf.add(fs, true)
 	dbf.add(fs, true)
 	dbf.addConfig(fs)
+	dbf.addReads(fs)
 	if help, err := e.parseFlags(fs, args, reportSynopsis); help || err != nil {
 		return exitOK, err
 	}
@@ -75,6 +76,7 @@ func (e *env) weekly(args []string) (int, error) {
 	pf.add(fs, false)
 	dbf.add(fs, true)
 	dbf.addConfig(fs)
+	dbf.addReads(fs)
 	out := fs.String("out", "", "the `DIR` the weekly reports go to (created if missing)")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	progress := fs.Bool("progress", false, "draw a progress bar on stderr even when it is not a terminal")
@@ -194,6 +196,7 @@ func (e *env) baseline(args []string) (int, error) {
 	var dbf dbFlags
 	dbf.add(fs, true)
 	dbf.addConfig(fs)
+	dbf.addReads(fs)
 	output := fs.StringP("output", "o", "", "write the baseline to `FILE` (default: stdout)")
 	window := fs.Duration("window", rules.DefaultWindow, "largest gap between two calls of one retry chain")
 	if help, err := e.parseFlags(fs, args, "idemaudit baseline --db FILE -o FILE\n\nWrites the ids of every finding in the database; --baseline FILE then reports\nthem as suppressed (listed, not counted for --fail-on)."); help || err != nil {
