@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,6 +149,45 @@ func FuzzIdentityPaths(f *testing.F) {
 		}
 		if val != want {
 			t.Fatalf("lookup %q in %q = %q, encoding/json finds %q", path, canon, val, want)
+		}
+	})
+}
+
+// FuzzImport: a record of any format, however broken, never panics the
+// importer; it gives calls only from valid JSON, each with an action and
+// its place on the line; a string read as a Python literal gives a value
+// that is JSON.
+func FuzzImport(f *testing.F) {
+	for _, name := range []string{"otlp-collector.jsonl", "langsmith-runs.jsonl", "openai-agents-spans.jsonl"} {
+		data, err := os.ReadFile(samples + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for i, line := range bytes.Split(data, []byte{'\n'}) {
+			if i < 4 && len(line) > 0 {
+				f.Add(line, uint8(i))
+			}
+		}
+	}
+	f.Add([]byte(`{"type":"TOOL","name":"x","traceId":"t","startTime":"2026-11-18 10:00:00.123456","input":"{'a': (1, 2.5e3, None)}"}`), uint8(2))
+	f.Add([]byte(`{"data":[{"run_type":"tool","name":"a","inputs":{"input":"{\"k\":1}"}},7]}`), uint8(3))
+	formats := []Format{FormatOTLP, FormatLangfuse, FormatLangSmith, FormatOpenAIAgents, FormatJSONL}
+	f.Fuzz(func(t *testing.T, line []byte, which uint8) {
+		p := Parser{conv: (&convSpec{formats[int(which)%len(formats)], &Import{}}).converter()}
+		var b batch
+		p.importLine(line, 7, &b)
+		if len(b.records) > 0 && !json.Valid(line) {
+			t.Fatalf("calls from invalid JSON %q", line)
+		}
+		for i, r := range b.records {
+			if r.Action == "" || b.lineNos[i] != 7 || b.pos[i] != int32(i) {
+				t.Fatalf("record %d: %+v line %d pos %d", i, r, b.lineNos[i], b.pos[i])
+			}
+		}
+		if v, ok := pyLiteral(string(line)); ok {
+			if _, err := json.Marshal(v); err != nil {
+				t.Fatalf("pyLiteral(%q) gave a value that is not JSON: %v", line, err)
+			}
 		}
 	})
 }

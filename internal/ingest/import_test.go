@@ -217,12 +217,12 @@ func TestStringArgs(t *testing.T) {
 func TestPyLiteral(t *testing.T) {
 	cases := map[string]string{
 		`{'to': 'ana@example.com', 'n': 2, 'ok': True, 'x': None, 'f': 1.5, "q": "it's"}`: `{"f":1.5,"n":2,"ok":true,"q":"it's","to":"ana@example.com","x":null}`,
-		`['a', ('b', -3), {}]`:  `["a",["b",-3],{}]`,
+		`['a', ('b', -3), {}]`: `["a",["b",-3],{}]`,
 		`{'s': 'a\'b\n\x41'}`:  `{"s":"a'b\nA"}`,
-		`{1: 'one'}`:            `{"1":"one"}`,
+		`{1: 'one'}`:           `{"1":"one"}`,
 		`{'unterminated': 'x}`: ``,
-		`{'a': b}`:              ``,
-		`['a',] trailing`:       ``,
+		`{'a': b}`:             ``,
+		`['a',] trailing`:      ``,
 	}
 	for in, want := range cases {
 		v, ok := pyLiteral(in)

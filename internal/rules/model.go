@@ -159,7 +159,7 @@ type Input struct {
 	Lines     int64 // physical lines, blank and malformed included
 	Calls     int64
 	Malformed int64
-	Bytes     int64 // decompressed bytes
+	Bytes     int64  // decompressed bytes
 	Format    string // jsonl, otlp, langfuse, langsmith, openai-agents
 	Collapsed int64  // telemetry duplicates dropped (a span exported twice is one call)
 	Skipped   int64  // records of a trace export that are no tool call
