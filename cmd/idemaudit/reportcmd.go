@@ -77,6 +77,7 @@ func (e *env) weekly(args []string) (int, error) {
 	dbf.add(fs, true)
 	dbf.addConfig(fs)
 	dbf.addReads(fs)
+	dbf.addImport(fs)
 	out := fs.String("out", "", "the `DIR` the weekly reports go to (created if missing)")
 	quiet := fs.BoolP("quiet", "q", false, "print nothing but errors")
 	progress := fs.Bool("progress", false, "draw a progress bar on stderr even when it is not a terminal")
