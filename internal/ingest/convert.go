@@ -263,12 +263,17 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 	attrs := otlpAttrs(sp["attributes"])
 	name := scalar(sp["name"])
 	op, method := scalar(attrs["gen_ai.operation.name"]), scalar(attrs["mcp.method.name"])
-	if op != "execute_tool" && method != "tools/call" && !cv.toolSpan(name) {
+	// besides the GenAI and MCP conventions: OpenInference (Phoenix,
+	// Arize) and OpenLLMetry (Traceloop) span kinds, the Vercel AI SDK's
+	// ai.toolCall spans
+	kind := strings.ToUpper(scalar(first(attrs, "openinference.span.kind", "traceloop.span.kind")))
+	marked := op == "execute_tool" || method == "tools/call" || kind == "TOOL" || attrs["ai.toolCall.name"] != nil
+	if !marked && !cv.toolSpan(name) {
 		return nil, nil
 	}
 	n := &nativeCall{Trace: scalar(first(sp, "traceId", "trace_id")), Span: scalar(first(sp, "spanId", "span_id"))}
 	n.reference = "span " + n.Span
-	n.Action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name"))
+	n.Action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name"))
 	if n.Action == "" {
 		for _, prefix := range []string{"execute_tool ", "tools/call "} {
 			if rest, ok := strings.CutPrefix(name, prefix); ok {
@@ -277,7 +282,7 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 		}
 	}
 	if n.Action == "" {
-		if op == "execute_tool" || method == "tools/call" {
+		if marked {
 			return n, errors.New("a tool span without gen_ai.tool.name")
 		}
 		n.Action = name
@@ -293,7 +298,7 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 		}
 	}
 	var args any
-	if a, ok := attrs["gen_ai.tool.call.arguments"]; ok {
+	if a := first(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "input.value", "tool_arguments", "traceloop.entity.input"); a != nil {
 		args = parseString(a)
 	} else {
 		// MCP instrumentations put each argument in an attribute of its own
@@ -307,7 +312,7 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 			args = collected
 		}
 	}
-	result := parseString(attrs["gen_ai.tool.call.result"])
+	result := parseString(first(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "output.value", "tool_response", "traceloop.entity.output"))
 	merged := map[string]any{}
 	for k, v := range resAttrs {
 		merged[k] = v
@@ -340,7 +345,7 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 
 // langfuse reads one observation (API v2 camelCase, blob export snake_case).
 func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
-	typ, name := scalar(m["type"]), scalar(m["name"])
+	typ, name := strings.ToUpper(scalar(m["type"])), scalar(m["name"])
 	if typ != "TOOL" && !cv.toolSpan(name) {
 		return nil, nil
 	}

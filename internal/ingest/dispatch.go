@@ -60,6 +60,7 @@ func (p *Parser) importValue(v any, ln int64, b *batch) {
 		pos++
 	})
 	b.skipped += int64(skipped)
+	b.imported = p.conv.format.Imported()
 	bad = append(convBad, bad...)
 	if len(bad) > 0 {
 		msg := bad[0].err.Error()

@@ -343,3 +343,38 @@ func TestImportParquet(t *testing.T) {
 		t.Errorf("a directory's .parquet files are read: %v %v", files, err)
 	}
 }
+
+// TestOTLPConventions: tool spans of the other instrumentations found in
+// OpenTelemetry exports are read too; other spans are not.
+func TestOTLPConventions(t *testing.T) {
+	sv := func(k, v string) string { return `{"key":"` + k + `","value":{"stringValue":` + strconvQuote(v) + `}}` }
+	span := func(id, name string, attrs ...string) string {
+		return `{"traceId":"t1","spanId":"` + id + `","name":"` + name + `","startTimeUnixNano":"1794820000000000000","endTimeUnixNano":"1794820001500000000","attributes":[` +
+			strings.Join(attrs, ",") + `],"status":{"code":"STATUS_CODE_ERROR"}}`
+	}
+	line := `{"resourceSpans":[{"resource":{"attributes":[` + sv("gen_ai.conversation.id", "c9") + `]},"scopeSpans":[{"spans":[` + strings.Join([]string{
+		span("s1", "book", sv("openinference.span.kind", "TOOL"), sv("tool.name", "book"), sv("input.value", `{"room":"A"}`), sv("output.value", `{"id":"b1"}`)),
+		span("s2", "ai.toolCall", sv("ai.toolCall.name", "pay"), sv("ai.toolCall.args", `{"amount":3}`), sv("ai.toolCall.result", `{"id":"p1"}`),
+			`{"key":"http.response.status_code","value":{"intValue":"502"}}`),
+		span("s3", "chat", sv("openinference.span.kind", "LLM"), sv("input.value", "hello")),
+		span("s4", "execute_tool", sv("gen_ai.operation.name", "execute_tool")),
+	}, ",") + `]}]}]}` + "\n"
+	d := openMem(t)
+	st, err := d.IngestFile(context.Background(), write(t, t.TempDir(), "otel.jsonl", []byte(line)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Format != FormatOTLP || st.Calls != 2 || st.Skipped != 1 || st.Malformed != 1 {
+		t.Fatalf("%+v", st)
+	}
+	cs := importedCalls(t, d)
+	if cs[0].Action != "book" || cs[0].Resp != "b1" || cs[0].Status != "error" || cs[0].Session != "c9" || cs[0].Pos != 0 ||
+		cs[1].Action != "pay" || cs[1].Status != "502" || cs[1].Resp != "p1" || cs[1].Pos != 1 || !cs[1].HasDur {
+		t.Errorf("calls %+v", cs)
+	}
+	if e := malformedErrors(t, d); len(e) != 1 || !strings.Contains(e[0], "span s4: a tool span without gen_ai.tool.name") {
+		t.Errorf("malformed %q", e)
+	}
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

@@ -36,6 +36,7 @@ type batch struct {
 	seq       int
 	lines     int64
 	skipped   int64 // records of an export that are no tool call
+	imported  bool  // the records come from a trace export
 	records   []Record
 	lineNos   []int64
 	pos       []int32 // each record's place among its line's records; nil: all 0 (one call a line)
@@ -350,6 +351,7 @@ func putChunk(b []byte) {
 // order. Malformed lines are skipped. For tools that need the args
 // themselves (identity --suggest), which the database does not keep.
 func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, im *Import, fn func(source string, line int64, r *Record) error) error {
+	spans := map[[2]string]bool{}
 	for _, src := range sources {
 		var in io.Reader
 		closeFn := func() error { return nil }
@@ -373,7 +375,16 @@ func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, im *Impor
 		}
 		_, err := readSource(ctx, in, path, 1, &tl, nil, true, im, "", func(b batch) error {
 			for i := range b.records {
-				if err := fn(src, b.lineNos[i], &b.records[i]); err != nil {
+				r := &b.records[i]
+				if b.imported && r.Span != "" {
+					// a telemetry duplicate: one call (as ingest collapses it)
+					k := [2]string{r.Trace, r.Span}
+					if spans[k] {
+						continue
+					}
+					spans[k] = true
+				}
+				if err := fn(src, b.lineNos[i], r); err != nil {
 					return err
 				}
 			}
