@@ -473,6 +473,15 @@ func (cv *converter) keyAndResponse(n *nativeCall, args, result any, attrs map[s
 	if args != nil {
 		n.Args, n.HasArgs = args, true
 	}
+	// a LangChain ToolMessage (LangGraph's ToolNode, LangChain callbacks)
+	// wraps the tool's own result in its content; its id and tool_call_id
+	// are the message's, new on every call, never a response id
+	if m, ok := result.(map[string]any); ok && m["tool_call_id"] != nil && m["content"] != nil {
+		result = parseString(m["content"])
+		if scalar(m["status"]) == "error" && n.Status != nil && n.Status != "error" {
+			n.Status = "error"
+		}
+	}
 	roots := map[string]any{"args": args, "result": result, "attributes": attrs, "metadata": attrs}
 	keyPaths := cv.im.KeyPaths
 	if keyPaths == nil {

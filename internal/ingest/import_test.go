@@ -378,3 +378,20 @@ func TestOTLPConventions(t *testing.T) {
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestToolMessageResult: a LangChain ToolMessage as the result gives the
+// response id of its content, never the message's own id.
+func TestToolMessageResult(t *testing.T) {
+	runs := `{"id":"r1","trace_id":"t1","run_type":"tool","name":"charge","start_time":"2026-11-18T10:00:00","end_time":"2026-11-18T10:00:01","inputs":{"input":"{'amount': 5, 'idempotency_key': 'k1'}"},"outputs":{"output":{"content":"{\"id\": \"ch_1\"}","type":"tool","id":"msg-a","tool_call_id":"call_1","status":"success"}},"status":"success"}
+{"id":"r2","trace_id":"t1","run_type":"tool","name":"charge","start_time":"2026-11-18T10:00:05","end_time":"2026-11-18T10:00:06","inputs":{"input":"{'amount': 5, 'idempotency_key': 'k1'}"},"outputs":{"output":{"content":"{\"id\": \"ch_1\"}","type":"tool","id":"msg-b","tool_call_id":"call_2","status":"success"}},"status":"success"}
+{"id":"r3","trace_id":"t1","run_type":"tool","name":"charge","start_time":"2026-11-18T10:00:09","end_time":"2026-11-18T10:00:10","inputs":{"input":"{'amount': 6}"},"outputs":{"output":{"content":"Error: card declined","type":"tool","id":"msg-c","tool_call_id":"call_3","status":"error"}},"status":"success"}
+`
+	d := openMem(t)
+	if _, err := d.IngestFile(context.Background(), write(t, t.TempDir(), "runs.jsonl", []byte(runs))); err != nil {
+		t.Fatal(err)
+	}
+	cs := importedCalls(t, d)
+	if len(cs) != 3 || cs[0].Resp != "ch_1" || cs[1].Resp != "ch_1" || cs[0].Key != "k1" || cs[2].Resp != "" || cs[2].Status != "error" {
+		t.Errorf("calls %+v", cs)
+	}
+}
