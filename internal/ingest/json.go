@@ -425,7 +425,17 @@ func (p *Parser) canonObject() error {
 		p.tmp = append(p.tmp[:0], p.canon[start+1:]...)
 		off := start + 1
 		key := func(s [3]int) []byte { return p.tmp[s[0]-off : s[1]-off] }
-		slices.SortStableFunc(members, func(a, b [3]int) int { return bytes.Compare(key(a), key(b)) })
+		if len(members) <= 16 {
+			// the usual object is small: a stable insertion sort, without
+			// the generic sort's calls
+			for i := 1; i < len(members); i++ {
+				for j := i; j > 0 && bytes.Compare(key(members[j-1]), key(members[j])) > 0; j-- {
+					members[j-1], members[j] = members[j], members[j-1]
+				}
+			}
+		} else {
+			slices.SortStableFunc(members, func(a, b [3]int) int { return bytes.Compare(key(a), key(b)) })
+		}
 		p.canon = p.canon[:start+1]
 		n := 0
 		for i, m := range members {
