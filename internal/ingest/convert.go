@@ -92,6 +92,25 @@ type converter struct {
 	format Format
 	im     *Import
 	buf    bytes.Buffer
+	// nested are tool spans to leave out because a tool span of the same
+	// tool holds them, found over more spans than one record holds (an
+	// OTLP document read span by span)
+	nested map[string]bool
+	// sessions are the conversations of the traces whose records were read
+	// (an OpenAI Agents trace's group_id, a Langfuse trace's sessionId):
+	// their calls get the session at the end of the ingest
+	sessions map[string]string
+}
+
+// traceSession notes the conversation of a trace record.
+func (cv *converter) traceSession(trace, session string) {
+	if trace == "" || session == "" {
+		return
+	}
+	if cv.sessions == nil {
+		cv.sessions = map[string]string{}
+	}
+	cv.sessions[trace] = session
 }
 
 // recordError is a record that is a tool call but cannot be read as one.
@@ -105,7 +124,12 @@ type recordError struct {
 // that could not be read.
 func (cv *converter) convert(v any, emit func(*nativeCall)) (skipped int, bad []recordError) {
 	if cv.format != FormatOTLP {
-		if recs, ok := unwrap(v); ok {
+		recs, ok := unwrap(v)
+		if cv.format == FormatJSONL {
+			// a call may hold any member (an "items" list): only an array is a page
+			recs, ok = v.([]any)
+		}
+		if ok {
 			for _, r := range recs {
 				s, b := cv.convert(r, emit)
 				skipped += s
@@ -203,7 +227,7 @@ func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
 	}
 	// the key is read before the args, which leave it out when it is one of theirs
 	if v, ok := get("args"); ok && v != nil {
-		n.Args, n.HasArgs = parseString(v), true
+		n.Args, n.HasArgs = parseJSONString(v), true // as Parser.Parse reads args: JSON in a string, nothing else
 	}
 	k, _ := get("idempotency_key")
 	n.Key = scalar(k)
@@ -235,6 +259,7 @@ func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
 // conventions: gen_ai.operation.name = execute_tool; MCP tools/call).
 func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int, bad []recordError) {
 	rss, _ := first(m, "resourceSpans", "resource_spans").([]any)
+	nested := cv.otlpNested(otlpSpans(m))
 	for _, rs := range rss {
 		rsm, _ := rs.(map[string]any)
 		res, _ := rsm["resource"].(map[string]any)
@@ -249,6 +274,10 @@ func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int
 					bad = append(bad, recordError{"", errors.New("a span that is not a JSON object")})
 					continue
 				}
+				if id := scalar(first(spm, "spanId", "span_id")); id != "" && (nested[id] || cv.nested[id]) {
+					skipped++ // the same call as the tool span holding it
+					continue
+				}
 				n, err := cv.otlpSpan(spm, resAttrs)
 				s, b := cv.one(n, err, emit)
 				skipped += s
@@ -259,33 +288,91 @@ func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int
 	return skipped, bad
 }
 
-func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nativeCall, error) {
-	attrs := otlpAttrs(sp["attributes"])
+// otlpTool tells whether a span is a tool call, and of which tool.
+func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action string, tool, marked bool) {
 	name := scalar(sp["name"])
 	op, method := scalar(attrs["gen_ai.operation.name"]), scalar(attrs["mcp.method.name"])
 	// besides the GenAI and MCP conventions: OpenInference (Phoenix,
 	// Arize) and OpenLLMetry (Traceloop) span kinds, the Vercel AI SDK's
 	// ai.toolCall spans
 	kind := strings.ToUpper(scalar(first(attrs, "openinference.span.kind", "traceloop.span.kind")))
-	marked := op == "execute_tool" || method == "tools/call" || kind == "TOOL" || attrs["ai.toolCall.name"] != nil
+	marked = op == "execute_tool" || method == "tools/call" || kind == "TOOL" || attrs["ai.toolCall.name"] != nil
 	if !marked && !cv.toolSpan(name) {
-		return nil, nil
+		return "", false, false
 	}
-	n := &nativeCall{Trace: scalar(first(sp, "traceId", "trace_id")), Span: scalar(first(sp, "spanId", "span_id"))}
-	n.reference = "span " + n.Span
-	n.Action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name"))
-	if n.Action == "" {
+	action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name"))
+	if action == "" {
 		for _, prefix := range []string{"execute_tool ", "tools/call "} {
 			if rest, ok := strings.CutPrefix(name, prefix); ok {
-				n.Action = strings.TrimSpace(rest)
+				action = strings.TrimSpace(rest)
 			}
 		}
 	}
-	if n.Action == "" {
-		if marked {
-			return n, errors.New("a tool span without gen_ai.tool.name")
+	if action == "" && !marked {
+		action = name
+	}
+	return action, true, marked
+}
+
+// otlpSpans lists the spans of a TracesData.
+func otlpSpans(m map[string]any) []map[string]any {
+	var out []map[string]any
+	rss, _ := first(m, "resourceSpans", "resource_spans").([]any)
+	for _, rs := range rss {
+		rsm, _ := rs.(map[string]any)
+		sss, _ := first(rsm, "scopeSpans", "scope_spans", "instrumentationLibrarySpans").([]any)
+		for _, ss := range sss {
+			ssm, _ := ss.(map[string]any)
+			spans, _ := ssm["spans"].([]any)
+			for _, sp := range spans {
+				if spm, ok := sp.(map[string]any); ok {
+					out = append(out, spm)
+				}
+			}
 		}
-		n.Action = name
+	}
+	return out
+}
+
+// otlpNested finds the tool spans held by a tool span of the same tool in
+// the same trace: an MCP server's span under its client's, an MCP client
+// span under the agent's execute_tool span. They are one call, read once,
+// at the outermost span.
+func (cv *converter) otlpNested(spans []map[string]any) map[string]bool {
+	type key struct{ trace, span string }
+	tools := map[key]string{}
+	for _, sp := range spans {
+		if a, tool, _ := cv.otlpTool(sp, otlpAttrs(sp["attributes"])); tool && a != "" {
+			tools[key{scalar(first(sp, "traceId", "trace_id")), scalar(first(sp, "spanId", "span_id"))}] = a
+		}
+	}
+	var nested map[string]bool
+	for _, sp := range spans {
+		trace, id := scalar(first(sp, "traceId", "trace_id")), scalar(first(sp, "spanId", "span_id"))
+		a, ok := tools[key{trace, id}]
+		if !ok {
+			continue
+		}
+		if pa, ok := tools[key{trace, scalar(first(sp, "parentSpanId", "parent_span_id"))}]; ok && pa == a {
+			if nested == nil {
+				nested = map[string]bool{}
+			}
+			nested[id] = true
+		}
+	}
+	return nested
+}
+
+func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nativeCall, error) {
+	attrs := otlpAttrs(sp["attributes"])
+	action, tool, _ := cv.otlpTool(sp, attrs)
+	if !tool {
+		return nil, nil
+	}
+	n := &nativeCall{Action: action, Trace: scalar(first(sp, "traceId", "trace_id")), Span: scalar(first(sp, "spanId", "span_id"))}
+	n.reference = "span " + n.Span
+	if n.Action == "" {
+		return n, errors.New("a tool span without gen_ai.tool.name")
 	}
 	start, end := scalar(first(sp, "startTimeUnixNano", "start_time_unix_nano")), scalar(first(sp, "endTimeUnixNano", "end_time_unix_nano"))
 	if start != "" && start != "0" {
@@ -346,6 +433,10 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 // langfuse reads one observation (API v2 camelCase, blob export snake_case).
 func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 	typ, name := strings.ToUpper(scalar(m["type"])), scalar(m["name"])
+	if typ == "" { // a trace, listed with its observations: its session is theirs
+		cv.traceSession(scalar(m["id"]), scalar(first(m, "sessionId", "session_id")))
+		return nil, nil
+	}
 	if typ != "TOOL" && !cv.toolSpan(name) {
 		return nil, nil
 	}
@@ -364,6 +455,8 @@ func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 	switch level := scalar(m["level"]); {
 	case level == "ERROR":
 		n.Status = "error" // statusMessage is free text: an error may or may not have happened downstream
+	case end == nil:
+		n.Status = nil // never ended (a crashed worker): the outcome is unknown
 	default:
 		n.Status = "ok"
 	}
@@ -422,7 +515,12 @@ func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
 // openai reads one span of the OpenAI Agents SDK: function spans are tool calls.
 func (cv *converter) openai(m map[string]any) (*nativeCall, error) {
 	if obj := scalar(m["object"]); obj != "" && obj != "trace.span" {
-		return nil, nil // a trace record
+		if obj == "trace" { // its group_id is the conversation of its spans
+			meta := asObject(parseString(m["metadata"]))
+			cv.traceSession(scalar(m["id"]), scalar(first(m, "group_id")))
+			cv.traceSession(scalar(m["id"]), scalar(first(meta, "session_id", "thread_id", "conversation_id")))
+		}
+		return nil, nil
 	}
 	sd, _ := m["span_data"].(map[string]any)
 	if scalar(sd["type"]) != "function" && !cv.toolSpan(scalar(sd["name"])) {
@@ -446,7 +544,7 @@ func (cv *converter) openai(m map[string]any) (*nativeCall, error) {
 				}
 			}
 		}
-	} else {
+	} else if m["ended_at"] != nil {
 		n.Status = "ok"
 	}
 	cv.keyAndResponse(n, parseString(sd["input"]), parseString(sd["output"]), meta)
@@ -487,23 +585,25 @@ func (cv *converter) keyAndResponse(n *nativeCall, args, result any, attrs map[s
 	if keyPaths == nil {
 		keyPaths = DefaultKeyPaths
 	}
-	for _, p := range keyPaths {
-		root, rest, rooted := splitRoot(p)
-		tries := []string{"args", "attributes"}
-		if rooted {
-			tries = []string{root}
-		}
-		for _, r := range tries {
-			if v, ok := lookup(roots[r], rest); ok && scalar(v) != "" {
+	// every path in the args first, then in the other places: a key the
+	// args carry is the one sent downstream, and must leave the fingerprint
+find:
+	for _, phase := range []string{"args", "result", "attributes"} {
+		for _, p := range keyPaths {
+			root, rest, rooted := splitRoot(p)
+			if root == "metadata" {
+				root = "attributes"
+			}
+			if (rooted && root != phase) || (!rooted && phase == "result") {
+				continue
+			}
+			if v, ok := lookup(roots[phase], rest); ok && isScalar(v) && scalar(v) != "" {
 				n.Key = scalar(v)
-				if r == "args" {
+				if phase == "args" {
 					n.Args = without(n.Args, rest)
 				}
-				break
+				break find
 			}
-		}
-		if n.Key != "" {
-			break
 		}
 	}
 	respPaths := cv.im.ResponsePaths
@@ -729,6 +829,22 @@ func parseString(v any) any {
 	return v
 }
 
+// parseJSONString reads a string holding a JSON object or array as that
+// value; anything else stays as it is.
+func parseJSONString(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		return v
+	}
+	t := strings.TrimSpace(s)
+	if t != "" && (t[0] == '{' || t[0] == '[') {
+		if val, err := decodeJSON([]byte(t)); err == nil {
+			return val
+		}
+	}
+	return v
+}
+
 // decodeJSON decodes one JSON value, numbers kept as written.
 func decodeJSON(b []byte) (any, error) {
 	if !utf8.Valid(b) {
@@ -774,9 +890,12 @@ func anyValue(v any) any {
 		case "stringValue", "string_value":
 			return val
 		case "intValue", "int_value", "doubleValue", "double_value":
-			switch x := val.(type) {
-			case string:
-				return json.Number(x)
+			if x, ok := val.(string); ok {
+				// 64-bit ints are strings in OTLP JSON; so are NaN and Infinity
+				if x != "" && (x[0] == '-' || isDigit(x[0])) && json.Valid([]byte(x)) {
+					return json.Number(x)
+				}
+				return x
 			}
 			return val
 		case "boolValue", "bool_value":

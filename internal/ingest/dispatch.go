@@ -61,6 +61,15 @@ func (p *Parser) importValue(v any, ln int64, b *batch) {
 	})
 	b.skipped += int64(skipped)
 	b.imported = p.conv.format.Imported()
+	if len(p.conv.sessions) > 0 {
+		if b.sessions == nil {
+			b.sessions = map[string]string{}
+		}
+		for k, v := range p.conv.sessions {
+			b.sessions[k] = v
+		}
+		clear(p.conv.sessions)
+	}
 	bad = append(convBad, bad...)
 	if len(bad) > 0 {
 		msg := bad[0].err.Error()
@@ -72,6 +81,22 @@ func (p *Parser) importValue(v any, ln int64, b *batch) {
 		}
 		b.malformed = append(b.malformed, Malformed{ln, msg})
 	}
+}
+
+// importSpans converts the spans of one OTLP record read span by span
+// (each a TracesData of its own, at its own line), knowing all of them.
+func (p *Parser) importSpans(recs []any, lines []int64, b *batch) {
+	var spans []map[string]any
+	for _, r := range recs {
+		if m, ok := r.(map[string]any); ok {
+			spans = append(spans, otlpSpans(m)...)
+		}
+	}
+	p.conv.nested = p.conv.otlpNested(spans)
+	for i, r := range recs {
+		p.importValue(r, lines[i], b)
+	}
+	p.conv.nested = nil
 }
 
 // sniffSize is how much of a source is looked at to tell its format.
@@ -120,8 +145,8 @@ func readSource(ctx context.Context, r io.Reader, path string, first int64, tl *
 		}
 	}
 	var spec *convSpec
-	if f != FormatJSONL || len(im.Map) > 0 {
-		spec = &convSpec{f, im}
+	if f != FormatJSONL || len(im.Map) > 0 || bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf"), []byte{'['}) {
+		spec = &convSpec{f, im} // the native parser reads objects only: arrays of calls go through the converter
 	}
 	if doc && first == 1 {
 		if spec == nil {

@@ -66,83 +66,205 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 		b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid JSON: %v; the rest of the document (from line %d) was not read", err, ln)})
 		return nil
 	}
-	// element decodes the next value, checks its bytes are valid UTF-8
-	// (encoding/json would repair them silently) and converts it
-	element := func() error {
+	// decode reads the next value, with the line it begins on; ok is false
+	// (and a malformed line recorded) when its bytes are not valid UTF-8,
+	// which encoding/json would repair silently
+	decode := func() (v any, ln int64, ok bool, err error) {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, 0, false, err
 		}
 		start := startAt(dec.InputOffset())
-		var v any
 		if err := dec.Decode(&v); err != nil {
-			return err
+			return nil, 0, false, err
 		}
-		ln := lineAt(start)
+		ln = lineAt(start)
 		if end := dec.InputOffset(); !utf8.Valid(data[start:end]) {
 			b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid UTF-8 at byte %d of the record", invalidUTF8At(data[start:end]))})
-			return nil
+			return nil, ln, false, nil
 		}
-		p.importValue(v, ln, &b)
-		return nil
+		return v, ln, true, nil
 	}
-	array := func() error { // after its '['
-		for dec.More() {
-			if err := element(); err != nil {
-				return err
-			}
+	// next is the first byte of the next value
+	next := func() byte {
+		if off := startAt(dec.InputOffset()); off < int64(len(data)) {
+			return data[off]
 		}
-		_, err := dec.Token() // ']'
+		return 0
+	}
+	expect := func(d json.Delim) error {
+		tok, err := dec.Token()
+		if err == nil && tok != d {
+			err = fmt.Errorf("want %q", d)
+		}
 		return err
 	}
-	err = func() error {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('['):
-			if err := array(); err != nil {
+	array := func() error { // records, after the array's '['
+		for dec.More() {
+			v, ln, ok, err := decode()
+			if err != nil {
 				return err
 			}
-		case json.Delim('{'):
-			// members: a list of records under a wrapper key is read record
-			// by record; otherwise the object is itself one record
-			start := lineAt(dec.InputOffset() - 1)
-			obj := map[string]any{}
-			wrapped := false
+			if ok {
+				p.importValue(v, ln, &b)
+			}
+		}
+		return expect(']')
+	}
+	// resourceSpans reads the ResourceSpans of an OTLP document span by
+	// span, each located at the line it begins, as a TracesData of its own
+	resourceSpans := func() error { // after the array's '['
+		for dec.More() {
+			if next() != '{' {
+				if _, _, _, err := decode(); err != nil { // not a ResourceSpans: nothing to read
+					return err
+				}
+				continue
+			}
+			if err := expect('{'); err != nil {
+				return err
+			}
+			res := map[string]any{}
+			type located struct {
+				scope map[string]any
+				span  any
+				line  int64
+			}
+			var spans []located
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
 					return err
 				}
 				k, _ := kt.(string)
-				if wrapperKeys[k] && !wrapped {
-					next := startAt(dec.InputOffset())
-					if next < int64(len(data)) && data[next] == '[' {
-						if _, err := dec.Token(); err != nil {
-							return err
-						}
-						wrapped = true
-						if k == "resourceSpans" || k == "resource_spans" {
-							// each ResourceSpans is read as a TracesData of its own
-							for dec.More() {
-								s := startAt(dec.InputOffset())
-								var v any
-								if err := dec.Decode(&v); err != nil {
-									return err
-								}
-								p.importValue(map[string]any{"resourceSpans": []any{v}}, lineAt(s), &b)
-							}
-							if _, err := dec.Token(); err != nil {
+				if (k == "scopeSpans" || k == "scope_spans" || k == "instrumentationLibrarySpans") && next() == '[' {
+					if err := expect('['); err != nil {
+						return err
+					}
+					for dec.More() {
+						if next() != '{' {
+							if _, _, _, err := decode(); err != nil {
 								return err
 							}
 							continue
 						}
-						if err := array(); err != nil {
+						if err := expect('{'); err != nil {
+							return err
+						}
+						scope := map[string]any{}
+						var mine []located
+						for dec.More() {
+							st, err := dec.Token()
+							if err != nil {
+								return err
+							}
+							sk, _ := st.(string)
+							if sk == "spans" && next() == '[' {
+								if err := expect('['); err != nil {
+									return err
+								}
+								for dec.More() {
+									v, ln, ok, err := decode()
+									if err != nil {
+										return err
+									}
+									if ok {
+										mine = append(mine, located{span: v, line: ln})
+									}
+								}
+								if err := expect(']'); err != nil {
+									return err
+								}
+								continue
+							}
+							v, _, ok, err := decode()
+							if err != nil {
+								return err
+							}
+							if ok {
+								scope[sk] = v
+							}
+						}
+						if err := expect('}'); err != nil {
+							return err
+						}
+						for i := range mine {
+							mine[i].scope = scope
+						}
+						spans = append(spans, mine...)
+					}
+					if err := expect(']'); err != nil {
+						return err
+					}
+					continue
+				}
+				v, _, ok, err := decode()
+				if err != nil {
+					return err
+				}
+				if ok {
+					res[k] = v
+				}
+			}
+			if err := expect('}'); err != nil {
+				return err
+			}
+			// the spans of one record are converted together, so a tool span
+			// nested in another of the same tool is seen (see otlp)
+			var all []any
+			for _, l := range spans {
+				all = append(all, map[string]any{"resourceSpans": []any{map[string]any{"resource": res["resource"], "scopeSpans": []any{
+					map[string]any{"scope": l.scope["scope"], "spans": []any{l.span}}}}}})
+			}
+			if len(spans) > 0 {
+				lines := make([]int64, len(spans))
+				for i, l := range spans {
+					lines[i] = l.line
+				}
+				p.importSpans(all, lines, &b)
+			}
+		}
+		return expect(']')
+	}
+	err = func() error {
+		switch next() {
+		case '[':
+			if err := expect('['); err != nil {
+				return err
+			}
+			if err := array(); err != nil {
+				return err
+			}
+		case '{':
+			// members: a list of records under a wrapper key is read record
+			// by record (not for idemaudit's own calls: a call may hold any
+			// member); otherwise the object is itself one record
+			start := startAt(dec.InputOffset())
+			if err := expect('{'); err != nil {
+				return err
+			}
+			obj := map[string]any{}
+			wrapped, valid := false, true
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k, _ := kt.(string)
+				if wrapperKeys[k] && !wrapped && spec.format != FormatJSONL && next() == '[' {
+					if err := expect('['); err != nil {
+						return err
+					}
+					wrapped = true
+					if k == "resourceSpans" || k == "resource_spans" {
+						if err := resourceSpans(); err != nil {
 							return err
 						}
 						continue
 					}
+					if err := array(); err != nil {
+						return err
+					}
+					continue
 				}
 				var v any
 				if err := dec.Decode(&v); err != nil {
@@ -150,13 +272,23 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 				}
 				obj[k] = v
 			}
-			if _, err := dec.Token(); err != nil { // '}'
+			if err := expect('}'); err != nil {
 				return err
 			}
 			if !wrapped {
-				p.importValue(obj, start, &b)
+				ln := lineAt(start)
+				if end := dec.InputOffset(); !utf8.Valid(data[start:end]) {
+					b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid UTF-8 at byte %d of the record", invalidUTF8At(data[start:end]))})
+					valid = false
+				}
+				if valid {
+					p.importValue(obj, ln, &b)
+				}
 			}
 		default:
+			if _, err := dec.Token(); err != nil {
+				return err
+			}
 			return errors.New("the document is neither an array nor an object")
 		}
 		if _, err := dec.Token(); err != io.EOF {

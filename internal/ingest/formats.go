@@ -153,7 +153,9 @@ func sniff(head []byte) (doc bool, f Format) {
 		return false, ""
 	}
 	if trimmed[0] == '[' {
-		doc = true
+		// one array over several lines; a file of one array per line is JSON Lines
+		first, rest, _ := bytes.Cut(trimmed, []byte{'\n'})
+		doc = !json.Valid(first) || len(bytes.TrimSpace(rest)) == 0
 	} else if first, _, _ := bytes.Cut(trimmed, []byte{'\n'}); len(bytes.TrimSpace(first)) == 1 && first[0] == '{' {
 		doc = true // a pretty-printed object: '{' alone on its first line
 	}
@@ -188,6 +190,9 @@ func sniff(head []byte) (doc bool, f Format) {
 		return doc, FormatLangSmith
 	case bytes.Contains(head, []byte(`"action_type"`)):
 		return doc, FormatJSONL
+	case bytes.Contains(head, []byte(`"type"`)) && (bytes.Contains(head, []byte(`"traceId"`)) || bytes.Contains(head, []byte(`"trace_id"`))) &&
+		(bytes.Contains(head, []byte(`"startTime"`)) || bytes.Contains(head, []byte(`"start_time"`))):
+		return doc, FormatLangfuse
 	}
 	return doc, ""
 }

@@ -110,7 +110,7 @@ func TestImportSamples(t *testing.T) {
 		}},
 		"openai-agents-spans.jsonl": {FormatOpenAIAgents, 4, 1, 2, "refund_order", func(t *testing.T, cs []importedCall) {
 			re := byAction(cs, "refund_order")
-			if len(re) != 3 || re[0].Status != "504" || re[2].Status != "ok" || re[2].Resp != "re_3QxT" {
+			if len(re) != 3 || re[0].Status != "504" || re[2].Status != "ok" || re[2].Resp != "re_3QxT" || re[0].Session != "conv_77" {
 				t.Errorf("refund_order calls %+v", re)
 			}
 		}},
@@ -156,6 +156,7 @@ func TestSniff(t *testing.T) {
 		{`{"object":"trace.span","span_data":{"type":"function"}}` + "\n", false, FormatOpenAIAgents},
 		{`{"something":"else"}` + "\n", false, ""},
 		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"` + strings.Repeat("x", 100) + ``, false, FormatOTLP}, // cut short
+		{`{"id":"o1","traceId":"t","type":"GENERATION","startTime":"2026-11-18T10:00:00Z","input":"` + strings.Repeat("x", 100), false, FormatLangfuse}, // cut short
 	}
 	for _, c := range cases {
 		doc, f := sniff([]byte(c.head))
@@ -394,4 +395,142 @@ func TestToolMessageResult(t *testing.T) {
 	if len(cs) != 3 || cs[0].Resp != "ch_1" || cs[1].Resp != "ch_1" || cs[0].Key != "k1" || cs[2].Resp != "" || cs[2].Status != "error" {
 		t.Errorf("calls %+v", cs)
 	}
+}
+
+// ingestOne ingests data as one file named name into a fresh database.
+func ingestOne(t *testing.T, name, data string, im *Import) (*DB, Stats) {
+	t.Helper()
+	d := openMem(t)
+	d.Import = im
+	st, err := d.IngestFile(context.Background(), write(t, t.TempDir(), name, []byte(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, st
+}
+
+// TestImportEdges: shapes real exporters and scripts produce.
+func TestImportEdges(t *testing.T) {
+	t.Run("pretty OTLP document: each span at its own line", func(t *testing.T) {
+		doc := `{
+  "resourceSpans": [
+    {
+      "resource": {"attributes": []},
+      "scopeSpans": [
+        {
+          "scope": {"name": "x"},
+          "spans": [
+            {"traceId": "t", "spanId": "s1", "startTimeUnixNano": "1794820000000000000",
+             "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}}, {"key": "gen_ai.tool.name", "value": {"stringValue": "pay"}}]},
+            {"traceId": "t", "spanId": "s2", "startTimeUnixNano": "1794820001000000000",
+             "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}}, {"key": "gen_ai.tool.name", "value": {"stringValue": "pay"}}]}
+          ]
+        }
+      ]
+    }
+  ]
+}
+`
+		d, st := ingestOne(t, "otel.json", doc, nil)
+		cs := importedCalls(t, d)
+		if st.Format != FormatOTLP || len(cs) != 2 || cs[0].Line != 9 || cs[1].Line != 11 {
+			t.Errorf("%+v %+v", st, cs)
+		}
+	})
+	t.Run("invalid UTF-8 in a one-record document", func(t *testing.T) {
+		_, st := ingestOne(t, "run.json", "{\n \"run_type\":\"tool\",\"name\":\"pay\",\"id\":\"r1\",\n \"inputs\":{\"to\":\"\xff\"}\n}\n", nil)
+		if st.Calls != 0 || st.Malformed != 1 {
+			t.Errorf("%+v", st)
+		}
+	})
+	t.Run("one array per line is JSON Lines", func(t *testing.T) {
+		_, st := ingestOne(t, "pages.jsonl", `[{"run_type":"tool","name":"a","id":"r1"}]`+"\n"+`[{"run_type":"tool","name":"b","id":"r2"}]`+"\n", nil)
+		if st.Calls != 2 || st.Malformed != 0 {
+			t.Errorf("%+v", st)
+		}
+		_, st = ingestOne(t, "calls.json", `[{"action_type":"a"},{"action_type":"b"}]`, nil)
+		if st.Calls != 2 || st.Malformed != 0 {
+			t.Errorf("one line holding an array of calls: %+v", st)
+		}
+	})
+	t.Run("a mapped call with a list member is one call", func(t *testing.T) {
+		im := &Import{}
+		im.AddMap("action_type=tool.name")
+		d, st := ingestOne(t, "m.jsonl", `{"tool":{"name":"pay"},"items":[{"sku":"a"}],"args":"{'x': 1}"}`+"\n", im)
+		if st.Calls != 1 || st.Malformed != 0 {
+			t.Fatalf("%+v", st)
+		}
+		// args are read as JSON only, as in the own format: the Python literal stays a string
+		plain := parseWith(t, nil, `{"action_type":"pay","args":"{'x': 1}"}`)
+		if cs := importedCalls(t, d); cs[0].FP != duckUUID(plain.FP) {
+			t.Errorf("fingerprint %s, own format %s", cs[0].FP, duckUUID(plain.FP))
+		}
+	})
+	t.Run("OpenAI Agents spans get their trace's group_id", func(t *testing.T) {
+		d, _ := ingestOne(t, "a.jsonl", `{"object":"trace.span","id":"s1","trace_id":"tr","started_at":"2026-11-18T10:00:00Z","ended_at":"2026-11-18T10:00:01Z","span_data":{"type":"function","name":"pay","input":"{}"}}
+{"object":"trace","id":"tr","workflow_name":"w","group_id":"conv_9"}
+{"object":"trace.span","id":"s2","trace_id":"tr","started_at":"2026-11-18T10:01:00Z","span_data":{"type":"function","name":"pay","input":"{}"}}
+`, nil)
+		cs := importedCalls(t, d)
+		if len(cs) != 2 || cs[0].Session != "conv_9" || cs[1].Session != "conv_9" || cs[0].Status != "ok" || cs[1].Status != "" {
+			t.Errorf("%+v (a span that never ended has no status)", cs)
+		}
+	})
+	t.Run("a Langfuse observation that never ended has no status", func(t *testing.T) {
+		d, _ := ingestOne(t, "o.jsonl", `{"id":"o1","traceId":"t","type":"TOOL","name":"charge","startTime":"2026-11-18T10:00:00Z","endTime":null,"level":"DEFAULT","input":{"a":1}}`+"\n", nil)
+		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Status != "" {
+			t.Errorf("%+v", cs)
+		}
+	})
+	t.Run("MCP client and server spans of one call are one call", func(t *testing.T) {
+		attrs := `"attributes":[{"key":"mcp.method.name","value":{"stringValue":"tools/call"}},{"key":"gen_ai.tool.name","value":{"stringValue":"send_sms"}},{"key":"mcp.request.argument.amount","value":{"doubleValue":"Infinity"}}]`
+		line := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"t","spanId":"c1","kind":3,"startTimeUnixNano":"1794820000000000000",` + attrs + `}]}]},` +
+			`{"scopeSpans":[{"spans":[{"traceId":"t","spanId":"s1","parentSpanId":"c1","kind":2,"startTimeUnixNano":"1794820000100000000",` + attrs + `}]}]}]}` + "\n"
+		d, st := ingestOne(t, "mcp.jsonl", line, nil)
+		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Span != "c1" || st.Skipped != 1 || st.Malformed != 0 {
+			t.Errorf("%+v %+v (a double written as \"Infinity\" keeps the call)", st, cs)
+		}
+	})
+	t.Run("a key in the args wins over one in the attributes, and leaves the fingerprint", func(t *testing.T) {
+		span := func(id, key string) string {
+			return `{"traceId":"t","spanId":"` + id + `","startTimeUnixNano":"1794820000000000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},` +
+				`{"key":"gen_ai.tool.name","value":{"stringValue":"pay"}},{"key":"idempotency_key","value":{"stringValue":"attr-k"}},` +
+				`{"key":"gen_ai.tool.call.arguments","value":{"stringValue":"{\"amount\":5,\"Idempotency-Key\":\"` + key + `\"}"}}]}`
+		}
+		d, _ := ingestOne(t, "k.jsonl", `{"resourceSpans":[{"scopeSpans":[{"spans":[`+span("a", "k1")+`,`+span("b", "k2")+`]}]}]}`+"\n", nil)
+		cs := importedCalls(t, d)
+		if len(cs) != 2 || cs[0].Key != "k1" || cs[1].Key != "k2" || cs[0].FP != cs[1].FP {
+			t.Errorf("%+v", cs)
+		}
+	})
+	t.Run("a Parquet file name with glob characters", func(t *testing.T) {
+		dir := t.TempDir()
+		d := openMem(t)
+		for _, name := range []string{"runs[1].parquet", "runs1.parquet"} {
+			n := "2"
+			if name == "runs1.parquet" {
+				n = "5"
+			}
+			if _, err := d.Conn.ExecContext(context.Background(), "COPY (SELECT 'tool' AS run_type, 'pay' AS name, 'r' || range AS id FROM range("+n+")) TO "+
+				quoteLiteral(filepath.Join(dir, name))+" (FORMAT parquet)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := d.IngestFile(context.Background(), filepath.Join(dir, "runs[1].parquet"))
+		if err != nil || st.Calls != 2 || st.Lines != 2 {
+			t.Errorf("%+v %v", st, err)
+		}
+	})
+}
+
+func duckUUID(b [16]byte) string {
+	const hex = "0123456789abcdef"
+	var out []byte
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hex[c>>4], hex[c&15])
+	}
+	return string(out)
 }

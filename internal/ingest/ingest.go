@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -38,6 +39,8 @@ type Stats struct {
 	Format    Format
 	Collapsed int64 // telemetry duplicates: records of a (trace, span) already read
 	Skipped   int64 // records of a trace export that are no tool call
+
+	sessions map[string]string // trace id → conversation, from the source's trace records
 	// MalformedAt holds the first malformed lines' numbers (at most 10).
 	MalformedAt []int64
 	// Of names the source already ingested that holds this one's content
@@ -222,6 +225,9 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		counted.safe = lineEnd{hash: emptyHash}
 		tl = tail{}
 	}
+	if err == nil && len(st.sessions) > 0 {
+		err = d.traceSessions(ctx, id, st.sessions)
+	}
 	if err == nil && lay.format.Imported() {
 		err = d.collapse(ctx, id, &st)
 	}
@@ -311,6 +317,12 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, path string
 		lay, err = readSource(ctx, src, path, first, tl, d.Config, false, d.Import, known, func(b batch) error {
 			st.Lines += b.lines
 			st.Skipped += b.skipped
+			for k, v := range b.sessions {
+				if st.sessions == nil {
+					st.sessions = map[string]string{}
+				}
+				st.sessions[k] = v
+			}
 			st.Calls += int64(len(b.records))
 			st.Malformed += int64(len(b.malformed))
 			for i := range b.records {
@@ -429,5 +441,41 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
 		}
 	}
 	_, err := d.Conn.ExecContext(ctx, "DROP TABLE collapse_rows")
+	return err
+}
+
+// traceSessions gives the calls of a source without a session the
+// conversation of their trace, as the source's trace records name it.
+func (d *DB) traceSessions(ctx context.Context, id int32, sessions map[string]string) error {
+	if _, err := d.Conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE trace_sessions (trace_id VARCHAR, session_id VARCHAR)"); err != nil {
+		return dbError{err}
+	}
+	var vals []any
+	var ph []string
+	flush := func() error {
+		if len(ph) == 0 {
+			return nil
+		}
+		_, err := d.Conn.ExecContext(ctx, "INSERT INTO trace_sessions VALUES "+strings.Join(ph, ", "), vals...)
+		vals, ph = vals[:0], ph[:0]
+		return err
+	}
+	for t, s := range sessions {
+		vals = append(vals, t, s)
+		ph = append(ph, "(?, ?)")
+		if len(ph) == 500 {
+			if err := flush(); err != nil {
+				return dbError{err}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return dbError{err}
+	}
+	if _, err := d.Conn.ExecContext(ctx, `UPDATE calls SET session_id = t.session_id FROM trace_sessions t
+		WHERE calls.source_id = ? AND calls.trace_id = t.trace_id AND calls.session_id IS NULL`, id); err != nil {
+		return dbError{err}
+	}
+	_, err := d.Conn.ExecContext(ctx, "DROP TABLE trace_sessions")
 	return err
 }

@@ -52,7 +52,7 @@ func rows(t *testing.T, d *DB) []string {
 		SELECT s.path, line, action_type AS what, 0 AS bad FROM calls JOIN sources s USING (source_id)
 		UNION ALL
 		SELECT s.path, line, error, 1 FROM malformed JOIN sources s USING (source_id)
-		ORDER BY 1, 2`)
+		ORDER BY 1, 2, 4, 3`)
 	if err != nil {
 		t.Fatal(err)
 	}

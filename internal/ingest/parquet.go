@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -14,6 +16,22 @@ import (
 // bulk export default to it) through a DuckDB of its own: each row, as
 // JSON, is one record; a call's line is its row number (1-based).
 func readParquet(ctx context.Context, path string, cfg *config.Config, keepArgs bool, im *Import, deliver func(batch) error) (Format, error) {
+	// DuckDB reads a path as a glob (runs[1].parquet, runs?.parquet): it
+	// reads the file through a link of a plain name instead, and spills
+	// (were it to) into a private directory
+	tmp, err := os.MkdirTemp("", "idemaudit-parquet-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	link := filepath.Join(tmp, "source.parquet")
+	if err := os.Symlink(abs, link); err != nil {
+		return "", err
+	}
 	c, err := duckdb.NewConnector("", nil)
 	if err != nil {
 		return "", err
@@ -21,7 +39,10 @@ func readParquet(ctx context.Context, path string, cfg *config.Config, keepArgs 
 	defer c.Close()
 	db := sql.OpenDB(c)
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, "SELECT to_json(t)::VARCHAR FROM read_parquet("+quoteLiteral(path)+") AS t")
+	if _, err := db.ExecContext(ctx, "SET memory_limit = "+quoteLiteral(DefaultMemoryLimit())+"; SET temp_directory = "+quoteLiteral(tmp)); err != nil {
+		return "", err
+	}
+	rows, err := db.QueryContext(ctx, "SELECT to_json(t)::VARCHAR FROM read_parquet("+quoteLiteral(link)+") AS t")
 	if err != nil {
 		return "", fmt.Errorf("read Parquet: %w", err)
 	}

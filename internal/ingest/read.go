@@ -35,8 +35,9 @@ type chunk struct {
 type batch struct {
 	seq       int
 	lines     int64
-	skipped   int64 // records of an export that are no tool call
-	imported  bool  // the records come from a trace export
+	skipped   int64             // records of an export that are no tool call
+	imported  bool              // the records come from a trace export
+	sessions  map[string]string // trace id → conversation, from trace records
 	records   []Record
 	lineNos   []int64
 	pos       []int32 // each record's place among its line's records; nil: all 0 (one call a line)
