@@ -155,7 +155,7 @@ func TestSniff(t *testing.T) {
 		{`[{"run_type":"tool","name":"x"}]`, true, FormatLangSmith},
 		{`{"object":"trace.span","span_data":{"type":"function"}}` + "\n", false, FormatOpenAIAgents},
 		{`{"something":"else"}` + "\n", false, ""},
-		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"` + strings.Repeat("x", 100) + ``, false, FormatOTLP}, // cut short
+		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"` + strings.Repeat("x", 100) + ``, false, FormatOTLP},                                     // cut short
 		{`{"id":"o1","traceId":"t","type":"GENERATION","startTime":"2026-11-18T10:00:00Z","input":"` + strings.Repeat("x", 100), false, FormatLangfuse}, // cut short
 	}
 	for _, c := range cases {
