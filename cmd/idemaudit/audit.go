@@ -13,8 +13,10 @@ import (
 )
 
 const auditSynopsis = "idemaudit audit [flags] PATH...\n\n" +
-	"PATH is a JSONL file (gzip detected by its magic bytes), a directory (searched\n" +
-	"recursively for *.jsonl, *.ndjson, *.log and their .gz variants) or - for stdin."
+	"PATH is a log or a trace export (JSON Lines, one JSON document or Parquet;\n" +
+	"gzip detected by its magic bytes; the format told from the content, see\n" +
+	"--from), a directory (searched recursively for *.jsonl, *.ndjson, *.log,\n" +
+	"*.json, their .gz variants and *.parquet) or - for stdin."
 
 func (e *env) audit(args []string) (int, error) {
 	fs := pflag.NewFlagSet("audit", pflag.ContinueOnError)

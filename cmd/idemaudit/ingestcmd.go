@@ -33,7 +33,7 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 		warn("%s is the same file as one named before; read once", safe(s))
 	}
 	if len(sources) == 0 {
-		return nil, fmt.Errorf("no log files found in %s (a directory is searched for *.jsonl, *.ndjson, *.log and .gz variants)", safe(strings.Join(paths, ", ")))
+		return nil, fmt.Errorf("no log files found in %s (a directory is searched for *.jsonl, *.ndjson, *.log, *.json, their .gz variants and *.parquet)", safe(strings.Join(paths, ", ")))
 	}
 	bar := e.progressBar(sources)
 	var held []func()
@@ -92,6 +92,9 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 			if st.Malformed > 0 {
 				warn("%s: %s skipped (%s; all are listed in the report)", safe(src), plural(st.Malformed, "malformed line"), lineList(st))
 			}
+			if hint := emptyHint(st); hint != "" {
+				warn("%s: %s", safe(src), hint)
+			}
 		}
 	}
 	if bar != nil {
@@ -147,6 +150,21 @@ func shorten(s string, n int) string {
 }
 
 // describe is one line of `idemaudit ingest` output.
+// emptyHint says why a source that gave no call may have been misread.
+func emptyHint(st ingest.Stats) string {
+	if st.Calls > 0 || st.Collapsed > 0 || st.Status == ingest.StatusUnchanged || st.Status == ingest.StatusDuplicate {
+		return ""
+	}
+	switch {
+	case st.Format.Imported() && st.Skipped > 0:
+		return fmt.Sprintf("no tool call among its %s (read as %s: its LLM, agent and trace records are left out); "+
+			"if its tools are logged as plain spans, name them with --tool-spans, or give the format with --from", plural(st.Skipped, "record"), st.Format)
+	case st.Malformed > 0 && st.Format == ingest.FormatJSONL:
+		return "no call read: if this is a trace export or a log of another shape, see --from and --map"
+	}
+	return ""
+}
+
 func describe(st ingest.Stats) string {
 	src := safe(st.Source)
 	line := fmt.Sprintf("%-10s %s", st.Status, src)

@@ -27,6 +27,7 @@ type nativeCall struct {
 	Trace     string
 	Span      string
 	Run       string
+	Parent    string
 	Status    any // a string or json.Number; nil: none
 	Effect    string
 	Duration  *float64
@@ -61,7 +62,8 @@ func (n *nativeCall) encode(buf *bytes.Buffer) error {
 		}
 	}
 	for _, f := range []struct{ name, v string }{{"idempotency_key", n.Key}, {"response_id", n.Response},
-		{"session_id", n.Session}, {"trace_id", n.Trace}, {"span_id", n.Span}, {"run_id", n.Run}, {"effect", n.Effect}} {
+		{"session_id", n.Session}, {"trace_id", n.Trace}, {"span_id", n.Span}, {"run_id", n.Run}, {"effect", n.Effect},
+		{"parent_span_id", n.Parent}} {
 		if f.v != "" {
 			if err := put(f.name, f.v); err != nil {
 				return err
@@ -92,10 +94,6 @@ type converter struct {
 	format Format
 	im     *Import
 	buf    bytes.Buffer
-	// nested are tool spans to leave out because a tool span of the same
-	// tool holds them, found over more spans than one record holds (an
-	// OTLP document read span by span)
-	nested map[string]bool
 	// sessions are the conversations of the traces whose records were read
 	// (an OpenAI Agents trace's group_id, a Langfuse trace's sessionId):
 	// their calls get the session at the end of the ingest
@@ -123,6 +121,10 @@ type recordError struct {
 // returns how many records were no tool call (skipped) and the tool calls
 // that could not be read.
 func (cv *converter) convert(v any, emit func(*nativeCall)) (skipped int, bad []recordError) {
+	if m, ok := v.(map[string]any); ok && cv.format == FormatLangfuse && m["type"] == nil {
+		// a trace with its observations: its session is theirs
+		cv.traceSession(scalar(m["id"]), scalar(first(m, "sessionId", "session_id")))
+	}
 	if cv.format != FormatOTLP {
 		recs, ok := unwrap(v)
 		if cv.format == FormatJSONL {
@@ -141,6 +143,9 @@ func (cv *converter) convert(v any, emit func(*nativeCall)) (skipped int, bad []
 	m, ok := v.(map[string]any)
 	if !ok {
 		return 0, []recordError{{"", errors.New("not a JSON object")}}
+	}
+	if cv.format == FormatJSONL && len(cv.im.Map) == 0 && m["action_type"] == nil && emptyPage(m) {
+		return 0, nil // the last page of an export, empty: nothing to tell its format by
 	}
 	var n *nativeCall
 	var err error
@@ -192,6 +197,16 @@ func unwrap(v any) ([]any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// emptyPage reports whether an object is a page of records holding none.
+func emptyPage(m map[string]any) bool {
+	for k := range wrapperKeys {
+		if a, ok := m[k].([]any); ok && len(a) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // detectOwn reports whether an object is itself a record of some format.
@@ -259,7 +274,6 @@ func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
 // conventions: gen_ai.operation.name = execute_tool; MCP tools/call).
 func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int, bad []recordError) {
 	rss, _ := first(m, "resourceSpans", "resource_spans").([]any)
-	nested := cv.otlpNested(otlpSpans(m))
 	for _, rs := range rss {
 		rsm, _ := rs.(map[string]any)
 		res, _ := rsm["resource"].(map[string]any)
@@ -272,10 +286,6 @@ func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int
 				spm, ok := sp.(map[string]any)
 				if !ok {
 					bad = append(bad, recordError{"", errors.New("a span that is not a JSON object")})
-					continue
-				}
-				if id := scalar(first(spm, "spanId", "span_id")); id != "" && (nested[id] || cv.nested[id]) {
-					skipped++ // the same call as the tool span holding it
 					continue
 				}
 				n, err := cv.otlpSpan(spm, resAttrs)
@@ -314,62 +324,14 @@ func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action s
 	return action, true, marked
 }
 
-// otlpSpans lists the spans of a TracesData.
-func otlpSpans(m map[string]any) []map[string]any {
-	var out []map[string]any
-	rss, _ := first(m, "resourceSpans", "resource_spans").([]any)
-	for _, rs := range rss {
-		rsm, _ := rs.(map[string]any)
-		sss, _ := first(rsm, "scopeSpans", "scope_spans", "instrumentationLibrarySpans").([]any)
-		for _, ss := range sss {
-			ssm, _ := ss.(map[string]any)
-			spans, _ := ssm["spans"].([]any)
-			for _, sp := range spans {
-				if spm, ok := sp.(map[string]any); ok {
-					out = append(out, spm)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// otlpNested finds the tool spans held by a tool span of the same tool in
-// the same trace: an MCP server's span under its client's, an MCP client
-// span under the agent's execute_tool span. They are one call, read once,
-// at the outermost span.
-func (cv *converter) otlpNested(spans []map[string]any) map[string]bool {
-	type key struct{ trace, span string }
-	tools := map[key]string{}
-	for _, sp := range spans {
-		if a, tool, _ := cv.otlpTool(sp, otlpAttrs(sp["attributes"])); tool && a != "" {
-			tools[key{scalar(first(sp, "traceId", "trace_id")), scalar(first(sp, "spanId", "span_id"))}] = a
-		}
-	}
-	var nested map[string]bool
-	for _, sp := range spans {
-		trace, id := scalar(first(sp, "traceId", "trace_id")), scalar(first(sp, "spanId", "span_id"))
-		a, ok := tools[key{trace, id}]
-		if !ok {
-			continue
-		}
-		if pa, ok := tools[key{trace, scalar(first(sp, "parentSpanId", "parent_span_id"))}]; ok && pa == a {
-			if nested == nil {
-				nested = map[string]bool{}
-			}
-			nested[id] = true
-		}
-	}
-	return nested
-}
-
 func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nativeCall, error) {
 	attrs := otlpAttrs(sp["attributes"])
 	action, tool, _ := cv.otlpTool(sp, attrs)
 	if !tool {
 		return nil, nil
 	}
-	n := &nativeCall{Action: action, Trace: scalar(first(sp, "traceId", "trace_id")), Span: scalar(first(sp, "spanId", "span_id"))}
+	n := &nativeCall{Action: action, Trace: scalar(first(sp, "traceId", "trace_id")), Span: scalar(first(sp, "spanId", "span_id")),
+		Parent: scalar(first(sp, "parentSpanId", "parent_span_id"))}
 	n.reference = "span " + n.Span
 	if n.Action == "" {
 		return n, errors.New("a tool span without gen_ai.tool.name")
@@ -407,14 +369,15 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 	for k, v := range attrs {
 		merged[k] = v
 	}
-	n.Session = scalar(first(merged, "gen_ai.conversation.id", "mcp.session.id", "session.id"))
+	n.Session = scalar(first(merged, "gen_ai.conversation.id", "mcp.session.id", "session.id", "langfuse.session.id",
+		"traceloop.association.properties.session_id", "ai.telemetry.metadata.sessionId", "session_id"))
 	// the status: an HTTP code when the span has one, else the error type,
 	// else the span status
 	st, _ := sp["status"].(map[string]any)
 	code := scalar(st["code"])
 	switch {
-	case attrs["http.response.status_code"] != nil:
-		n.Status = statusValue(attrs["http.response.status_code"])
+	case first(attrs, "http.response.status_code", "http.status_code") != nil:
+		n.Status = statusValue(first(attrs, "http.response.status_code", "http.status_code"))
 	case scalar(attrs["error.type"]) != "":
 		n.Status = scalar(attrs["error.type"])
 	case code == "2" || code == "STATUS_CODE_ERROR":
@@ -440,7 +403,8 @@ func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 	if typ != "TOOL" && !cv.toolSpan(name) {
 		return nil, nil
 	}
-	n := &nativeCall{Action: name, Trace: scalar(first(m, "traceId", "trace_id")), Span: scalar(m["id"])}
+	n := &nativeCall{Action: name, Trace: scalar(first(m, "traceId", "trace_id")), Span: scalar(m["id"]),
+		Parent: scalar(first(m, "parentObservationId", "parent_observation_id"))}
 	n.reference = "observation " + n.Span
 	if name == "" {
 		return n, errors.New("a TOOL observation without a name")
@@ -476,7 +440,7 @@ func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
 	if scalar(m["run_type"]) != "tool" && !cv.toolSpan(scalar(m["name"])) {
 		return nil, nil
 	}
-	n := &nativeCall{Action: scalar(m["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"])}
+	n := &nativeCall{Action: scalar(m["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"]), Parent: scalar(m["parent_run_id"])}
 	n.reference = "run " + n.Span
 	if n.Action == "" {
 		return n, errors.New("a tool run without a name")
@@ -526,7 +490,7 @@ func (cv *converter) openai(m map[string]any) (*nativeCall, error) {
 	if scalar(sd["type"]) != "function" && !cv.toolSpan(scalar(sd["name"])) {
 		return nil, nil
 	}
-	n := &nativeCall{Action: scalar(sd["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"])}
+	n := &nativeCall{Action: scalar(sd["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"]), Parent: scalar(m["parent_id"])}
 	n.reference = "span " + n.Span
 	if n.Action == "" {
 		return n, errors.New("a function span without a name")
@@ -571,13 +535,16 @@ func (cv *converter) keyAndResponse(n *nativeCall, args, result any, attrs map[s
 	if args != nil {
 		n.Args, n.HasArgs = args, true
 	}
-	// a LangChain ToolMessage (LangGraph's ToolNode, LangChain callbacks)
-	// wraps the tool's own result in its content; its id and tool_call_id
-	// are the message's, new on every call, never a response id
-	if m, ok := result.(map[string]any); ok && m["tool_call_id"] != nil && m["content"] != nil {
-		result = parseString(m["content"])
-		if scalar(m["status"]) == "error" && n.Status != nil && n.Status != "error" {
-			n.Status = "error"
+	var failed bool
+	result, failed = toolResult(result)
+	if failed {
+		n.Status = "error"
+	}
+	// Langfuse's @observe records a function's input as {"args": [], "kwargs": {...}}
+	if m, ok := args.(map[string]any); ok && len(m) == 2 && m["kwargs"] != nil {
+		if pos, ok := m["args"].([]any); ok && len(pos) == 0 {
+			args = m["kwargs"]
+			n.Args = args
 		}
 	}
 	roots := map[string]any{"args": args, "result": result, "attributes": attrs, "metadata": attrs}
@@ -693,6 +660,56 @@ func first(m map[string]any, names ...string) any {
 		}
 	}
 	return nil
+}
+
+// toolResult unwraps the envelopes a tool's own result comes in: a
+// LangChain ToolMessage (LangGraph's ToolNode, LangChain callbacks; also in
+// its serialised constructor form), whose id and tool_call_id are the
+// message's, new on every call, never a response id; an MCP CallToolResult
+// ({"content": [{"type": "text", "text": ...}], "structuredContent": ...,
+// "isError": ...}). failed says the envelope reports an error.
+func toolResult(result any) (any, bool) {
+	for range 3 { // envelopes nest: a ToolMessage holding an MCP result
+		m, ok := result.(map[string]any)
+		if !ok {
+			return result, false
+		}
+		if m["lc"] != nil && m["type"] == "constructor" {
+			if kw, ok := m["kwargs"].(map[string]any); ok {
+				m = kw
+				result = kw
+			}
+		}
+		switch {
+		case m["tool_call_id"] != nil && m["content"] != nil:
+			if scalar(m["status"]) == "error" {
+				r, _ := toolResult(parseString(m["content"]))
+				return r, true
+			}
+			result = parseString(m["content"])
+			continue
+		case m["structuredContent"] != nil:
+			return m["structuredContent"], m["isError"] == true
+		case m["content"] != nil && (m["isError"] != nil || len(m) <= 3):
+			if items, ok := m["content"].([]any); ok {
+				var texts []any
+				for _, it := range items {
+					if im, ok := it.(map[string]any); ok && im["type"] == "text" {
+						texts = append(texts, parseString(im["text"]))
+					}
+				}
+				if len(texts) == 1 {
+					return texts[0], m["isError"] == true
+				}
+				return result, m["isError"] == true
+			}
+		case m["type"] == "text" && m["text"] != nil && len(m) <= 3:
+			result = parseString(m["text"])
+			continue
+		}
+		return result, false
+	}
+	return result, false
 }
 
 // onlyMember returns an object's member when it is the only one not null

@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS calls (
 	duration_ms     DOUBLE,
 	fp              UUID,
 	args_fp         UUID,
-	pos             INTEGER DEFAULT 0 -- the call's place among the calls of its line (a trace line holds many)
+	pos             INTEGER DEFAULT 0, -- the call's place among the calls of its line (a trace line holds many)
+	parent_id       VARCHAR            -- the span holding this call's span (trace exports)
 );
 -- the id-like string values of a compensating call's args, each followed by
 -- \x1f (a table of its own: few calls have them, the rules never scan it)
@@ -115,6 +116,7 @@ UPDATE sources SET safe_bytes = end_bytes, safe_hash = end_hash, safe_lines = li
 	// source has a format and counts its collapsed telemetry duplicates
 	3: `
 ALTER TABLE calls ADD COLUMN pos INTEGER DEFAULT 0;
+ALTER TABLE calls ADD COLUMN parent_id VARCHAR;
 ALTER TABLE arg_strings ADD COLUMN pos INTEGER DEFAULT 0;
 ALTER TABLE sources ADD COLUMN format VARCHAR DEFAULT 'jsonl';
 ALTER TABLE sources ADD COLUMN collapsed BIGINT DEFAULT 0;

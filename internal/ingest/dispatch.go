@@ -61,15 +61,7 @@ func (p *Parser) importValue(v any, ln int64, b *batch) {
 	})
 	b.skipped += int64(skipped)
 	b.imported = p.conv.format.Imported()
-	if len(p.conv.sessions) > 0 {
-		if b.sessions == nil {
-			b.sessions = map[string]string{}
-		}
-		for k, v := range p.conv.sessions {
-			b.sessions[k] = v
-		}
-		clear(p.conv.sessions)
-	}
+	p.flushSessions(b)
 	bad = append(convBad, bad...)
 	if len(bad) > 0 {
 		msg := bad[0].err.Error()
@@ -83,20 +75,27 @@ func (p *Parser) importValue(v any, ln int64, b *batch) {
 	}
 }
 
-// importSpans converts the spans of one OTLP record read span by span
-// (each a TracesData of its own, at its own line), knowing all of them.
+// importSpans converts the spans of an OTLP document read span by span
+// (each a TracesData of its own, at its own line).
 func (p *Parser) importSpans(recs []any, lines []int64, b *batch) {
-	var spans []map[string]any
-	for _, r := range recs {
-		if m, ok := r.(map[string]any); ok {
-			spans = append(spans, otlpSpans(m)...)
-		}
-	}
-	p.conv.nested = p.conv.otlpNested(spans)
 	for i, r := range recs {
 		p.importValue(r, lines[i], b)
 	}
-	p.conv.nested = nil
+}
+
+// flushSessions hands the conversations of the trace records read so far
+// to the batch.
+func (p *Parser) flushSessions(b *batch) {
+	if len(p.conv.sessions) == 0 {
+		return
+	}
+	if b.sessions == nil {
+		b.sessions = map[string]string{}
+	}
+	for k, v := range p.conv.sessions {
+		b.sessions[k] = v
+	}
+	clear(p.conv.sessions)
 }
 
 // sniffSize is how much of a source is looked at to tell its format.

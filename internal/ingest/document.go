@@ -225,7 +225,9 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 		}
 		return expect(']')
 	}
-	err = func() error {
+	// value reads one top-level value: an array of records, an object
+	// holding them, or one record
+	value := func() error {
 		switch next() {
 		case '[':
 			if err := expect('['); err != nil {
@@ -275,6 +277,10 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 			if err := expect('}'); err != nil {
 				return err
 			}
+			if wrapped && spec.format == FormatLangfuse {
+				// a trace with its observations (GET /api/public/traces/{id})
+				p.conv.traceSession(scalar(obj["id"]), scalar(first(obj, "sessionId", "session_id")))
+			}
 			if !wrapped {
 				ln := lineAt(start)
 				if end := dec.InputOffset(); !utf8.Valid(data[start:end]) {
@@ -291,11 +297,14 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 			}
 			return errors.New("the document is neither an array nor an object")
 		}
-		if _, err := dec.Token(); err != io.EOF {
-			if err == nil {
-				err = errors.New("more data after the document")
+		return nil
+	}
+	// one document, or several in a row (jq . of JSON Lines writes them so)
+	err = func() error {
+		for next() != 0 {
+			if err := value(); err != nil {
+				return err
 			}
-			return err
 		}
 		return nil
 	}()
@@ -305,5 +314,6 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 		}
 		fail(err)
 	}
+	p.flushSessions(&b) // trace records after the last call
 	return deliver(b)
 }

@@ -156,8 +156,17 @@ func sniff(head []byte) (doc bool, f Format) {
 		// one array over several lines; a file of one array per line is JSON Lines
 		first, rest, _ := bytes.Cut(trimmed, []byte{'\n'})
 		doc = !json.Valid(first) || len(bytes.TrimSpace(rest)) == 0
-	} else if first, _, _ := bytes.Cut(trimmed, []byte{'\n'}); len(bytes.TrimSpace(first)) == 1 && first[0] == '{' {
-		doc = true // a pretty-printed object: '{' alone on its first line
+	} else if first, _, _ := bytes.Cut(trimmed, []byte{'\n'}); !json.Valid(first) {
+		// an object over several lines (pretty-printed, or a page whose
+		// records sit on lines of their own) — not a broken first line of
+		// JSON Lines: the first value must decode whole across lines, or,
+		// cut short by the sniff, open with '{' alone on its line
+		var v any
+		if err := json.NewDecoder(bytes.NewReader(trimmed)).Decode(&v); err == nil {
+			doc = true
+		} else if len(head) >= sniffSize && len(bytes.TrimSpace(first)) == 1 {
+			doc = true
+		}
 	}
 	if !doc {
 		rest := trimmed

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -487,8 +488,21 @@ func TestImportEdges(t *testing.T) {
 		line := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"t","spanId":"c1","kind":3,"startTimeUnixNano":"1794820000000000000",` + attrs + `}]}]},` +
 			`{"scopeSpans":[{"spans":[{"traceId":"t","spanId":"s1","parentSpanId":"c1","kind":2,"startTimeUnixNano":"1794820000100000000",` + attrs + `}]}]}]}` + "\n"
 		d, st := ingestOne(t, "mcp.jsonl", line, nil)
-		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Span != "c1" || st.Skipped != 1 || st.Malformed != 0 {
+		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Span != "c1" || st.Collapsed != 1 || st.Malformed != 0 {
 			t.Errorf("%+v %+v (a double written as \"Infinity\" keeps the call)", st, cs)
+		}
+		// the server's batch on a line (a file) of its own, read first
+		parts := strings.SplitN(line, `]},{"scopeSpans"`, 2)
+		client, server := parts[0]+"]}]}\n", `{"resourceSpans":[{"scopeSpans"`+parts[1]
+		d = openMem(t)
+		dir := t.TempDir()
+		for _, f := range []struct{ name, data string }{{"server.jsonl", server}, {"client.jsonl", client}} {
+			if _, err := d.IngestFile(context.Background(), write(t, dir, f.name, []byte(f.data))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Span != "c1" {
+			t.Errorf("client and server spans in two exports: %+v", cs)
 		}
 	})
 	t.Run("a key in the args wins over one in the attributes, and leaves the fingerprint", func(t *testing.T) {
@@ -533,4 +547,93 @@ func duckUUID(b [16]byte) string {
 		out = append(out, hex[c>>4], hex[c&15])
 	}
 	return string(out)
+}
+
+func TestPyObjects(t *testing.T) {
+	for in, want := range map[string]string{
+		`Voucher(id='vch_1', status='issued', amount=5)`: `{"amount":5,"id":"vch_1","status":"issued"}`,
+		`id='vch_1' status='issued'`:                     `{"id":"vch_1","status":"issued"}`,
+		`Outer(inner=Inner(x=None), tags=['a'])`:         `{"inner":{"x":null},"tags":["a"]}`,
+	} {
+		v, ok := pyLiteral(in)
+		b, _ := json.Marshal(v)
+		if !ok || string(b) != want {
+			t.Errorf("pyLiteral(%q) = %s %v, want %s", in, b, ok, want)
+		}
+	}
+	for _, bad := range []string{`id=`, `Voucher(id='x'`, `hello world`, `ok`, `a=b`} {
+		if v, ok := pyLiteral(bad); ok {
+			t.Errorf("pyLiteral(%q) = %v, want a failure", bad, v)
+		}
+	}
+}
+
+func TestToolResultEnvelopes(t *testing.T) {
+	cases := []struct {
+		in     string
+		want   string
+		failed bool
+	}{
+		{`{"content":[{"type":"text","text":"{\"id\": \"TCK-1\"}"}],"isError":false}`, `{"id":"TCK-1"}`, false},
+		{`{"content":[{"type":"text","text":"boom"}],"structuredContent":{"id":"s1"},"isError":true}`, `{"id":"s1"}`, true},
+		{`{"lc":1,"type":"constructor","id":["langchain","schema","messages","ToolMessage"],"kwargs":{"content":"{\"id\": \"x1\"}","tool_call_id":"call_9","status":"success"}}`, `{"id":"x1"}`, false},
+		{`{"type":"text","text":"{\"id\": \"t1\"}"}`, `{"id":"t1"}`, false},
+		{`{"id":"post_1","content":"hello"}`, `{"content":"hello","id":"post_1"}`, false},
+	}
+	for _, c := range cases {
+		v, _ := decodeJSON([]byte(c.in))
+		got, failed := toolResult(v)
+		b, _ := json.Marshal(got)
+		if string(b) != c.want || failed != c.failed {
+			t.Errorf("toolResult(%s) = %s %v, want %s %v", c.in, b, failed, c.want, c.failed)
+		}
+	}
+}
+
+// TestCollapseKeepsTheFinishedCopy: of a call exported while it ran and
+// again once it ended, the finished copy stays, whichever is read first.
+func TestCollapseKeepsTheFinishedCopy(t *testing.T) {
+	pending := `{"id":"r1","trace_id":"t","run_type":"tool","name":"ship","start_time":"2026-11-18T09:00:00","end_time":null,"status":"pending","inputs":{"input":"{}"},"outputs":null}` + "\n"
+	done := `{"id":"r1","trace_id":"t","run_type":"tool","name":"ship","start_time":"2026-11-18T09:00:00","end_time":"2026-11-18T09:00:02","status":"success","inputs":{"input":"{}"},"outputs":{"output":"{\"id\": \"shp_A2\"}"}}` + "\n"
+	for _, order := range [][2]string{{pending, done}, {done, pending}} {
+		d := openMem(t)
+		dir := t.TempDir()
+		for i, data := range order {
+			if _, err := d.IngestFile(context.Background(), write(t, dir, fmt.Sprintf("export-%d.jsonl", i), []byte(data))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cs := importedCalls(t, d)
+		var n int64
+		d.Conn.QueryRowContext(context.Background(), "SELECT sum(calls) FROM sources").Scan(&n)
+		if len(cs) != 1 || cs[0].Resp != "shp_A2" || cs[0].Status != "success" || n != 1 {
+			t.Errorf("%+v, sources count %d calls", cs, n)
+		}
+	}
+}
+
+func TestDocumentShapes(t *testing.T) {
+	t.Run("documents in a row (jq . of JSON Lines)", func(t *testing.T) {
+		doc := "{\n  \"run_type\": \"tool\", \"name\": \"a\", \"id\": \"r1\"\n}\n{\n  \"run_type\": \"tool\", \"name\": \"b\", \"id\": \"r2\"\n}\n[\n {\"run_type\": \"tool\", \"name\": \"c\", \"id\": \"r3\"}\n]\n"
+		d, st := ingestOne(t, "runs.json", doc, nil)
+		if got := rows(t, d); st.Calls != 3 || strings.Join(got, " ") != "runs.json:1:a runs.json:4:b runs.json:8:c" {
+			t.Errorf("%+v %q", st, got)
+		}
+	})
+	t.Run("a Langfuse trace with its observations gives them its session", func(t *testing.T) {
+		doc := `{"id": "tr1", "name": "agent", "sessionId": "sess-42", "observations": [
+  {"id": "o1", "traceId": "tr1", "type": "TOOL", "name": "pay", "startTime": "2026-11-18T10:00:00Z", "endTime": "2026-11-18T10:00:01Z", "input": {"a": 1}}
+]}
+`
+		d, _ := ingestOne(t, "trace.json", doc, &Import{From: FormatLangfuse})
+		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Session != "sess-42" || cs[0].Line != 2 {
+			t.Errorf("%+v", cs)
+		}
+	})
+	t.Run("an empty page is no error", func(t *testing.T) {
+		_, st := ingestOne(t, "page.json", "{\n  \"data\": [],\n  \"meta\": {\"page\": 3, \"totalPages\": 2}\n}\n", nil)
+		if st.Calls != 0 || st.Malformed != 0 {
+			t.Errorf("%+v", st)
+		}
+	})
 }

@@ -312,7 +312,7 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, path string
 			apps = append(apps, a)
 		}
 		calls, bad, strs := apps[0], apps[1], apps[2]
-		row := make([]driver.Value, 17)
+		row := make([]driver.Value, 18)
 		var err error
 		lay, err = readSource(ctx, src, path, first, tl, d.Config, false, d.Import, known, func(b batch) error {
 			st.Lines += b.lines
@@ -369,7 +369,7 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, path string
 }
 
 func fillRow(row []driver.Value, id int32, line int64, pos int32, r *Record) {
-	row[0], row[1], row[16] = id, line, pos
+	row[0], row[1], row[16], row[17] = id, line, pos, nullable(r.Parent)
 	row[2] = nil
 	if r.HasTS {
 		row[2] = r.TS
@@ -409,26 +409,43 @@ func nullable(s string) driver.Value {
 // never resumed half-way.
 var emptyHash = newCountingReader(nil).safe.hash
 
-// collapse drops the calls of a trace export's segment whose (trace id,
-// span id) an imported source already holds, or an earlier line of this
-// one: exporters retry and OTLP allows resends, and one span exported
-// twice is one call, not a duplicate side effect. JSON Lines logs are never
-// collapsed (their retries may reuse a span id); the count is reported.
+// collapse drops the records of one call that a trace export holds twice:
+// the same (trace id, span id) exported again (exporters retry, OTLP allows
+// resends, export windows overlap), here or in an imported source read
+// before; and a tool span held by a tool span of the same tool in the same
+// trace (an MCP server's span under its client's, an MCP client span under
+// the agent's execute_tool span). Of two copies the most complete stays (an
+// ended span with its result over the same span caught running), else the
+// first read; of nested spans the outermost. JSON Lines logs are never
+// collapsed (their retries may reuse a span id). st.Collapsed counts what
+// this ingest dropped; the counts of earlier sources are brought up to date.
 func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
+	imported := `(c.source_id = $1 OR c.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl'))`
 	if _, err := d.Conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE collapse_rows AS
 		WITH mine AS (
 			SELECT DISTINCT coalesce(trace_id, '') AS t, span_id AS s FROM calls WHERE source_id = $1 AND span_id IS NOT NULL
-		), ranked AS (
+		), copies AS (
 			SELECT c.source_id, c.line, c.pos,
-				row_number() OVER (PARTITION BY coalesce(c.trace_id, ''), c.span_id ORDER BY c.source_id, c.line, c.pos) AS rn
+				row_number() OVER (PARTITION BY coalesce(c.trace_id, ''), c.span_id ORDER BY
+					c.duration_ms IS NULL, c.response_id IS NULL,
+					c.status IS NULL OR lower(c.status) IN ('pending', 'running', 'in_progress', 'started'),
+					c.source_id, c.line, c.pos) AS rn
 			FROM calls c JOIN mine ON coalesce(c.trace_id, '') = mine.t AND c.span_id = mine.s
-			WHERE c.source_id = $1 OR c.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl')
+			WHERE `+imported+`
+		), nested AS ( -- a tool span under one of the same tool, in this source or under one of its spans
+			SELECT c.source_id, c.line, c.pos
+			FROM calls c JOIN calls p ON coalesce(p.trace_id, '') = coalesce(c.trace_id, '') AND p.span_id = c.parent_id
+				AND p.action_type = c.action_type
+			WHERE c.parent_id IS NOT NULL AND `+imported+`
+				AND (p.source_id = $1 OR p.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl'))
+				AND (c.source_id = $1 OR p.source_id = $1)
 		)
-		SELECT line, pos FROM ranked WHERE rn > 1 AND source_id = $1`, id); err != nil {
+		SELECT source_id, line, pos FROM copies WHERE rn > 1
+		UNION SELECT * FROM nested`, id); err != nil {
 		return dbError{err}
 	}
 	for _, t := range []string{"arg_strings", "calls"} {
-		r, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" USING collapse_rows r WHERE "+t+".source_id = ? AND "+t+".line = r.line AND "+t+".pos = r.pos", id)
+		r, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" USING collapse_rows r WHERE "+t+".source_id = r.source_id AND "+t+".line = r.line AND "+t+".pos = r.pos")
 		if err != nil {
 			return dbError{err}
 		}
@@ -437,8 +454,15 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
 			if err != nil {
 				return dbError{err}
 			}
-			st.Collapsed, st.Calls = n, st.Calls-n
+			st.Collapsed = n
 		}
+	}
+	if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls WHERE source_id = ?", id).Scan(&st.Calls); err != nil {
+		return dbError{err}
+	}
+	if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id)
+		WHERE source_id IN (SELECT DISTINCT source_id FROM collapse_rows WHERE source_id <> ?)`, id); err != nil {
+		return dbError{err}
 	}
 	_, err := d.Conn.ExecContext(ctx, "DROP TABLE collapse_rows")
 	return err

@@ -28,6 +28,7 @@ type Record struct {
 	Trace       string
 	Span        string
 	Run         string
+	Parent      string // the span holding this one (trace exports)
 	Status      string
 	StatusNum   bool // status was a JSON number; Status holds its literal text
 	Effect      string
@@ -90,6 +91,7 @@ const (
 	fStatus
 	fEffect
 	fDuration
+	fParent
 )
 
 func fieldOf(name []byte) int {
@@ -118,6 +120,8 @@ func fieldOf(name []byte) int {
 		return fEffect
 	case "duration_ms":
 		return fDuration
+	case "parent_span_id":
+		return fParent
 	}
 	return fNone
 }
@@ -200,6 +204,8 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 			r.Span = s
 		case fRun:
 			r.Run = s
+		case fParent:
+			r.Parent = s
 		case fStatus:
 			r.Status, r.StatusNum = s, kind == kNumber
 		case fEffect:

@@ -10,8 +10,36 @@ import (
 // pyLiteral reads a Python literal as repr() writes it (LangChain stores a
 // tool's input as str(dict): {'amount': 2000, 'ok': True}): dicts, lists,
 // tuples, strings, numbers, True, False, None. It returns the JSON value.
+//
+// Objects print as their fields too: a dataclass or pydantic repr,
+// Voucher(id='vch_1', status='issued'), and pydantic's str, id='vch_1'
+// status='issued', read as {"id": "vch_1", "status": "issued"}.
 func pyLiteral(s string) (any, bool) {
 	p := pyParser{s: s}
+	if name := p.ident(); name != "" {
+		p.ws()
+		if p.i < len(p.s) && p.s[p.i] == '=' { // key=value key=value
+			p.i = 0
+			out := map[string]any{}
+			for {
+				p.ws()
+				if p.i == len(p.s) {
+					return out, len(out) > 0
+				}
+				k := p.ident()
+				if k == "" || p.i >= len(p.s) || p.s[p.i] != '=' {
+					return nil, false
+				}
+				p.i++
+				v, ok := p.value(1)
+				if !ok {
+					return nil, false
+				}
+				out[k] = v
+			}
+		}
+		p.i = 0
+	}
 	v, ok := p.value(0)
 	if !ok {
 		return nil, false
@@ -122,13 +150,61 @@ func (p *pyParser) value(depth int) (any, bool) {
 		}
 		return json.Number(lit), true
 	}
-	for lit, v := range map[string]any{"True": true, "False": false, "None": nil} {
-		if strings.HasPrefix(p.s[p.i:], lit) {
-			p.i += len(lit)
-			return v, true
+	start := p.i
+	switch name := p.ident(); name {
+	case "True":
+		return true, true
+	case "False":
+		return false, true
+	case "None":
+		return nil, true
+	case "":
+	default:
+		// Name(field=value, ...): a dataclass or pydantic model's repr
+		if p.i < len(p.s) && p.s[p.i] == '(' {
+			p.i++
+			out := map[string]any{}
+			for {
+				p.ws()
+				if p.i < len(p.s) && p.s[p.i] == ')' {
+					p.i++
+					return out, true
+				}
+				k := p.ident()
+				if k == "" || p.i >= len(p.s) || p.s[p.i] != '=' {
+					return nil, false
+				}
+				p.i++
+				v, ok := p.value(depth + 1)
+				if !ok {
+					return nil, false
+				}
+				out[k] = v
+				p.ws()
+				if p.i < len(p.s) && p.s[p.i] == ',' {
+					p.i++
+				} else if p.i >= len(p.s) || p.s[p.i] != ')' {
+					return nil, false
+				}
+			}
 		}
 	}
+	p.i = start
 	return nil, false
+}
+
+// ident reads a Python identifier at the position ("" when there is none).
+func (p *pyParser) ident() string {
+	start := p.i
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		if c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (p.i > start && isDigit(c)) {
+			p.i++
+			continue
+		}
+		break
+	}
+	return p.s[start:p.i]
 }
 
 func (p *pyParser) str(q byte) (any, bool) {

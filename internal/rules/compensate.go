@@ -70,7 +70,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 			SELECT DISTINCT source_id, line, pos, s FROM x SEMI JOIN comp_targets t ON x.s = t.response_id
 		)
 		SELECT m.s, c.path, c.path_rank, c.line, c.pos, c.ts, c.action_type, c.idempotency_key, c.response_id,
-			c.status, c.status_num, c.effect, c.session_id, c.outcome
+			c.status, c.status_num, c.effect, c.session_id, c.outcome, c.span_id, c.run_id, c.duration_ms
 		FROM m JOIN audit_calls c USING (source_id, line, pos)
 		WHERE c.outcome = 'applied' AND c.ts IS NOT NULL
 		ORDER BY c.ts, c.path_rank, c.line, c.pos, m.s`)
@@ -86,7 +86,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 			c           Call
 		)
 		if err := rows.Scan(&of, &c.Source, &rank, &c.Line, &c.Pos, &ts, &c.ActionType, &c.Key, &c.ResponseID,
-			&c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &outcome); err != nil {
+			&c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
 			rows.Close()
 			return err
 		}

@@ -77,16 +77,19 @@ func PatternNote(f *Finding, quote func(string) string) string {
 	switch f.Pattern {
 	case PatternRetryAfterError:
 		c := cs[f.patternAt]
-		s := fmt.Sprintf("the call at %s answered %s", at(c), quote(*c.Status))
+		s := fmt.Sprintf("the call at %s ended with status %s", at(c), quote(*c.Status))
+		if c.StatusNum {
+			s = fmt.Sprintf("the call at %s answered %s", at(c), quote(*c.Status))
+		}
 		var took time.Duration
 		if c.DurationMS != nil && *c.DurationMS > 0 {
 			took = time.Duration(*c.DurationMS * float64(time.Millisecond))
-			s += " after " + humanDuration(took)
+			s += " after " + preciseDuration(took)
 		}
 		s += " and was retried"
 		if next := cs[f.patternAt+1]; c.TS != nil && next.TS != nil {
 			gap := next.TS.Sub(*c.TS)
-			s += " " + humanDuration(gap) + " later"
+			s += " " + preciseDuration(gap) + " later"
 			// the retry followed the end of a long call at once: the
 			// client gave up waiting, the call may well have gone through
 			if took >= 5*time.Second && gap >= took && gap-took <= 5*time.Second {
@@ -111,4 +114,16 @@ func PatternNote(f *Finding, quote func(string) string) string {
 		return fmt.Sprintf("%d calls in a row", len(cs))
 	}
 	return ""
+}
+
+// preciseDuration writes a time span to a tenth of a second under a minute
+// (29.9s, not 29s: the timeline shows the same), to the second above.
+func preciseDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	if d < time.Minute {
+		return strconv.FormatFloat(d.Round(100*time.Millisecond).Seconds(), 'f', -1, 64) + "s"
+	}
+	return d.Round(time.Second).String()
 }
