@@ -175,3 +175,113 @@ func TestImportMapCLI(t *testing.T) {
 		t.Errorf("findings %q (args as a JSON string and as an object are one operation)", got)
 	}
 }
+
+// TestExports audits exports written independently of the samples (see
+// testdata/exports/README.md) and checks each gives what it plants:
+// "rule/severity/action/pattern lines" per finding (coverage findings
+// aside), the calls counted, the telemetry duplicates collapsed.
+func TestExports(t *testing.T) {
+	dir := "cmd/idemaudit/testdata/exports/"
+	cases := []struct {
+		files    []string
+		calls    int
+		dups     int
+		findings []string
+	}{
+		{[]string{"otlp/collector.jsonl"}, 8, 1, []string{
+			"same-key-different-response/critical/create_invoice/repeat 3 3",
+			"repeat-without-key/high/charge_card/retry-after-error 1 2",
+			"unstable-key/high/book_flight/retry-after-error 4 4"}},
+		{[]string{"otlp/collector-jq-pretty.json"}, 8, 1, []string{
+			"same-key-different-response/critical/create_invoice/repeat 385 479",
+			"repeat-without-key/high/charge_card/retry-after-error 119 242",
+			"unstable-key/high/book_flight/retry-after-error 575 633"}},
+		{[]string{"otlp/mcp-pretty.json"}, 4, 8, []string{
+			"same-key-different-response/critical/create_ticket/repeat 326 436",
+			"repeat-without-key/high/send_email/retry-after-error 88 216"}},
+		{[]string{"otlp/mcp-split.jsonl"}, 4, 12, []string{
+			"same-key-different-response/critical/create_ticket/repeat 1 1",
+			"repeat-without-key/high/send_email/retry-after-error 1 1"}},
+		{[]string{"otlp/legacy-http-status.jsonl"}, 4, 0, []string{
+			"retry-after-rejection/low/book_table/repeat 1 1",
+			"retry-after-rejection/low/book_spa/repeat 2 2"}},
+		{[]string{"otlp/instrumentations.jsonl"}, 6, 0, []string{
+			"same-key-different-response/critical/create_booking/repeat 3 3",
+			"repeat-without-key/high/charge_card/retry-after-error 1 1",
+			"repeat-without-key/high/send_sms/retry-after-error 2 2"}},
+		{[]string{"langfuse/blob-observations-with-versions.jsonl"}, 8, 3, []string{
+			"same-key-different-response/critical/create_invoice/repeat 11 13",
+			"repeat-without-key/high/charge_card/retry-after-error 3 4",
+			"unstable-key/high/book_hotel/retry-after-error 7 8"}},
+		{[]string{"langfuse/trace-detail.json"}, 6, 0, []string{
+			"same-key-different-response/critical/create_payout/repeat 60 109",
+			"repeat-without-key/high/cancel_subscription/retry-after-error 158 197",
+			"repeat-without-key/high/send_sms/repeat 246 288"}},
+		{[]string{"langfuse/blob-observations.parquet"}, 8, 1, []string{
+			"same-key-different-response/critical/create_invoice/repeat 10 11",
+			"repeat-without-key/high/charge_card/retry-after-error 3 4",
+			"unstable-key/high/book_hotel/retry-after-error 7 8"}},
+		{[]string{"langsmith/export-0900.jsonl", "langsmith/export-0915.jsonl"}, 8, 3, []string{
+			"same-key-different-response/critical/create_shipment/repeat 7 2",
+			"repeat-without-key/high/refund_payment/retry-after-error 3 4",
+			"unstable-key/high/schedule_pickup/retry-after-error 3 4"}},
+		{[]string{"langsmith/runs-lc-constructor.jsonl"}, 8, 1, []string{
+			"same-key-different-response/critical/create_shipment/repeat 7 8",
+			"repeat-without-key/high/refund_payment/retry-after-error 3 4",
+			"unstable-key/high/schedule_pickup/retry-after-error 9 10"}},
+		{[]string{"langsmith/bulk-export-runs.parquet"}, 8, 1, []string{
+			"same-key-different-response/critical/create_shipment/repeat 7 8",
+			"repeat-without-key/high/refund_payment/retry-after-error 3 4",
+			"unstable-key/high/schedule_pickup/retry-after-error 9 10"}},
+		{[]string{"langsmith/runs-with-compensation.jsonl"}, 9, 1, []string{ // the double shipment was cancelled
+			"repeat-without-key/high/refund_payment/retry-after-error 3 4",
+			"unstable-key/high/schedule_pickup/retry-after-error 9 10",
+			"same-key-different-response/low/create_shipment/repeat 7 8"}},
+		{[]string{"openai/agents-mcp-and-models.jsonl"}, 4, 0, []string{
+			"same-key-different-response/critical/create_ticket/repeat 3 4",
+			"same-key-different-response/critical/issue_voucher/repeat 5 6"}},
+		{[]string{"openai/backend-ingest-payload.json"}, 2, 0, nil},
+		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.files, "+"), func(t *testing.T) {
+			var args []string
+			for _, f := range c.files {
+				args = append(args, dir+f)
+			}
+			r := run(t, nil, append([]string{"audit", "-f", "json", "--config", os.DevNull}, args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			var rep struct {
+				Summary struct {
+					Calls int `json:"calls"`
+					Dups  int `json:"telemetry_duplicates"`
+				} `json:"summary"`
+				Findings []struct {
+					Rule, Severity, Pattern string
+					ActionType              string `json:"action_type"`
+					Calls                   []struct{ Line int }
+				} `json:"findings"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range rep.Findings {
+				if f.Rule == "missing-key" {
+					continue
+				}
+				s := f.Rule + "/" + f.Severity + "/" + f.ActionType + "/" + f.Pattern
+				for _, c := range f.Calls {
+					s += " " + strconv.Itoa(c.Line)
+				}
+				got = append(got, s)
+			}
+			if rep.Summary.Calls != c.calls || rep.Summary.Dups != c.dups || strings.Join(got, "\n") != strings.Join(c.findings, "\n") {
+				t.Errorf("%d calls, %d telemetry duplicates, findings\n%s\nwant %d, %d,\n%s", rep.Summary.Calls, rep.Summary.Dups,
+					strings.Join(got, "\n"), c.calls, c.dups, strings.Join(c.findings, "\n"))
+			}
+		})
+	}
+}

@@ -703,7 +703,7 @@ func toolResult(result any) (any, bool) {
 				}
 				return result, m["isError"] == true
 			}
-		case m["type"] == "text" && m["text"] != nil && len(m) <= 3:
+		case m["type"] == "text" && m["text"] != nil && len(m) <= 5: // an MCP TextContent (annotations, meta)
 			result = parseString(m["text"])
 			continue
 		}
@@ -830,7 +830,19 @@ func parseString(v any) any {
 		return v
 	}
 	t := strings.TrimSpace(s)
-	if t == "" || !strings.ContainsRune("{[('\"", rune(t[0])) {
+	if t == "" {
+		return v
+	}
+	if c := t[0]; c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') {
+		// an object's repr or str: Voucher(id='v1'), id='v1' status='ok'
+		if val, ok := pyLiteral(t); ok {
+			if _, isObj := val.(map[string]any); isObj {
+				return val
+			}
+		}
+		return v
+	}
+	if !strings.ContainsRune("{[('\"", rune(t[0])) {
 		return v
 	}
 	if t[0] == '{' || t[0] == '[' {

@@ -98,6 +98,14 @@ func (p *Parser) flushSessions(b *batch) {
 	clear(p.conv.sessions)
 }
 
+// emptyPageAt reports whether a source opens with an empty page of records.
+func emptyPageAt(head []byte) bool {
+	first, _, _ := bytes.Cut(bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf"), []byte{'\n'})
+	v, err := decodeJSON(bytes.TrimSpace(first))
+	m, ok := v.(map[string]any)
+	return err == nil && ok && m["action_type"] == nil && emptyPage(m)
+}
+
 // sniffSize is how much of a source is looked at to tell its format.
 const sniffSize = 1 << 20
 
@@ -144,7 +152,10 @@ func readSource(ctx context.Context, r io.Reader, path string, first int64, tl *
 		}
 	}
 	var spec *convSpec
-	if f != FormatJSONL || len(im.Map) > 0 || bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf"), []byte{'['}) {
+	if f == FormatJSONL && sniffed == "" && emptyPageAt(head) {
+		spec = &convSpec{f, im} // an empty page of an export: the converter knows it holds nothing
+	}
+	if spec != nil || f != FormatJSONL || len(im.Map) > 0 || bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf"), []byte{'['}) {
 		spec = &convSpec{f, im} // the native parser reads objects only: arrays of calls go through the converter
 	}
 	if doc && first == 1 {
