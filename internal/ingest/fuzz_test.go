@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"strconv"
@@ -171,6 +172,7 @@ func FuzzImport(f *testing.F) {
 	}
 	f.Add([]byte(`{"type":"TOOL","name":"x","traceId":"t","startTime":"2026-11-18 10:00:00.123456","input":"{'a': (1, 2.5e3, None)}"}`), uint8(2))
 	f.Add([]byte(`{"data":[{"run_type":"tool","name":"a","inputs":{"input":"{\"k\":1}"}},7]}`), uint8(3))
+	f.Add([]byte("{\n \"resourceSpans\": [{\"scopeSpans\": [{\"spans\": [\n  {\"spanId\": \"s\", \"attributes\": [{\"key\": \"gen_ai.operation.name\", \"value\": {\"stringValue\": \"execute_tool\"}}, {\"key\": \"gen_ai.tool.name\", \"value\": {\"stringValue\": \"x\"}}]}]}]}]\n}\n[1]\n"), uint8(0))
 	formats := []Format{FormatOTLP, FormatLangfuse, FormatLangSmith, FormatOpenAIAgents, FormatJSONL}
 	f.Fuzz(func(t *testing.T, line []byte, which uint8) {
 		p := Parser{conv: (&convSpec{formats[int(which)%len(formats)], &Import{}}).converter()}
@@ -183,6 +185,25 @@ func FuzzImport(f *testing.F) {
 			if r.Action == "" || b.lineNos[i] != 7 || b.pos[i] != int32(i) {
 				t.Fatalf("record %d: %+v line %d pos %d", i, r, b.lineNos[i], b.pos[i])
 			}
+		}
+		// the same bytes as one document: every call and malformed line
+		// lies within the document's lines
+		lines := int64(bytes.Count(line, []byte{'\n'})) + 1
+		err := readDocument(context.Background(), bytes.NewReader(line), nil, false, &convSpec{formats[int(which)%len(formats)], &Import{}}, func(b batch) error {
+			for i, ln := range b.lineNos {
+				if ln < 1 || ln > lines || b.records[i].Action == "" {
+					t.Fatalf("document call at line %d of %d: %+v", ln, lines, b.records[i])
+				}
+			}
+			for _, m := range b.malformed {
+				if m.Line < 1 || m.Line > lines {
+					t.Fatalf("document error at line %d of %d: %s", m.Line, lines, m.Error)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("readDocument: %v", err)
 		}
 		if v, ok := pyLiteral(string(line)); ok {
 			if _, err := json.Marshal(v); err != nil {
