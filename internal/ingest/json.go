@@ -170,12 +170,29 @@ func (p *Parser) literal() error {
 // scalar reads any value as text: strings decoded, numbers as written,
 // booleans as true/false, null as "", objects and arrays as canonical JSON.
 func (p *Parser) scalar() (string, kind, error) {
+	return p.scalarIn(nil)
+}
+
+// scalarIn is scalar with strings of a low-cardinality field (action
+// types, statuses, effects) taken from an intern table: one allocation per
+// distinct value instead of one per call.
+func (p *Parser) scalarIn(intern map[string]string) (string, kind, error) {
 	if p.pos >= len(p.b) {
 		return "", kNull, p.eof("a value")
 	}
 	switch c := p.b[p.pos]; {
 	case c == '"':
 		s, err := p.str2()
+		if intern != nil && err == nil && len(s) <= 64 {
+			if v, ok := intern[string(s)]; ok { // no allocation for the lookup
+				return v, kString, nil
+			}
+			v := string(s)
+			if len(intern) < 4096 {
+				intern[v] = v
+			}
+			return v, kString, nil
+		}
 		return string(s), kString, err
 	case c == '-' || (c >= '0' && c <= '9'):
 		n, err := p.number()

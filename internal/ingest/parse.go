@@ -63,7 +63,8 @@ type Parser struct {
 
 	keepArgs bool // copy the canonical args into Record.Args
 
-	strp    *Parser      // canonicalises JSON held in a string
+	strp    *Parser // canonicalises JSON held in a string
+	intern  map[string]string
 	conv    *converter   // set: lines are records of a trace export (or --map), converted first
 	convBuf bytes.Buffer // a converted call
 }
@@ -177,7 +178,7 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 		case fDuration:
 			return p.duration(r)
 		case fAction:
-			s, kind, err := p.scalar()
+			s, kind, err := p.scalarIn(p.interned())
 			if err != nil {
 				return err
 			}
@@ -187,7 +188,11 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 			r.Action, haveAction = s, s != ""
 			return nil
 		}
-		s, kind, err := p.scalar()
+		var intern map[string]string
+		if f == fStatus || f == fEffect {
+			intern = p.interned()
+		}
+		s, kind, err := p.scalarIn(intern)
 		if err != nil {
 			return err
 		}
@@ -304,4 +309,12 @@ func (p *Parser) jsonInString(s []byte) ([]byte, bool) {
 	}
 	q.ws()
 	return q.canon, q.pos == len(q.b)
+}
+
+// interned is the parser's table of low-cardinality strings.
+func (p *Parser) interned() map[string]string {
+	if p.intern == nil {
+		p.intern = make(map[string]string, 64)
+	}
+	return p.intern
 }
