@@ -58,12 +58,19 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 		if errors.As(err, &se) {
 			off = se.Offset
 		}
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		truncated := errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+		if truncated {
 			off = int64(len(data))
-			err = errors.New("the document ends early")
 		}
 		ln := lineAt(off)
-		b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid JSON: %v; the rest of the document (from line %d) was not read", err, ln)})
+		if ln > lines && lines > 0 {
+			ln = lines // the end of a document with a final newline is its last line
+		}
+		msg := fmt.Sprintf("invalid JSON: %v; the rest of the document (from line %d) was not read", err, ln)
+		if truncated {
+			msg = "truncated JSON: the document ends inside a value; the records before it were read"
+		}
+		b.malformed = append(b.malformed, Malformed{ln, msg})
 		return nil
 	}
 	// decode reads the next value, with the line it begins on; ok is false
