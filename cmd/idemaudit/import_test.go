@@ -197,11 +197,11 @@ func TestExports(t *testing.T) {
 			"repeat-without-key/high/charge_card/retry-after-error 119 242",
 			"unstable-key/high/book_flight/retry-after-error 575 633"}},
 		{[]string{"otlp/mcp-pretty.json"}, 4, 8, []string{
-			"same-key-different-response/critical/create_ticket/repeat 326 436",
-			"repeat-without-key/high/send_email/retry-after-error 88 216"}},
+			"same-key-different-response/critical/create_ticket/repeat 760 815",
+			"repeat-without-key/high/send_email/retry-after-error 641 705"}},
 		{[]string{"otlp/mcp-split.jsonl"}, 4, 12, []string{
-			"same-key-different-response/critical/create_ticket/repeat 1 1",
-			"repeat-without-key/high/send_email/retry-after-error 1 1"}},
+			"same-key-different-response/critical/create_ticket/repeat 2 2",
+			"repeat-without-key/high/send_email/retry-after-error 2 2"}},
 		{[]string{"otlp/legacy-http-status.jsonl"}, 4, 0, []string{
 			"retry-after-rejection/low/book_table/repeat 1 1",
 			"retry-after-rejection/low/book_spa/repeat 2 2"}},
@@ -241,6 +241,31 @@ func TestExports(t *testing.T) {
 			"same-key-different-response/critical/create_ticket/repeat 3 4",
 			"same-key-different-response/critical/issue_voucher/repeat 5 6"}},
 		{[]string{"openai/backend-ingest-payload.json"}, 2, 0, nil},
+		// a second round: other producers of OTLP
+		{[]string{"otlp/logfire-pydantic-ai-v2.jsonl"}, 4, 0, []string{ // tool spans naming only the tool and its call id
+			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
+		{[]string{"otlp/langsmith-otel-langgraph.jsonl"}, 4, 0, []string{ // the tool in the span name, gen_ai.prompt/completion
+			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
+		{[]string{"otlp/strands-events.jsonl"}, 4, 0, []string{ // args and result in span events
+			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
+		{[]string{"otlp/strands-latest-conventions.jsonl"}, 4, 0, []string{ // gen_ai.input/output.messages parts
+			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
+		{[]string{"otlp/tempo-v2-trace.json"}, 4, 0, []string{ // {"trace": TracesData}
+			"same-key-different-response/critical/Billing-create_invoice/replay 1 1",
+			"repeat-without-key/high/Billing-charge_card/retry-after-error 1 1"}},
+		{[]string{"otlp/tempo-batches.json"}, 4, 0, []string{ // {"batches": [...]}
+			"same-key-different-response/critical/Billing-create_invoice/replay 1 1",
+			"repeat-without-key/high/Billing-charge_card/retry-after-error 1 1"}},
+		{[]string{"otlp/langfuse-v3-otel.jsonl"}, 4, 0, []string{ // langfuse.observation.* attributes
+			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
+		{[]string{"otlp/mcp-internal-retry.jsonl"}, 2, 1, []string{ // two attempts under one tool span
+			"repeat-without-key/high/charge_card/retry-after-error 1 1"}},
+
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}
 	for _, c := range cases {
@@ -283,5 +308,32 @@ func TestExports(t *testing.T) {
 					strings.Join(got, "\n"), c.calls, c.dups, strings.Join(c.findings, "\n"))
 			}
 		})
+	}
+}
+
+// TestIngestAgainWithOtherSettings: an export that gave nothing (its tools
+// were plain spans) is read anew when ingested with --tool-spans; with the
+// same settings again, nothing changes.
+func TestIngestAgainWithOtherSettings(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.duckdb")
+	export := writeFile(t, dir, "spans.jsonl", `{"resourceSpans":[{"scopeSpans":[{"spans":[`+
+		`{"traceId":"t","spanId":"a","name":"charge","startTimeUnixNano":"1794820000000000000","attributes":[{"key":"args","value":{"stringValue":"x"}}]},`+
+		`{"traceId":"t","spanId":"b","name":"charge","startTimeUnixNano":"1794820030000000000","attributes":[]}]}]}]}`+"\n")
+	r := run(t, nil, "ingest", "--config", os.DevNull, "--db", db, export)
+	if r.code != 0 || !strings.Contains(r.stderr, "no tool call among its 2 records") {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, nil, "ingest", "--config", os.DevNull, "--db", db, "--tool-spans", "charge", export)
+	if r.code != 0 || !strings.Contains(r.stdout, "1 reread") || !strings.Contains(r.stdout, "2 calls added") {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, nil, "ingest", "--config", os.DevNull, "--db", db, "--tool-spans", "charge", export)
+	if r.code != 0 || !strings.Contains(r.stdout, "1 unchanged") || !strings.Contains(r.stdout, "0 calls added") {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	rep := run(t, nil, "report", "--config", os.DevNull, "--db", db, "--since", "2020-01-01", "-f", "json")
+	if got := parseReport(t, rep.stdout); got.Summary.Calls != 2 {
+		t.Errorf("%d calls in the database, want 2", got.Summary.Calls)
 	}
 }

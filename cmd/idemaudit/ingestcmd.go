@@ -88,13 +88,15 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 				warn("%s is unchanged since it was ingested; not added again", safe(src))
 			case ingest.StatusReplaced:
 				warn("%s changed from its beginning since it was ingested (replaced or truncated): read as a new source", safe(src))
+			case ingest.StatusReread:
+				warn("%s was read before with other import settings: read anew with these", safe(src))
 			}
 			if st.Malformed > 0 {
 				warn("%s: %s skipped (%s; all are listed in the report)", safe(src), plural(st.Malformed, "malformed line"), lineList(st))
 			}
-			if hint := emptyHint(st); hint != "" {
-				warn("%s: %s", safe(src), hint)
-			}
+		}
+		if hint := emptyHint(st); hint != "" {
+			warn("%s: %s", safe(src), hint)
 		}
 	}
 	if bar != nil {
@@ -198,6 +200,8 @@ func describe(st ingest.Stats) string {
 		line += fmt.Sprintf("; lines 1–%d already ingested as %s", st.FirstLine-1, safe(st.Of))
 	case ingest.StatusReplaced:
 		line += "; its beginning changed since it was ingested: read as a new source"
+	case ingest.StatusReread:
+		line += "; read before with other import settings (--from, --map, --key-path, --response-path, --tool-spans): read anew"
 	}
 	return line
 }
@@ -259,7 +263,7 @@ func (e *env) ingest(args []string) (int, error) {
 	if *quiet {
 		log = io.Discard
 	}
-	all, err := e.ingestAll(db, fs.Args(), func(string, ...any) {}, log)
+	all, err := e.ingestAll(db, fs.Args(), e.warner(*quiet), log)
 	counts := map[ingest.Status]int{}
 	var calls, bad int64
 	for _, st := range all {
@@ -268,7 +272,7 @@ func (e *env) ingest(args []string) (int, error) {
 		bad += st.Malformed
 	}
 	var parts []string
-	for _, s := range []ingest.Status{ingest.StatusNew, ingest.StatusGrown, ingest.StatusContinues, ingest.StatusReplaced, ingest.StatusUnchanged, ingest.StatusDuplicate} {
+	for _, s := range []ingest.Status{ingest.StatusNew, ingest.StatusGrown, ingest.StatusContinues, ingest.StatusReplaced, ingest.StatusReread, ingest.StatusUnchanged, ingest.StatusDuplicate} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}

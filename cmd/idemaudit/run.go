@@ -102,10 +102,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "idemaudit %s: %v\nRun 'idemaudit %s --help' for usage.\n", args[0], err, args[0])
+		fmt.Fprintf(stderr, "idemaudit %s: %s\nRun 'idemaudit %s --help' for usage.\n", args[0], safe(err.Error()), args[0])
 		return exitError
 	}
-	fmt.Fprintf(stderr, "idemaudit %s: %v\n", args[0], err)
+	fmt.Fprintf(stderr, "idemaudit %s: %s\n", args[0], safe(err.Error())) // errors may quote log values and arguments
 	return exitError
 }
 

@@ -273,7 +273,10 @@ func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
 // otlp reads one TracesData: the spans of tool calls (GenAI semantic
 // conventions: gen_ai.operation.name = execute_tool; MCP tools/call).
 func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int, bad []recordError) {
-	rss, _ := first(m, "resourceSpans", "resource_spans").([]any)
+	if t, ok := m["trace"].(map[string]any); ok { // Grafana Tempo's trace API: {"trace": TracesData}
+		m = t
+	}
+	rss, _ := first(m, "resourceSpans", "resource_spans", "batches").([]any) // batches: Tempo's older API
 	for _, rs := range rss {
 		rsm, _ := rs.(map[string]any)
 		res, _ := rsm["resource"].(map[string]any)
@@ -305,8 +308,11 @@ func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action s
 	// besides the GenAI and MCP conventions: OpenInference (Phoenix,
 	// Arize) and OpenLLMetry (Traceloop) span kinds, the Vercel AI SDK's
 	// ai.toolCall spans
-	kind := strings.ToUpper(scalar(first(attrs, "openinference.span.kind", "traceloop.span.kind")))
-	marked = op == "execute_tool" || method == "tools/call" || kind == "TOOL" || attrs["ai.toolCall.name"] != nil
+	// spans of Langfuse's OpenTelemetry SDK (v3) say langfuse.observation.type;
+	// pydantic-ai (Logfire) tool spans name the tool and its call id only
+	kind := strings.ToUpper(scalar(first(attrs, "openinference.span.kind", "traceloop.span.kind", "langfuse.observation.type")))
+	marked = op == "execute_tool" || method == "tools/call" || kind == "TOOL" || attrs["ai.toolCall.name"] != nil ||
+		(op == "" && attrs["gen_ai.tool.name"] != nil && attrs["gen_ai.tool.call.id"] != nil)
 	if !marked && !cv.toolSpan(name) {
 		return "", false, false
 	}
@@ -318,8 +324,8 @@ func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action s
 			}
 		}
 	}
-	if action == "" && !marked {
-		action = name
+	if action == "" && name != "execute_tool" && name != "tools/call" {
+		action = name // LangSmith's OpenTelemetry export names the span after the tool
 	}
 	return action, true, marked
 }
@@ -347,7 +353,8 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 		}
 	}
 	var args any
-	if a := first(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "input.value", "tool_arguments", "traceloop.entity.input"); a != nil {
+	if a := first(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "input.value", "tool_arguments", "traceloop.entity.input",
+		"langfuse.observation.input", "gen_ai.prompt"); a != nil {
 		args = parseString(a)
 	} else {
 		// MCP instrumentations put each argument in an attribute of its own
@@ -361,7 +368,20 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 			args = collected
 		}
 	}
-	result := parseString(first(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "output.value", "tool_response", "traceloop.entity.output"))
+	result := parseString(first(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "output.value", "tool_response", "traceloop.entity.output",
+		"langfuse.observation.output", "gen_ai.completion"))
+	// Strands and others put the tool's arguments and result in span events
+	var evStatus string
+	if args == nil || result == nil {
+		evArgs, evResult, st := otlpEventPayload(sp["events"])
+		if args == nil && evArgs != nil {
+			args = parseString(evArgs)
+		}
+		if result == nil && evResult != nil {
+			result = parseString(evResult)
+		}
+		evStatus = st
+	}
 	merged := map[string]any{}
 	for k, v := range resAttrs {
 		merged[k] = v
@@ -369,8 +389,17 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 	for k, v := range attrs {
 		merged[k] = v
 	}
+	// metadata the Langfuse and LangSmith exporters flatten into attributes
+	for k, v := range attrs {
+		for _, prefix := range []string{"langfuse.observation.metadata.", "langfuse.trace.metadata.", "langsmith.metadata."} {
+			if rest, ok := strings.CutPrefix(k, prefix); ok && merged[rest] == nil {
+				merged[rest] = v
+			}
+		}
+	}
 	n.Session = scalar(first(merged, "gen_ai.conversation.id", "mcp.session.id", "session.id", "langfuse.session.id",
-		"traceloop.association.properties.session_id", "ai.telemetry.metadata.sessionId", "session_id"))
+		"traceloop.association.properties.session_id", "ai.telemetry.metadata.sessionId", "langsmith.metadata.thread_id",
+		"langsmith.metadata.session_id", "langsmith.metadata.conversation_id", "session_id"))
 	// the status: an HTTP code when the span has one, else the error type,
 	// else the span status
 	st, _ := sp["status"].(map[string]any)
@@ -382,6 +411,9 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 		n.Status = scalar(attrs["error.type"])
 	case code == "2" || code == "STATUS_CODE_ERROR":
 		n.Status = "error"
+	case strings.EqualFold(scalar(first(attrs, "gen_ai.tool.status")), "error") || strings.EqualFold(evStatus, "error") ||
+		scalar(attrs["langfuse.observation.level"]) == "ERROR":
+		n.Status = "error"
 	default:
 		n.Status = "ok" // exported spans have ended; UNSET is how instrumentations say success
 	}
@@ -391,6 +423,63 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 		n.Run = n.Trace
 	}
 	return n, nil
+}
+
+// otlpEventPayload finds a tool's arguments and result in a span's events:
+// gen_ai.tool.message (content) and gen_ai.choice (message) events, or the
+// gen_ai.tool.call.* attributes on any event; and a gen_ai.tool.status.
+func otlpEventPayload(v any) (args, result any, status string) {
+	events, _ := v.([]any)
+	for _, e := range events {
+		em, _ := e.(map[string]any)
+		attrs := otlpAttrs(em["attributes"])
+		switch scalar(em["name"]) {
+		case "gen_ai.tool.message":
+			if args == nil {
+				args = attrs["content"]
+			}
+		case "gen_ai.choice":
+			if result == nil {
+				result = first(attrs, "message", "content")
+			}
+		}
+		if args == nil {
+			args = attrs["gen_ai.tool.call.arguments"]
+		}
+		if result == nil {
+			result = attrs["gen_ai.tool.call.result"]
+		}
+		if s := scalar(attrs["gen_ai.tool.status"]); s != "" {
+			status = s
+		}
+		// the newest conventions: messages with parts
+		for _, part := range messageParts(attrs["gen_ai.input.messages"]) {
+			if args == nil && part["type"] == "tool_call" {
+				args = part["arguments"]
+			}
+		}
+		for _, part := range messageParts(attrs["gen_ai.output.messages"]) {
+			if result == nil && part["type"] == "tool_call_response" {
+				result = first(part, "response", "result")
+			}
+		}
+	}
+	return args, result, status
+}
+
+// messageParts lists the parts of GenAI messages ([{"role", "parts": [...]}]).
+func messageParts(v any) []map[string]any {
+	msgs, _ := parseString(v).([]any)
+	var out []map[string]any
+	for _, m := range msgs {
+		parts, _ := asObject(m)["parts"].([]any)
+		for _, p := range parts {
+			if pm, ok := p.(map[string]any); ok {
+				out = append(out, pm)
+			}
+		}
+	}
+	return out
 }
 
 // langfuse reads one observation (API v2 camelCase, blob export snake_case).
@@ -670,6 +759,17 @@ func first(m map[string]any, names ...string) any {
 // "isError": ...}). failed says the envelope reports an error.
 func toolResult(result any) (any, bool) {
 	for range 3 { // envelopes nest: a ToolMessage holding an MCP result
+		if list, ok := result.([]any); ok && len(list) == 1 {
+			// one content block: [{"type": "text", "text": ...}], [{"text": ...}]
+			if b, ok := list[0].(map[string]any); ok && b["text"] != nil && len(b) <= 3 {
+				result = parseString(b["text"])
+				continue
+			}
+		}
+		if v, ok := onlyMember(result, "output"); ok { // LangChain's {"output": ...}
+			result = parseString(v)
+			continue
+		}
 		m, ok := result.(map[string]any)
 		if !ok {
 			return result, false

@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS sources (
 	ingested_at TIMESTAMP,
 	format      VARCHAR DEFAULT 'jsonl', -- jsonl, otlp, langfuse, langsmith, openai-agents (see Format)
 	collapsed   BIGINT  DEFAULT 0, -- telemetry duplicates dropped: records of a (trace, span) already read
-	skipped     BIGINT  DEFAULT 0  -- records of a trace export that are no tool call (LLM spans, reads are kept)
+	skipped     BIGINT  DEFAULT 0, -- records of a trace export that are no tool call (LLM spans, reads are kept)
+	import_settings VARCHAR        -- how it was read (--map, --key-path, ...; see Import.Settings); NULL: the defaults
 );
 CREATE TABLE IF NOT EXISTS calls (
 	source_id       INTEGER NOT NULL,
@@ -120,7 +121,8 @@ ALTER TABLE calls ADD COLUMN parent_id VARCHAR;
 ALTER TABLE arg_strings ADD COLUMN pos INTEGER DEFAULT 0;
 ALTER TABLE sources ADD COLUMN format VARCHAR DEFAULT 'jsonl';
 ALTER TABLE sources ADD COLUMN collapsed BIGINT DEFAULT 0;
-ALTER TABLE sources ADD COLUMN skipped BIGINT DEFAULT 0;`,
+ALTER TABLE sources ADD COLUMN skipped BIGINT DEFAULT 0;
+ALTER TABLE sources ADD COLUMN import_settings VARCHAR;`,
 }
 
 // DB is one DuckDB database held through a single connection for the run.
@@ -138,6 +140,8 @@ type DB struct {
 	Config *config.Config
 	// Import says how sources are read (--from, --map, key paths); nil: auto.
 	Import *Import
+
+	drop []int32 // segments the ingest under way replaces (read anew with other settings)
 }
 
 // Options tune DuckDB for the machine.

@@ -72,6 +72,32 @@ type Import struct {
 	ToolSpans []string
 }
 
+// Settings says in words the settings that shaped how a source of format
+// f was read ("" for the defaults): a source read again with other settings
+// is read anew.
+func (im *Import) Settings(f Format) string {
+	if im == nil {
+		return ""
+	}
+	var parts []string
+	if f == FormatJSONL || f == "" {
+		if len(im.Map) > 0 {
+			parts = append(parts, "map "+im.describeMap())
+		}
+	} else {
+		if im.KeyPaths != nil {
+			parts = append(parts, "key-path "+strings.Join(im.KeyPaths, ","))
+		}
+		if im.ResponsePaths != nil {
+			parts = append(parts, "response-path "+strings.Join(im.ResponsePaths, ","))
+		}
+		if len(im.ToolSpans) > 0 {
+			parts = append(parts, "tool-spans "+strings.Join(im.ToolSpans, ","))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
 // AddMap adds a --map field=path entry.
 func (im *Import) AddMap(spec string) error {
 	f, path, ok := strings.Cut(spec, "=")
@@ -123,6 +149,8 @@ func detect(v any) Format {
 	}
 	switch {
 	case m["resourceSpans"] != nil || m["resource_spans"] != nil:
+		return FormatOTLP
+	case m["batches"] != nil || asObject(m["trace"])["resourceSpans"] != nil: // Grafana Tempo
 		return FormatOTLP
 	case m["object"] == "trace.span" || m["object"] == "trace" || m["span_data"] != nil:
 		return FormatOpenAIAgents

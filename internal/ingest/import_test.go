@@ -483,12 +483,12 @@ func TestImportEdges(t *testing.T) {
 			t.Errorf("%+v", cs)
 		}
 	})
-	t.Run("MCP client and server spans of one call are one call", func(t *testing.T) {
+	t.Run("MCP client and server spans of one call are one call, the attempts of a retry are not", func(t *testing.T) {
 		attrs := `"attributes":[{"key":"mcp.method.name","value":{"stringValue":"tools/call"}},{"key":"gen_ai.tool.name","value":{"stringValue":"send_sms"}},{"key":"mcp.request.argument.amount","value":{"doubleValue":"Infinity"}}]`
 		line := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"t","spanId":"c1","kind":3,"startTimeUnixNano":"1794820000000000000",` + attrs + `}]}]},` +
 			`{"scopeSpans":[{"spans":[{"traceId":"t","spanId":"s1","parentSpanId":"c1","kind":2,"startTimeUnixNano":"1794820000100000000",` + attrs + `}]}]}]}` + "\n"
 		d, st := ingestOne(t, "mcp.jsonl", line, nil)
-		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Span != "c1" || st.Collapsed != 1 || st.Malformed != 0 {
+		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Span != "s1" || st.Collapsed != 1 || st.Malformed != 0 {
 			t.Errorf("%+v %+v (a double written as \"Infinity\" keeps the call)", st, cs)
 		}
 		// the server's batch on a line (a file) of its own, read first
@@ -501,8 +501,18 @@ func TestImportEdges(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Span != "c1" {
+		if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Span != "s1" {
 			t.Errorf("client and server spans in two exports: %+v", cs)
+		}
+		// a client that retried: two attempts under one tool span are two calls
+		attempt := func(id, status string) string {
+			return `{"traceId":"t","spanId":"` + id + `","parentSpanId":"p","startTimeUnixNano":"1794820000000000000","status":{"code":` + status + `},` + attrs + `}`
+		}
+		retried := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"t","spanId":"p","startTimeUnixNano":"1794820000000000000",` + attrs + `},` +
+			attempt("a1", "2") + `,` + attempt("a2", "1") + `]}]}]}` + "\n"
+		d, st = ingestOne(t, "retry.jsonl", retried, nil)
+		if cs := importedCalls(t, d); len(cs) != 2 || cs[0].Span != "a1" || cs[0].Status != "error" || cs[1].Span != "a2" || st.Collapsed != 1 {
+			t.Errorf("attempts under one span: %+v %+v", st, cs)
 		}
 	})
 	t.Run("a key in the args wins over one in the attributes, and leaves the fingerprint", func(t *testing.T) {

@@ -25,6 +25,7 @@ const (
 	StatusContinues Status = "continues" // a new path whose beginning is content already ingested (a rotated or copied log)
 	StatusUnchanged Status = "unchanged" // nothing new
 	StatusDuplicate Status = "duplicate" // its whole content is already ingested under another path
+	StatusReread    Status = "reread"    // known, but read with other import settings (--from, --map, --key-path...): read anew
 )
 
 // Stats is what one source contributed.
@@ -70,11 +71,12 @@ type known struct {
 	endHash   duckdb.UUID
 	tailLine  sql.NullInt64 // its last line had no terminator: that line is re-read on growth
 	format    Format
+	settings  string
 }
 
 func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 	rows, err := d.Conn.QueryContext(ctx, `SELECT source_id, path, coalesce(abs_path, ''), safe_bytes, safe_hash,
-		safe_lines, end_bytes, end_hash, tail_line, coalesce(format, 'jsonl') FROM sources ORDER BY source_id`)
+		safe_lines, end_bytes, end_hash, tail_line, coalesce(format, 'jsonl'), coalesce(import_settings, '') FROM sources ORDER BY source_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 	for rows.Next() {
 		var k known
 		if err := rows.Scan(&k.id, &k.path, &k.absPath, &k.safeBytes, &k.safeHash, &k.safeLines,
-			&k.endBytes, &k.endHash, &k.tailLine, &k.format); err != nil {
+			&k.endBytes, &k.endHash, &k.tailLine, &k.format, &k.settings); err != nil {
 			return nil, err
 		}
 		out = append(out, k)
@@ -123,6 +125,20 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 		return st, err
 	}
 	st.Bytes = scan.size
+	// this path read before with other import settings: read it anew
+	var drop []int32
+	for _, k := range []*known{scan.whole, scan.prefix} {
+		if k != nil && k.absPath == abs && d.readOtherwise(k) {
+			for _, s := range segs {
+				if s.absPath == abs {
+					drop = append(drop, s.id)
+				}
+			}
+			scan.whole, scan.prefix = nil, nil
+			st.Status, st.Of = StatusReread, k.path
+			break
+		}
+	}
 	if k := scan.whole; k != nil {
 		st.Status, st.Of = StatusDuplicate, k.path
 		if k.absPath == abs {
@@ -139,7 +155,7 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 		if k.absPath == abs {
 			st.Status = StatusGrown
 		}
-	} else {
+	} else if st.Status != StatusReread {
 		st.Status = StatusNew
 		for _, k := range segs {
 			if k.absPath == abs {
@@ -155,7 +171,22 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 		return st, &InputError{path, err}
 	}
 	defer closeFn()
+	d.drop = drop
+	defer func() { d.drop = nil }()
 	return d.ingest(ctx, st, abs, io.LimitReader(f, scan.size), from, &scan.hash)
+}
+
+// readOtherwise reports whether a known segment was read with other import
+// settings than this run's: another --from, --map, key or response paths.
+func (d *DB) readOtherwise(k *known) bool {
+	f := k.format
+	if d.Import != nil && d.Import.From != "" && d.Import.From != FormatAuto {
+		if d.Import.From != k.format {
+			return true
+		}
+		f = d.Import.From
+	}
+	return d.Import.Settings(f) != k.settings
 }
 
 // IngestReader is IngestFile for a stream (standard input), read once:
@@ -186,6 +217,13 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 			d.Conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
+	for _, old := range d.drop { // read anew: what the earlier reading kept goes, in this transaction
+		for _, t := range []string{"calls", "malformed", "arg_strings", "sources"} {
+			if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ?", old); err != nil {
+				return st, err
+			}
+		}
+	}
 	var id int32
 	if err := d.Conn.QueryRowContext(ctx, "SELECT coalesce(max(source_id), 0) + 1 FROM sources").Scan(&id); err != nil {
 		return st, err
@@ -269,11 +307,11 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	safe := counted.safe
 	_, err = d.Conn.ExecContext(ctx, `INSERT INTO sources (source_id, path, abs_path, first_line, start_bytes,
 		lines, calls, malformed, safe_bytes, safe_hash, safe_lines, end_bytes, end_hash, tail_line, continues, ingested_at,
-		format, collapsed, skipped)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		format, collapsed, skipped, import_settings)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, path, absPath, st.FirstLine, start, st.Lines, st.Calls, st.Malformed,
 		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, time.Now().UTC(),
-		string(st.Format), st.Collapsed, st.Skipped)
+		string(st.Format), st.Collapsed, st.Skipped, nullable(d.Import.Settings(st.Format)))
 	return st, err
 }
 
@@ -412,11 +450,13 @@ var emptyHash = newCountingReader(nil).safe.hash
 // collapse drops the records of one call that a trace export holds twice:
 // the same (trace id, span id) exported again (exporters retry, OTLP allows
 // resends, export windows overlap), here or in an imported source read
-// before; and a tool span held by a tool span of the same tool in the same
-// trace (an MCP server's span under its client's, an MCP client span under
-// the agent's execute_tool span). Of two copies the most complete stays (an
-// ended span with its result over the same span caught running), else the
-// first read; of nested spans the outermost. JSON Lines logs are never
+// before; and a tool span holding tool spans of the same tool in the same
+// trace (an MCP client's span over its server's, the agent's execute_tool
+// span over its MCP client span, a span over the attempts of a client that
+// retried): the innermost spans are the attempts, the wrapper goes (and
+// gives them its session) — whichever export brings which. Of two copies
+// the most complete stays (an ended span with its result over the same span
+// caught running), else the first read. JSON Lines logs are never
 // collapsed (their retries may reuse a span id). st.Collapsed counts what
 // this ingest dropped; the counts of earlier sources are brought up to date.
 func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
@@ -432,8 +472,8 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
 					c.source_id, c.line, c.pos) AS rn
 			FROM calls c JOIN mine ON coalesce(c.trace_id, '') = mine.t AND c.span_id = mine.s
 			WHERE `+imported+`
-		), nested AS ( -- a tool span under one of the same tool, in this source or under one of its spans
-			SELECT c.source_id, c.line, c.pos
+		), nested AS ( -- a tool span holding spans of the same tool, the parent or a child from this source
+			SELECT DISTINCT p.source_id, p.line, p.pos
 			FROM calls c JOIN calls p ON coalesce(p.trace_id, '') = coalesce(c.trace_id, '') AND p.span_id = c.parent_id
 				AND p.action_type = c.action_type
 			WHERE c.parent_id IS NOT NULL AND `+imported+`
@@ -442,6 +482,13 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
 		)
 		SELECT source_id, line, pos FROM copies WHERE rn > 1
 		UNION SELECT * FROM nested`, id); err != nil {
+		return dbError{err}
+	}
+	// the attempts under a dropped wrapper keep its conversation
+	if _, err := d.Conn.ExecContext(ctx, `UPDATE calls SET session_id = p.session_id
+		FROM calls p JOIN collapse_rows r ON p.source_id = r.source_id AND p.line = r.line AND p.pos = r.pos
+		WHERE calls.parent_id = p.span_id AND coalesce(calls.trace_id, '') = coalesce(p.trace_id, '')
+			AND calls.action_type = p.action_type AND calls.session_id IS NULL AND p.session_id IS NOT NULL`); err != nil {
 		return dbError{err}
 	}
 	for _, t := range []string{"arg_strings", "calls"} {
