@@ -63,10 +63,7 @@ func (f *importFlags) build() (*ingest.Import, error) {
 	if len(im.Map) > 0 && from != ingest.FormatAuto && from != ingest.FormatJSONL {
 		return nil, usagef("--map reads JSON Lines of another shape; it does not apply to --from %s", from)
 	}
-	if len(im.Map) > 0 {
-		im.From = ingest.FormatJSONL
-	}
-	return im, nil
+	return im, nil // --map reads the JSON Lines sources: trace exports beside them are still told apart
 }
 
 func (f *dbFlags) add(fs *pflag.FlagSet, required bool) {

@@ -91,7 +91,7 @@ func TestAuditTraceSamples(t *testing.T) {
 			"retry-after-rejection/low/send_invite/repeat langfuse-observations.json:114@2f1c0d8e-tool-4 langfuse-observations.json:136@2f1c0d8e-tool-5",
 		}, []string{"search_calendar"}},
 		"langsmith-runs.jsonl": {"langsmith", []string{
-			"unstable-key/high/send_email/replay langsmith-runs.jsonl:4@1e0c5a3e-0000-4000-8000-0000000000b3 langsmith-runs.jsonl:6@1e0c5a3e-0000-4000-8000-0000000000c3",
+			"unstable-key/high/send_email/repeat langsmith-runs.jsonl:4@1e0c5a3e-0000-4000-8000-0000000000b3 langsmith-runs.jsonl:6@1e0c5a3e-0000-4000-8000-0000000000c3",
 		}, []string{"lookup_order"}},
 		"openai-agents-spans.jsonl": {"openai-agents", []string{
 			"repeat-without-key/high/refund_order/retry-after-error openai-agents-spans.jsonl:4@span_c1c2e3f4a5b6c7d8e9f0a1b2 openai-agents-spans.jsonl:5@span_d1c2e3f4a5b6c7d8e9f0a1b2 openai-agents-spans.jsonl:6@span_e1c2e3f4a5b6c7d8e9f0a1b2",
@@ -243,25 +243,25 @@ func TestExports(t *testing.T) {
 		{[]string{"openai/backend-ingest-payload.json"}, 2, 0, nil},
 		// a second round: other producers of OTLP
 		{[]string{"otlp/logfire-pydantic-ai-v2.jsonl"}, 4, 0, []string{ // tool spans naming only the tool and its call id
-			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"same-key-different-response/critical/create_invoice/repeat 3 4",
 			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
 		{[]string{"otlp/langsmith-otel-langgraph.jsonl"}, 4, 0, []string{ // the tool in the span name, gen_ai.prompt/completion
-			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"same-key-different-response/critical/create_invoice/repeat 3 4",
 			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
 		{[]string{"otlp/strands-events.jsonl"}, 4, 0, []string{ // args and result in span events
-			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"same-key-different-response/critical/create_invoice/repeat 3 4",
 			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
 		{[]string{"otlp/strands-latest-conventions.jsonl"}, 4, 0, []string{ // gen_ai.input/output.messages parts
-			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"same-key-different-response/critical/create_invoice/repeat 3 4",
 			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
 		{[]string{"otlp/tempo-v2-trace.json"}, 4, 0, []string{ // {"trace": TracesData}
-			"same-key-different-response/critical/Billing-create_invoice/replay 1 1",
+			"same-key-different-response/critical/Billing-create_invoice/repeat 1 1",
 			"repeat-without-key/high/Billing-charge_card/retry-after-error 1 1"}},
 		{[]string{"otlp/tempo-batches.json"}, 4, 0, []string{ // {"batches": [...]}
-			"same-key-different-response/critical/Billing-create_invoice/replay 1 1",
+			"same-key-different-response/critical/Billing-create_invoice/repeat 1 1",
 			"repeat-without-key/high/Billing-charge_card/retry-after-error 1 1"}},
 		{[]string{"otlp/langfuse-v3-otel.jsonl"}, 4, 0, []string{ // langfuse.observation.* attributes
-			"same-key-different-response/critical/create_invoice/replay 3 4",
+			"same-key-different-response/critical/create_invoice/repeat 3 4",
 			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
 		{[]string{"otlp/mcp-internal-retry.jsonl"}, 2, 1, []string{ // two attempts under one tool span
 			"repeat-without-key/high/charge_card/retry-after-error 1 1"}},
@@ -335,5 +335,29 @@ func TestIngestAgainWithOtherSettings(t *testing.T) {
 	rep := run(t, nil, "report", "--config", os.DevNull, "--db", db, "--since", "2020-01-01", "-f", "json")
 	if got := parseReport(t, rep.stdout); got.Summary.Calls != 2 {
 		t.Errorf("%d calls in the database, want 2", got.Summary.Calls)
+	}
+}
+
+// TestRereadKeepsPruned: a source read anew with other settings does not
+// bring back the calls an earlier prune deleted.
+func TestRereadKeepsPruned(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.duckdb")
+	span := func(id, ts string) string {
+		return `{"object":"trace.span","id":"` + id + `","trace_id":"t","started_at":"` + ts + `","ended_at":"` + ts + `","span_data":{"type":"function","name":"pay","input":"{}"}}`
+	}
+	export := writeFile(t, dir, "spans.jsonl", span("s1", "2026-10-01T10:00:00Z")+"\n"+span("s2", "2026-11-20T10:00:00Z")+"\n")
+	for _, args := range [][]string{
+		{"ingest", "--config", os.DevNull, "--db", db, export},
+		{"prune", "--db", db, "--keep", "4w", "--now", "2026-11-23T00:00:00Z"},
+		{"ingest", "--config", os.DevNull, "--db", db, "--tool-spans", "pay", export},
+	} {
+		if r := run(t, nil, args...); r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	rep := run(t, nil, "report", "--config", os.DevNull, "--db", db, "--since", "2020-01-01", "-f", "json")
+	if got := parseReport(t, rep.stdout); got.Summary.Calls != 1 {
+		t.Errorf("%d calls after the re-read, want 1 (the pruned one stays pruned)", got.Summary.Calls)
 	}
 }

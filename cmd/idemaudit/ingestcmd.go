@@ -85,7 +85,7 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 			case ingest.StatusDuplicate:
 				warn("%s has the same content as %s, already ingested; not added again", safe(src), safe(st.Of))
 			case ingest.StatusUnchanged:
-				warn("%s is unchanged since it was ingested; not added again", safe(src))
+				warn(unchangedWarning, safe(src))
 			case ingest.StatusReplaced:
 				warn("%s changed from its beginning since it was ingested (replaced or truncated): read as a new source", safe(src))
 			case ingest.StatusReread:
@@ -152,6 +152,10 @@ func shorten(s string, n int) string {
 }
 
 // describe is one line of `idemaudit ingest` output.
+// unchangedWarning is said of a file ingested before (weekly, where that is
+// the norm, leaves it out).
+const unchangedWarning = "%s is unchanged since it was ingested; not added again"
+
 // emptyHint says why a source that gave no call may have been misread.
 func emptyHint(st ingest.Stats) string {
 	if st.Calls > 0 || st.Collapsed > 0 || st.Status == ingest.StatusUnchanged || st.Status == ingest.StatusDuplicate {

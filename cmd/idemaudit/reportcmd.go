@@ -102,7 +102,13 @@ func (e *env) weekly(args []string) (int, error) {
 	}
 	defer db.Close()
 	if fs.NArg() > 0 {
-		if _, err := e.ingestAll(db, fs.Args(), e.warner(*quiet), nil); err != nil {
+		warn := e.warner(*quiet)
+		quieter := func(format string, a ...any) {
+			if format != unchangedWarning { // unchanged files are the norm of a weekly run: cron mails only news
+				warn(format, a...)
+			}
+		}
+		if _, err := e.ingestAll(db, fs.Args(), quieter, nil); err != nil {
 			return exitError, fmt.Errorf("%w\nno report written", err)
 		}
 	}

@@ -419,9 +419,6 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 	}
 	cv.keyAndResponse(n, args, result, merged)
 	n.Run = scalar(first(merged, "run_id", "run.id"))
-	if n.Run == "" {
-		n.Run = n.Trace
-	}
 	return n, nil
 }
 
@@ -518,9 +515,6 @@ func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 	}
 	cv.keyAndResponse(n, parseString(m["input"]), parseString(m["output"]), meta)
 	n.Run = scalar(first(meta, "run_id", "run.id"))
-	if n.Run == "" {
-		n.Run = n.Trace
-	}
 	return n, nil
 }
 
@@ -559,9 +553,6 @@ func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
 	}
 	cv.keyAndResponse(n, args, result, meta)
 	n.Run = scalar(first(meta, "run_id", "run.id"))
-	if n.Run == "" {
-		n.Run = n.Trace
-	}
 	return n, nil
 }
 
@@ -602,9 +593,6 @@ func (cv *converter) openai(m map[string]any) (*nativeCall, error) {
 	}
 	cv.keyAndResponse(n, parseString(sd["input"]), parseString(sd["output"]), meta)
 	n.Run = scalar(first(meta, "run_id", "run.id"))
-	if n.Run == "" {
-		n.Run = n.Trace
-	}
 	return n, nil
 }
 

@@ -341,7 +341,12 @@ func (d *DB) Prune(ctx context.Context, cutoff int64) (n int64, err error) {
 	if n, err = r.RowsAffected(); err != nil {
 		return 0, err
 	}
-	_, err = d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id)`)
+	if _, err = d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id)`); err != nil {
+		return 0, err
+	}
+	// a source read anew later keeps its calls from before the cutoff pruned
+	_, err = d.Conn.ExecContext(ctx, `INSERT OR REPLACE INTO idemaudit_meta
+		SELECT 'pruned_before', greatest(?, coalesce(max(value::BIGINT), ?))::VARCHAR FROM idemaudit_meta WHERE key = 'pruned_before'`, cutoff, cutoff)
 	return n, err
 }
 

@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -75,7 +77,7 @@ func Expand(paths []string) (sources []string, skipped []string, err error) {
 			if err != nil {
 				return fmt.Errorf("cannot list %s: %w", path, err)
 			}
-			if de.IsDir() || !IsLogName(de.Name()) {
+			if de.IsDir() || !IsLogName(de.Name()) || isReport(path) {
 				return nil
 			}
 			fi, err := os.Stat(path)
@@ -101,6 +103,24 @@ func Expand(paths []string) (sources []string, skipped []string, err error) {
 		}
 	}
 	return sources, skipped, nil
+}
+
+// isReport reports whether a .json file is one of idemaudit's own outputs
+// (a JSON report, a baseline), kept beside the logs by a weekly job: a
+// directory walk leaves it out.
+func isReport(path string) bool {
+	if !strings.HasSuffix(strings.ToLower(path), ".json") {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	return bytes.Contains(head, []byte(`"schema_version"`)) && !bytes.Contains(head, []byte(`"action_type"`))
 }
 
 // IsStream reports whether a named source can only be read once (a FIFO,

@@ -98,6 +98,12 @@ func (im *Import) Settings(f Format) string {
 	return strings.Join(parts, "; ")
 }
 
+// Given reports whether any import setting was given (not all defaults).
+func (im *Import) Given() bool {
+	return im != nil && ((im.From != "" && im.From != FormatAuto) || len(im.Map) > 0 || im.KeyPaths != nil ||
+		im.ResponsePaths != nil || len(im.ToolSpans) > 0)
+}
+
 // AddMap adds a --map field=path entry.
 func (im *Import) AddMap(spec string) error {
 	f, path, ok := strings.Cut(spec, "=")

@@ -179,6 +179,9 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 // readOtherwise reports whether a known segment was read with other import
 // settings than this run's: another --from, --map, key or response paths.
 func (d *DB) readOtherwise(k *known) bool {
+	if !d.Import.Given() {
+		return false // a run without import flags (cron) keeps how each source was read
+	}
 	f := k.format
 	if d.Import != nil && d.Import.From != "" && d.Import.From != FormatAuto {
 		if d.Import.From != k.format {
@@ -262,6 +265,9 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		// one document (or Parquet): it is read whole, never resumed
 		counted.safe = lineEnd{hash: emptyHash}
 		tl = tail{}
+	}
+	if err == nil && len(d.drop) > 0 {
+		err = d.keepPruned(ctx, id, &st)
 	}
 	if err == nil && len(st.sessions) > 0 {
 		err = d.traceSessions(ctx, id, st.sessions)
@@ -512,6 +518,29 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
 		return dbError{err}
 	}
 	_, err := d.Conn.ExecContext(ctx, "DROP TABLE collapse_rows")
+	return err
+}
+
+// keepPruned deletes, from a source read anew, the calls older than what an
+// earlier prune deleted: they were pruned once and stay so.
+func (d *DB) keepPruned(ctx context.Context, id int32, st *Stats) error {
+	var cutoff sql.NullInt64
+	if err := d.Conn.QueryRowContext(ctx, "SELECT max(value::BIGINT) FROM idemaudit_meta WHERE key = 'pruned_before'").Scan(&cutoff); err != nil {
+		return dbError{err}
+	}
+	if !cutoff.Valid {
+		return nil
+	}
+	if _, err := d.Conn.ExecContext(ctx, `DELETE FROM arg_strings a WHERE a.source_id = ? AND EXISTS
+		(SELECT 1 FROM calls c WHERE c.source_id = a.source_id AND c.line = a.line AND c.pos = a.pos AND c.ts < ?)`, id, cutoff.Int64); err != nil {
+		return dbError{err}
+	}
+	r, err := d.Conn.ExecContext(ctx, "DELETE FROM calls WHERE source_id = ? AND ts < ?", id, cutoff.Int64)
+	if err != nil {
+		return dbError{err}
+	}
+	n, err := r.RowsAffected()
+	st.Calls -= n
 	return err
 }
 
