@@ -78,6 +78,9 @@ CREATE TABLE IF NOT EXISTS calls (
 	pos             INTEGER DEFAULT 0, -- the call's place among the calls of its line (a trace line holds many)
 	parent_id       VARCHAR            -- the span holding this call's span (trace exports)
 );
+-- the records of trace exports set aside as telemetry duplicates (the same
+-- span again) or wrappers of their attempts: the same columns as calls
+CREATE TABLE IF NOT EXISTS collapsed_calls AS SELECT * FROM calls LIMIT 0;
 -- the id-like string values of a compensating call's args, each followed by
 -- \x1f (a table of its own: few calls have them, the rules never scan it)
 CREATE TABLE IF NOT EXISTS arg_strings (
@@ -332,6 +335,9 @@ func (d *DB) Prune(ctx context.Context, cutoff int64) (n int64, err error) {
 	}()
 	if _, err := d.Conn.ExecContext(ctx, `DELETE FROM arg_strings a WHERE EXISTS
 		(SELECT 1 FROM calls c WHERE c.source_id = a.source_id AND c.line = a.line AND c.pos = a.pos AND c.ts < ?)`, cutoff); err != nil {
+		return 0, err
+	}
+	if _, err := d.Conn.ExecContext(ctx, "DELETE FROM collapsed_calls WHERE ts < ?", cutoff); err != nil {
 		return 0, err
 	}
 	r, err := d.Conn.ExecContext(ctx, "DELETE FROM calls WHERE ts < ?", cutoff)

@@ -647,3 +647,32 @@ func TestDocumentShapes(t *testing.T) {
 		}
 	})
 }
+
+// TestRereadGivesBackCopies: a source read anew (here, wrongly, as another
+// format) gives back the copies of its spans other sources had set aside.
+func TestRereadGivesBackCopies(t *testing.T) {
+	pending := `{"id":"r1","trace_id":"t","run_type":"tool","name":"ship","start_time":"2026-11-18T09:00:00","end_time":null,"status":"pending","inputs":{"input":"{}"}}` + "\n"
+	done := `{"id":"r1","trace_id":"t","run_type":"tool","name":"ship","start_time":"2026-11-18T09:00:00","end_time":"2026-11-18T09:00:02","status":"success","inputs":{"input":"{}"},"outputs":{"output":"{\"id\": \"shp_A2\"}"}}` + "\n"
+	d := openMem(t)
+	dir := t.TempDir()
+	a, b := write(t, dir, "a.jsonl", []byte(pending)), write(t, dir, "b.jsonl", []byte(done))
+	for _, f := range []string{a, b} {
+		if _, err := d.IngestFile(context.Background(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cs := importedCalls(t, d); len(cs) != 1 || cs[0].Resp != "shp_A2" {
+		t.Fatalf("%+v", cs)
+	}
+	d.Import = &Import{From: FormatOpenAIAgents}
+	st, err := d.IngestFile(context.Background(), b)
+	if err != nil || st.Status != StatusReread || st.Calls != 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	cs := importedCalls(t, d)
+	var calls, collapsed int64
+	d.Conn.QueryRowContext(context.Background(), "SELECT sum(calls), sum(collapsed) FROM sources").Scan(&calls, &collapsed)
+	if len(cs) != 1 || cs[0].Status != "pending" || calls != 1 || collapsed != 0 {
+		t.Errorf("after b was read as something else: %+v; sources count %d calls, %d collapsed", cs, calls, collapsed)
+	}
+}

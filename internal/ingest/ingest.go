@@ -221,10 +221,25 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 	}()
 	for _, old := range d.drop { // read anew: what the earlier reading kept goes, in this transaction
-		for _, t := range []string{"calls", "malformed", "arg_strings", "sources"} {
+		for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings", "sources"} {
 			if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ?", old); err != nil {
 				return st, err
 			}
+		}
+	}
+	// the copies other sources gave up for the one read anew come back; the
+	// collapse below decides again over every trace export
+	restored := false
+	if len(d.drop) > 0 {
+		var n int64
+		if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM collapsed_calls").Scan(&n); err != nil {
+			return st, err
+		}
+		if n > 0 {
+			if _, err := d.Conn.ExecContext(ctx, "INSERT INTO calls SELECT * FROM collapsed_calls; DELETE FROM collapsed_calls"); err != nil {
+				return st, err
+			}
+			restored = true
 		}
 	}
 	var id int32
@@ -241,7 +256,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 		// A last line that had no terminator is read again, whole this time.
 		if from.tailLine.Valid {
-			for _, t := range []string{"calls", "malformed", "arg_strings"} {
+			for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings"} {
 				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
 					return st, err
 				}
@@ -272,8 +287,8 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	if err == nil && len(st.sessions) > 0 {
 		err = d.traceSessions(ctx, id, st.sessions)
 	}
-	if err == nil && lay.format.Imported() {
-		err = d.collapse(ctx, id, &st)
+	if err == nil && (lay.format.Imported() || restored) {
+		err = d.collapse(ctx, id, &st, restored)
 	}
 	if err != nil {
 		if ctx.Err() == nil && !isDBError(err) {
@@ -453,23 +468,32 @@ func nullable(s string) driver.Value {
 // never resumed half-way.
 var emptyHash = newCountingReader(nil).safe.hash
 
-// collapse drops the records of one call that a trace export holds twice:
-// the same (trace id, span id) exported again (exporters retry, OTLP allows
-// resends, export windows overlap), here or in an imported source read
-// before; and a tool span holding tool spans of the same tool in the same
-// trace (an MCP client's span over its server's, the agent's execute_tool
-// span over its MCP client span, a span over the attempts of a client that
-// retried): the innermost spans are the attempts, the wrapper goes (and
-// gives them its session) — whichever export brings which. Of two copies
-// the most complete stays (an ended span with its result over the same span
-// caught running), else the first read. JSON Lines logs are never
-// collapsed (their retries may reuse a span id). st.Collapsed counts what
-// this ingest dropped; the counts of earlier sources are brought up to date.
-func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
-	imported := `(c.source_id = $1 OR c.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl'))`
+// collapse sets aside the records of one call that trace exports hold
+// twice: the same (trace id, span id) exported again (exporters retry, OTLP
+// allows resends, export windows overlap), here or in an imported source
+// read before; and a tool span holding tool spans of the same tool in the
+// same trace (an MCP client's span over its server's, the agent's
+// execute_tool span over its MCP client span, a span over the attempts of a
+// client that retried): the innermost spans are the attempts, the wrapper
+// goes (and gives them its session) — whichever export brings which. Of
+// two copies the most complete stays (an ended span with its result over
+// the same span caught running), else the first read. Set-aside records
+// move to collapsed_calls, so a source read anew gives back the copies it
+// had won. JSON Lines logs are never collapsed (their retries may reuse a
+// span id). all: decide over every trace export, not only the traces of
+// source id. The sources' counts are brought up to date.
+func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error {
+	imported := func(a string) string {
+		return `(` + a + `.source_id = $1 OR ` + a + `.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl'))`
+	}
+	mine := `SELECT DISTINCT coalesce(trace_id, '') AS t, span_id AS s FROM calls WHERE source_id = $1 AND span_id IS NOT NULL`
+	touches := `AND (c.source_id = $1 OR p.source_id = $1)`
+	if all {
+		mine = `SELECT DISTINCT coalesce(trace_id, '') AS t, span_id AS s FROM calls c WHERE span_id IS NOT NULL AND ` + imported("c")
+		touches = ""
+	}
 	if _, err := d.Conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE collapse_rows AS
-		WITH mine AS (
-			SELECT DISTINCT coalesce(trace_id, '') AS t, span_id AS s FROM calls WHERE source_id = $1 AND span_id IS NOT NULL
+		WITH mine AS (`+mine+`
 		), copies AS (
 			SELECT c.source_id, c.line, c.pos,
 				row_number() OVER (PARTITION BY coalesce(c.trace_id, ''), c.span_id ORDER BY
@@ -477,47 +501,36 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats) error {
 					c.status IS NULL OR lower(c.status) IN ('pending', 'running', 'in_progress', 'started'),
 					c.source_id, c.line, c.pos) AS rn
 			FROM calls c JOIN mine ON coalesce(c.trace_id, '') = mine.t AND c.span_id = mine.s
-			WHERE `+imported+`
-		), nested AS ( -- a tool span holding spans of the same tool, the parent or a child from this source
+			WHERE `+imported("c")+`
+		), nested AS ( -- a tool span holding spans of the same tool
 			SELECT DISTINCT p.source_id, p.line, p.pos
 			FROM calls c JOIN calls p ON coalesce(p.trace_id, '') = coalesce(c.trace_id, '') AND p.span_id = c.parent_id
 				AND p.action_type = c.action_type
-			WHERE c.parent_id IS NOT NULL AND `+imported+`
-				AND (p.source_id = $1 OR p.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl'))
-				AND (c.source_id = $1 OR p.source_id = $1)
+			WHERE c.parent_id IS NOT NULL AND `+imported("c")+` AND `+imported("p")+` `+touches+`
 		)
 		SELECT source_id, line, pos FROM copies WHERE rn > 1
 		UNION SELECT * FROM nested`, id); err != nil {
 		return dbError{err}
 	}
-	// the attempts under a dropped wrapper keep its conversation
+	// the attempts under a wrapper set aside keep its conversation
 	if _, err := d.Conn.ExecContext(ctx, `UPDATE calls SET session_id = p.session_id
 		FROM calls p JOIN collapse_rows r ON p.source_id = r.source_id AND p.line = r.line AND p.pos = r.pos
 		WHERE calls.parent_id = p.span_id AND coalesce(calls.trace_id, '') = coalesce(p.trace_id, '')
 			AND calls.action_type = p.action_type AND calls.session_id IS NULL AND p.session_id IS NOT NULL`); err != nil {
 		return dbError{err}
 	}
-	for _, t := range []string{"arg_strings", "calls"} {
-		r, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" USING collapse_rows r WHERE "+t+".source_id = r.source_id AND "+t+".line = r.line AND "+t+".pos = r.pos")
-		if err != nil {
-			return dbError{err}
-		}
-		if t == "calls" {
-			n, err := r.RowsAffected()
-			if err != nil {
-				return dbError{err}
-			}
-			st.Collapsed = n
-		}
-	}
-	if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls WHERE source_id = ?", id).Scan(&st.Calls); err != nil {
+	if _, err := d.Conn.ExecContext(ctx, `INSERT INTO collapsed_calls SELECT c.* FROM calls c JOIN collapse_rows r USING (source_id, line, pos);
+		DELETE FROM calls USING collapse_rows r WHERE calls.source_id = r.source_id AND calls.line = r.line AND calls.pos = r.pos;
+		DROP TABLE collapse_rows`); err != nil {
 		return dbError{err}
 	}
-	if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id)
-		WHERE source_id IN (SELECT DISTINCT source_id FROM collapse_rows WHERE source_id <> ?)`, id); err != nil {
+	if err := d.Conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM calls WHERE source_id = $1), (SELECT count(*) FROM collapsed_calls WHERE source_id = $1)`,
+		id).Scan(&st.Calls, &st.Collapsed); err != nil {
 		return dbError{err}
 	}
-	_, err := d.Conn.ExecContext(ctx, "DROP TABLE collapse_rows")
+	_, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id),
+		collapsed = (SELECT count(*) FROM collapsed_calls c WHERE c.source_id = sources.source_id)
+		WHERE coalesce(format, 'jsonl') <> 'jsonl'`)
 	return err
 }
 
