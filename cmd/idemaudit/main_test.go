@@ -313,7 +313,7 @@ func firstDiff(want, got string) string {
 }
 
 // TestRedact renders redacted reports of sample-logs and looks for every
-// raw key, response id, session id and trace id of the logs in them.
+// raw key, response id, session, trace, span and run id of the logs in them.
 func TestRedact(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(repoRoot, "sample-logs", "*.jsonl*"))
 	secrets := map[string]bool{}
@@ -331,7 +331,7 @@ func TestRedact(t *testing.T) {
 			if json.Unmarshal([]byte(line), &m) != nil {
 				continue
 			}
-			for _, k := range []string{"idempotency_key", "response_id", "session_id", "trace_id"} {
+			for _, k := range []string{"idempotency_key", "response_id", "session_id", "trace_id", "span_id", "run_id"} {
 				if s, ok := m[k].(string); ok && s != "" {
 					secrets[s] = true
 				}

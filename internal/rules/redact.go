@@ -7,7 +7,7 @@ import (
 )
 
 // Redact replaces the identifiers a client report must not show — keys,
-// response ids, session ids — with short tokens: HMAC-SHA256 under salt,
+// response ids, session, span and run ids — with short tokens: HMAC-SHA256 under salt,
 // so the same value always reads as the same token within a report and
 // evidence still reads ("the same key, two responses"), while nobody
 // without the salt can test a guess. Finding ids become tokens too. Args
@@ -33,12 +33,16 @@ func Redact(res *Result, salt []byte) {
 			c.Key = tok("key", c.Key)
 			c.ResponseID = tok("resp", c.ResponseID)
 			c.SessionID = tok("sess", c.SessionID)
+			c.SpanID = tok("span", c.SpanID) // a trace export's span, observation or run id names a vendor record
+			c.RunID = tok("run", c.RunID)
 		}
 		for j := range f.Compensations {
 			c := &f.Compensations[j]
 			c.Key = tok("key", c.Key)
 			c.ResponseID = tok("resp", c.ResponseID)
 			c.SessionID = tok("sess", c.SessionID)
+			c.SpanID = tok("span", c.SpanID) // a trace export's span, observation or run id names a vendor record
+			c.RunID = tok("run", c.RunID)
 			c.Of = *tok("resp", &c.Of)
 		}
 		f.Message = Message(f, verbatim)
