@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/idemaudit/idemaudit/internal/config"
 )
@@ -72,14 +71,6 @@ func (p *Parser) importValue(v any, ln int64, b *batch) {
 			msg += fmt.Sprintf(" (and %d more records of this line)", len(bad)-1)
 		}
 		b.malformed = append(b.malformed, Malformed{ln, msg})
-	}
-}
-
-// importSpans converts the spans of an OTLP document read span by span
-// (each a TracesData of its own, at its own line).
-func (p *Parser) importSpans(recs []any, lines []int64, b *batch) {
-	for i, r := range recs {
-		p.importValue(r, lines[i], b)
 	}
 }
 
@@ -165,13 +156,4 @@ func readSource(ctx context.Context, r io.Reader, path string, first int64, tl *
 		return layout{format: f}, readDocument(ctx, br, cfg, keepArgs, spec, deliver)
 	}
 	return layout{format: f, lineBased: true}, parseAll(ctx, br, first, tl, cfg, keepArgs, spec, deliver)
-}
-
-// formatNames lists the formats for messages.
-func formatNames() string {
-	var s []string
-	for _, f := range Formats {
-		s = append(s, string(f))
-	}
-	return strings.Join(s, ", ")
 }

@@ -117,19 +117,58 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 		}
 		return expect(']')
 	}
-	// resourceSpans reads the ResourceSpans of an OTLP document span by
-	// span, each located at the line it begins, as a TracesData of its own
-	resourceSpans := func() error { // after the array's '['
+	// members reads an object member by member; a value member does not
+	// consume is decoded into keep (when valid UTF-8)
+	members := func(member func(k string) (bool, error), keep map[string]any) error {
+		if err := expect('{'); err != nil {
+			return err
+		}
 		for dec.More() {
-			if next() != '{' {
-				if _, _, _, err := decode(); err != nil { // not a ResourceSpans: nothing to read
-					return err
-				}
-				continue
-			}
-			if err := expect('{'); err != nil {
+			kt, err := dec.Token()
+			if err != nil {
 				return err
 			}
+			k, _ := kt.(string)
+			done, err := member(k)
+			if err != nil {
+				return err
+			}
+			if done {
+				continue
+			}
+			v, _, ok, err := decode()
+			if err != nil {
+				return err
+			}
+			if ok {
+				keep[k] = v
+			}
+		}
+		return expect('}')
+	}
+	// each runs fn on the elements of an array that are objects, after
+	// decoding away the others
+	each := func(fn func() error) error {
+		if err := expect('['); err != nil {
+			return err
+		}
+		for dec.More() {
+			var err error
+			if next() == '{' {
+				err = fn()
+			} else {
+				_, _, _, err = decode()
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return expect(']')
+	}
+	// resourceSpans reads the ResourceSpans of an OTLP document span by
+	// span, each located at the line it begins, as a TracesData of its own
+	resourceSpans := func() error { // at the array's '['
+		return each(func() error {
 			res := map[string]any{}
 			type located struct {
 				scope map[string]any
@@ -137,100 +176,46 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 				line  int64
 			}
 			var spans []located
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return err
+			err := members(func(k string) (bool, error) {
+				if (k != "scopeSpans" && k != "scope_spans" && k != "instrumentationLibrarySpans") || next() != '[' {
+					return false, nil
 				}
-				k, _ := kt.(string)
-				if (k == "scopeSpans" || k == "scope_spans" || k == "instrumentationLibrarySpans") && next() == '[' {
-					if err := expect('['); err != nil {
-						return err
-					}
-					for dec.More() {
-						if next() != '{' {
-							if _, _, _, err := decode(); err != nil {
-								return err
-							}
-							continue
+				return true, each(func() error {
+					scope := map[string]any{}
+					first := len(spans)
+					err := members(func(sk string) (bool, error) {
+						if sk != "spans" || next() != '[' {
+							return false, nil
 						}
-						if err := expect('{'); err != nil {
-							return err
+						if err := expect('['); err != nil {
+							return true, err
 						}
-						scope := map[string]any{}
-						var mine []located
 						for dec.More() {
-							st, err := dec.Token()
+							v, ln, ok, err := decode()
 							if err != nil {
-								return err
-							}
-							sk, _ := st.(string)
-							if sk == "spans" && next() == '[' {
-								if err := expect('['); err != nil {
-									return err
-								}
-								for dec.More() {
-									v, ln, ok, err := decode()
-									if err != nil {
-										return err
-									}
-									if ok {
-										mine = append(mine, located{span: v, line: ln})
-									}
-								}
-								if err := expect(']'); err != nil {
-									return err
-								}
-								continue
-							}
-							v, _, ok, err := decode()
-							if err != nil {
-								return err
+								return true, err
 							}
 							if ok {
-								scope[sk] = v
+								spans = append(spans, located{span: v, line: ln})
 							}
 						}
-						if err := expect('}'); err != nil {
-							return err
-						}
-						for i := range mine {
-							mine[i].scope = scope
-						}
-						spans = append(spans, mine...)
+						return true, expect(']')
+					}, scope)
+					for i := first; i < len(spans); i++ {
+						spans[i].scope = scope
 					}
-					if err := expect(']'); err != nil {
-						return err
-					}
-					continue
-				}
-				v, _, ok, err := decode()
-				if err != nil {
 					return err
-				}
-				if ok {
-					res[k] = v
-				}
-			}
-			if err := expect('}'); err != nil {
+				})
+			}, res)
+			if err != nil {
 				return err
 			}
-			// the spans of one record are converted together, so a tool span
-			// nested in another of the same tool is seen (see otlp)
-			var all []any
 			for _, l := range spans {
-				all = append(all, map[string]any{"resourceSpans": []any{map[string]any{"resource": res["resource"], "scopeSpans": []any{
-					map[string]any{"scope": l.scope["scope"], "spans": []any{l.span}}}}}})
+				p.importValue(map[string]any{"resourceSpans": []any{map[string]any{"resource": res["resource"], "scopeSpans": []any{
+					map[string]any{"scope": l.scope["scope"], "spans": []any{l.span}}}}}}, l.line, &b)
 			}
-			if len(spans) > 0 {
-				lines := make([]int64, len(spans))
-				for i, l := range spans {
-					lines[i] = l.line
-				}
-				p.importSpans(all, lines, &b)
-			}
-		}
-		return expect(']')
+			return nil
+		})
 	}
 	// value reads one top-level value: an array of records, an object
 	// holding them, or one record
@@ -260,15 +245,15 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 				}
 				k, _ := kt.(string)
 				if wrapperKeys[k] && !wrapped && spec.format != FormatJSONL && next() == '[' {
-					if err := expect('['); err != nil {
-						return err
-					}
 					wrapped = true
 					if k == "resourceSpans" || k == "resource_spans" {
 						if err := resourceSpans(); err != nil {
 							return err
 						}
 						continue
+					}
+					if err := expect('['); err != nil {
+						return err
 					}
 					if err := array(); err != nil {
 						return err
