@@ -676,3 +676,29 @@ func TestRereadGivesBackCopies(t *testing.T) {
 		t.Errorf("after b was read as something else: %+v; sources count %d calls, %d collapsed", cs, calls, collapsed)
 	}
 }
+
+// TestLoggedTwice: one call in an idemaudit log and in a trace export is one
+// call (the log line stays), whichever is read first; a log's own retries
+// sharing a span id stay two.
+func TestLoggedTwice(t *testing.T) {
+	log := `{"ts":"2026-11-18T10:00:00.000Z","action_type":"send_email","trace_id":"t1","span_id":"s1","status":"timeout","args":{"to":"a"}}
+{"ts":"2026-11-18T10:00:40.000Z","action_type":"send_email","trace_id":"t1","span_id":"s1","status":"ok","response_id":"m2","args":{"to":"a"}}
+`
+	export := `{"object":"trace.span","id":"s1","trace_id":"t1","started_at":"2026-11-18T10:00:00.050Z","ended_at":"2026-11-18T10:00:30Z","span_data":{"type":"function","name":"send_email","input":"{\"to\": \"a\"}"},"error":{"message":"timeout"}}
+`
+	for _, order := range [][2]string{{"log", "export"}, {"export", "log"}} {
+		d := openMem(t)
+		dir := t.TempDir()
+		files := map[string]string{"log": write(t, dir, "agent.jsonl", []byte(log)), "export": write(t, dir, "trace.jsonl", []byte(export))}
+		for _, name := range order {
+			if _, err := d.IngestFile(context.Background(), files[name]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var calls, fromLog int64
+		d.Conn.QueryRowContext(context.Background(), `SELECT count(*), count(*) FILTER (WHERE s.format = 'jsonl') FROM calls JOIN sources s USING (source_id)`).Scan(&calls, &fromLog)
+		if calls != 2 || fromLog != 2 {
+			t.Errorf("order %v: %d calls, %d from the log; want the log's 2", order, calls, fromLog)
+		}
+	}
+}

@@ -290,6 +290,9 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	if err == nil && (lay.format.Imported() || restored) {
 		err = d.collapse(ctx, id, &st, restored)
 	}
+	if err == nil {
+		err = d.loggedTwice(ctx, id, lay.format.Imported(), restored, &st)
+	}
 	if err != nil {
 		if ctx.Err() == nil && !isDBError(err) {
 			return st, &InputError{path, fmt.Errorf("read failed after %d bytes (line %d): %w", counted.n, st.FirstLine+st.Lines, err)}
@@ -531,6 +534,67 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error 
 	_, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id),
 		collapsed = (SELECT count(*) FROM collapsed_calls c WHERE c.source_id = sources.source_id)
 		WHERE coalesce(format, 'jsonl') <> 'jsonl'`)
+	return err
+}
+
+// loggedTwice sets aside the trace-export records of calls that an
+// idemaudit log also holds: the same trace id, span id and action, started
+// within a second. One call logged twice is not a repeat; the log line
+// stays (it carries what the team chose to log: keys, effects). It looks
+// at the pairs this source takes part in; nothing when the database holds
+// no trace export.
+func (d *DB) loggedTwice(ctx context.Context, id int32, imported, all bool, st *Stats) error {
+	var exports, logged int64
+	if err := d.Conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE coalesce(format, 'jsonl') <> 'jsonl'),
+		count(*) FILTER (WHERE coalesce(format, 'jsonl') = 'jsonl') FROM sources`).Scan(&exports, &logged); err != nil {
+		return dbError{err}
+	}
+	if imported {
+		exports++
+	} else {
+		logged++
+	}
+	if exports == 0 || logged == 0 {
+		return nil
+	}
+	side := `l.source_id = $1`
+	switch {
+	case all: // after a source was read anew, every pair
+		side = `true`
+	case imported:
+		side = `c.source_id = $1`
+	}
+	if _, err := d.Conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE twice_rows AS
+		SELECT DISTINCT c.source_id, c.line, c.pos
+		FROM calls c JOIN calls l ON l.trace_id = c.trace_id AND l.span_id = c.span_id AND l.action_type = c.action_type
+		WHERE `+side+` AND c.span_id IS NOT NULL AND c.ts IS NOT NULL AND l.ts IS NOT NULL AND abs(l.ts - c.ts) <= 1000000000
+			AND (c.source_id = $1 OR c.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl'))
+			AND c.source_id <> l.source_id
+			AND (l.source_id = $1 OR l.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') = 'jsonl'))`, id); err != nil {
+		return dbError{err}
+	}
+	var n int64
+	if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM twice_rows").Scan(&n); err != nil {
+		return dbError{err}
+	}
+	if n > 0 {
+		if _, err := d.Conn.ExecContext(ctx, `INSERT INTO collapsed_calls SELECT c.* FROM calls c JOIN twice_rows r USING (source_id, line, pos);
+			DELETE FROM calls USING twice_rows r WHERE calls.source_id = r.source_id AND calls.line = r.line AND calls.pos = r.pos`); err != nil {
+			return dbError{err}
+		}
+		if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id),
+			collapsed = (SELECT count(*) FROM collapsed_calls c WHERE c.source_id = sources.source_id)
+			WHERE source_id IN (SELECT DISTINCT source_id FROM twice_rows)`); err != nil {
+			return dbError{err}
+		}
+		if imported {
+			if err := d.Conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM calls WHERE source_id = $1), (SELECT count(*) FROM collapsed_calls WHERE source_id = $1)`,
+				id).Scan(&st.Calls, &st.Collapsed); err != nil {
+				return dbError{err}
+			}
+		}
+	}
+	_, err := d.Conn.ExecContext(ctx, "DROP TABLE twice_rows")
 	return err
 }
 
