@@ -156,6 +156,11 @@ func TestExplainTrace(t *testing.T) {
 	if !strings.Contains(v, "3 side effects of refund_order") || !strings.Contains(v, "answered 504 after 29.9s and was retried 32s later (a client timeout") {
 		t.Errorf("verdict %q", v)
 	}
+	// a read answered with the id: left out of the audit, and said so
+	if r := run(t, nil, "explain", "--config", os.DevNull, "--response", "cus_Q42", "sample-logs/traces/otlp-collector.jsonl"); r.code != 2 ||
+		!strings.Contains(r.stderr, "read-only calls of get_customer match (left out as reads: --include audits them)") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
 	// Markdown for the incident document, span ids in the timeline
 	r := run(t, nil, "explain", "--config", os.DevNull, "-f", "markdown", "--key", "inv-2026-1118-cus_Q42", "sample-logs/traces/otlp-collector.jsonl")
 	if r.code != 0 || !strings.Contains(r.stdout, "b7ad6b7169203331") || !strings.Contains(r.stdout, "in_1Nv9") {

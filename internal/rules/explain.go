@@ -107,6 +107,27 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 		}
 	}
 	if len(ex.Calls) == 0 {
+		if where != "" {
+			// the calls may be there, left out of the audit as reads
+			var actions []string
+			rows, err := conn.QueryContext(ctx, "SELECT DISTINCT action_type FROM classified_calls WHERE read_only AND "+where+" ORDER BY 1 LIMIT 5", arg)
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var a string
+				if err := rows.Scan(&a); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				actions = append(actions, a)
+			}
+			rows.Close()
+			if len(actions) > 0 {
+				return nil, fmt.Errorf("%w %s among the audited calls; read-only calls of %s match (left out as reads: --include audits them)",
+					ErrNothingToExplain, subject, strings.Join(actions, ", "))
+			}
+		}
 		return nil, fmt.Errorf("%w %s", ErrNothingToExplain, subject)
 	}
 	in := map[[3]any]bool{}
