@@ -547,11 +547,7 @@ func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
 	if v, ok := onlyMember(args, "input"); ok {
 		args = parseString(v)
 	}
-	result := parseString(m["outputs"])
-	if v, ok := onlyMember(result, "output"); ok {
-		result = parseString(v)
-	}
-	cv.keyAndResponse(n, args, result, meta)
+	cv.keyAndResponse(n, args, parseString(m["outputs"]), meta) // {"output": ...} is opened with the other envelopes
 	n.Run = scalar(first(meta, "run_id", "run.id"))
 	return n, nil
 }

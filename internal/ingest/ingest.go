@@ -486,9 +486,7 @@ var emptyHash = newCountingReader(nil).safe.hash
 // span id). all: decide over every trace export, not only the traces of
 // source id. The sources' counts are brought up to date.
 func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error {
-	imported := func(a string) string {
-		return `(` + a + `.source_id = $1 OR ` + a + `.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl'))`
-	}
+	imported := func(a string) string { return ofSource(a, true) }
 	mine := `SELECT DISTINCT coalesce(trace_id, '') AS t, span_id AS s FROM calls WHERE source_id = $1 AND span_id IS NOT NULL`
 	touches := `AND (c.source_id = $1 OR p.source_id = $1)`
 	if all {
@@ -522,18 +520,39 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error 
 			AND calls.action_type = p.action_type AND calls.session_id IS NULL AND p.session_id IS NOT NULL`); err != nil {
 		return dbError{err}
 	}
-	if _, err := d.Conn.ExecContext(ctx, `INSERT INTO collapsed_calls SELECT c.* FROM calls c JOIN collapse_rows r USING (source_id, line, pos);
-		DELETE FROM calls USING collapse_rows r WHERE calls.source_id = r.source_id AND calls.line = r.line AND calls.pos = r.pos;
-		DROP TABLE collapse_rows`); err != nil {
+	// every export's counts: a re-read may have given rows back to any
+	return d.setAside(ctx, id, "collapse_rows", "coalesce(format, 'jsonl') <> 'jsonl'", st)
+}
+
+// ofSource is the SQL condition that alias a's call belongs to the source
+// being ingested ($1) or to one of the trace exports (imported) or
+// idemaudit logs (not imported) read before.
+func ofSource(a string, imported bool) string {
+	op := "="
+	if imported {
+		op = "<>"
+	}
+	return `(` + a + `.source_id = $1 OR ` + a + `.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') ` + op + ` 'jsonl'))`
+}
+
+// setAside moves the calls listed in the temp table rows (source_id, line,
+// pos) to collapsed_calls, drops the table, and brings up to date the
+// counts of the sources matching where and of the source being ingested.
+func (d *DB) setAside(ctx context.Context, id int32, rows, where string, st *Stats) error {
+	if _, err := d.Conn.ExecContext(ctx, `INSERT INTO collapsed_calls SELECT c.* FROM calls c JOIN `+rows+` r USING (source_id, line, pos);
+		DELETE FROM calls USING `+rows+` r WHERE calls.source_id = r.source_id AND calls.line = r.line AND calls.pos = r.pos`); err != nil {
+		return dbError{err}
+	}
+	if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id),
+		collapsed = (SELECT count(*) FROM collapsed_calls c WHERE c.source_id = sources.source_id)
+		WHERE `+where); err != nil {
 		return dbError{err}
 	}
 	if err := d.Conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM calls WHERE source_id = $1), (SELECT count(*) FROM collapsed_calls WHERE source_id = $1)`,
 		id).Scan(&st.Calls, &st.Collapsed); err != nil {
 		return dbError{err}
 	}
-	_, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id),
-		collapsed = (SELECT count(*) FROM collapsed_calls c WHERE c.source_id = sources.source_id)
-		WHERE coalesce(format, 'jsonl') <> 'jsonl'`)
+	_, err := d.Conn.ExecContext(ctx, "DROP TABLE "+rows)
 	return err
 }
 
@@ -568,34 +587,10 @@ func (d *DB) loggedTwice(ctx context.Context, id int32, imported, all bool, st *
 		SELECT DISTINCT c.source_id, c.line, c.pos
 		FROM calls c JOIN calls l ON l.trace_id = c.trace_id AND l.span_id = c.span_id AND l.action_type = c.action_type
 		WHERE `+side+` AND c.span_id IS NOT NULL AND c.ts IS NOT NULL AND l.ts IS NOT NULL AND abs(l.ts - c.ts) <= 1000000000
-			AND (c.source_id = $1 OR c.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl'))
-			AND c.source_id <> l.source_id
-			AND (l.source_id = $1 OR l.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') = 'jsonl'))`, id); err != nil {
+			AND `+ofSource("c", true)+` AND c.source_id <> l.source_id AND `+ofSource("l", false), id); err != nil {
 		return dbError{err}
 	}
-	var n int64
-	if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM twice_rows").Scan(&n); err != nil {
-		return dbError{err}
-	}
-	if n > 0 {
-		if _, err := d.Conn.ExecContext(ctx, `INSERT INTO collapsed_calls SELECT c.* FROM calls c JOIN twice_rows r USING (source_id, line, pos);
-			DELETE FROM calls USING twice_rows r WHERE calls.source_id = r.source_id AND calls.line = r.line AND calls.pos = r.pos`); err != nil {
-			return dbError{err}
-		}
-		if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls c WHERE c.source_id = sources.source_id),
-			collapsed = (SELECT count(*) FROM collapsed_calls c WHERE c.source_id = sources.source_id)
-			WHERE source_id IN (SELECT DISTINCT source_id FROM twice_rows)`); err != nil {
-			return dbError{err}
-		}
-		if imported {
-			if err := d.Conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM calls WHERE source_id = $1), (SELECT count(*) FROM collapsed_calls WHERE source_id = $1)`,
-				id).Scan(&st.Calls, &st.Collapsed); err != nil {
-				return dbError{err}
-			}
-		}
-	}
-	_, err := d.Conn.ExecContext(ctx, "DROP TABLE twice_rows")
-	return err
+	return d.setAside(ctx, id, "twice_rows", "source_id IN (SELECT DISTINCT source_id FROM twice_rows)", st)
 }
 
 // keepPruned deletes, from a source read anew, the calls older than what an
