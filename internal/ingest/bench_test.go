@@ -1,0 +1,70 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/idemaudit/idemaudit/internal/sample"
+)
+
+// benchLines writes a generated sample once and returns its lines.
+func benchLines(b *testing.B) ([][]byte, int64) {
+	b.Helper()
+	dir := b.TempDir()
+	files, err := sample.Write(dir, sample.Options{Calls: 50000, Seed: 7, Files: 1,
+		Start: time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), Days: 7, AnomalyRate: 0.01})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, filepath.Base(files[0])))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lines [][]byte
+	s := bufio.NewScanner(bytes.NewReader(data))
+	s.Buffer(nil, 1<<20)
+	for s.Scan() {
+		lines = append(lines, append([]byte(nil), s.Bytes()...))
+	}
+	return lines, int64(len(data))
+}
+
+// BenchmarkParse is one parser over generated lines (one core).
+func BenchmarkParse(b *testing.B) {
+	lines, size := benchLines(b)
+	var p Parser
+	var r Record
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, l := range lines {
+			p.Parse(l, &r)
+		}
+	}
+}
+
+// BenchmarkIngest is a whole ingest of the same lines into an in-memory database.
+func BenchmarkIngest(b *testing.B) {
+	lines, size := benchLines(b)
+	data := bytes.Join(lines, []byte{'\n'})
+	ctx := context.Background()
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		db, err := Open(ctx, "", Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.IngestReader(ctx, "bench", bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		db.Close()
+	}
+}
