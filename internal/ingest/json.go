@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -97,6 +98,17 @@ func (p *Parser) object(member func(name []byte) error) error {
 			return p.unexpected("an object (want ',' or '}')")
 		}
 	}
+}
+
+// colon reads the ':' after a member name, with the blanks around it.
+func (p *Parser) colon() error {
+	p.ws()
+	if p.pos >= len(p.b) || p.b[p.pos] != ':' {
+		return p.unexpected("an object (want ':')")
+	}
+	p.pos++
+	p.ws()
+	return nil
 }
 
 func (p *Parser) array(elem func() error) error {
@@ -198,9 +210,12 @@ func (p *Parser) scalarIn(intern map[string]string) (string, kind, error) {
 		n, err := p.number()
 		return string(n), kNumber, err
 	case c == '{' || c == '[':
-		p.canon = p.canon[:0]
+		// after what p.canon holds: it may be the line's args, read before
+		mark := len(p.canon)
 		err := p.canonValue()
-		return string(p.canon), kComposite, err
+		v := string(p.canon[mark:])
+		p.canon = p.canon[:mark]
+		return v, kComposite, err
 	case c == 'n':
 		return "", kNull, p.literal()
 	default:
@@ -257,20 +272,32 @@ func (p *Parser) number() ([]byte, error) {
 }
 
 // str2 reads a string and returns its decoded bytes: a slice of the line
-// when there is no escape, else of p.str (valid until the next call).
+// when there is no escape (p.raw is then true), else of p.str (valid until
+// the next call).
 func (p *Parser) str2() ([]byte, error) {
 	p.pos++ // opening quote
 	start := p.pos
 	b := p.b
-	for i := start; i < len(b); i++ {
+	i := start
+	// eight bytes at a time while none is a quote, a backslash or a
+	// control character (the usual string has none until its end)
+	for ; i+8 <= len(b); i += 8 {
+		v := binary.LittleEndian.Uint64(b[i:])
+		if special(v) != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
 		c := b[i]
 		if c == '"' {
 			p.pos = i + 1
+			p.raw = true
 			return b[start:i], nil
 		}
 		if c == '\\' {
 			p.str = append(p.str[:0], b[start:i]...)
 			p.pos = i
+			p.raw = false
 			return p.strEscaped()
 		}
 		if c < 0x20 {
@@ -280,6 +307,16 @@ func (p *Parser) str2() ([]byte, error) {
 	}
 	p.pos = len(b)
 	return nil, p.eof("a string")
+}
+
+// special has a high bit set in some byte of v when one of its bytes is a
+// quote, a backslash or below 0x20 (and maybe in a later byte too: the
+// caller looks at the bytes one by one from the first flagged word).
+func special(v uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := v ^ (ones * '"')
+	bs := v ^ (ones * '\\')
+	return ((q - ones) &^ q | (bs - ones) &^ bs | (v - ones*0x20) &^ v) & highs
 }
 
 func (p *Parser) strEscaped() ([]byte, error) {
@@ -391,7 +428,7 @@ func (p *Parser) canonValue() error {
 		if err != nil {
 			return err
 		}
-		p.canon = appendQuoted(p.canon, s)
+		p.appendString(s)
 		return nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		n, err := p.number()
@@ -410,6 +447,31 @@ func (p *Parser) canonValue() error {
 	}
 }
 
+// member is one member of an object being canonicalised: its quoted name
+// at canon[ms:ke], its value up to canon[end], and the name's first eight
+// bytes as a number that orders like the bytes (most comparisons end there).
+type member struct {
+	prefix      uint64
+	ms, ke, end int
+}
+
+func namePrefix(quoted []byte) uint64 {
+	var b [8]byte
+	copy(b[:], quoted)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// less orders members by their quoted names' bytes, in buf shifted by off.
+func (m *member) less(o *member, buf []byte, off int) int {
+	if m.prefix != o.prefix {
+		if m.prefix < o.prefix {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(buf[m.ms-off:m.ke-off], buf[o.ms-off:o.ke-off])
+}
+
 // canonObject writes members as they come and reorders them only when their
 // names are not already strictly ascending (sorted input costs no copy).
 func (p *Parser) canonObject() error {
@@ -417,58 +479,108 @@ func (p *Parser) canonObject() error {
 	p.canon = append(p.canon, '{')
 	base := len(p.spans)
 	sorted := true
-	err := p.object(func(name []byte) error {
+	if err := p.enter(); err != nil {
+		return err
+	}
+	p.pos++ // '{'
+	p.ws()
+	if p.pos < len(p.b) && p.b[p.pos] == '}' {
+		p.pos++
+		p.depth--
+		p.canon = append(p.canon, '}')
+		return nil
+	}
+	for {
+		p.ws()
+		if p.pos >= len(p.b) || p.b[p.pos] != '"' {
+			return p.unexpected("an object (want a member name)")
+		}
 		if len(p.spans) > base {
 			p.canon = append(p.canon, ',')
 		}
 		ms := len(p.canon)
-		p.canon = appendQuoted(p.canon, name)
+		name, err := p.str2()
+		if err != nil {
+			return err
+		}
+		p.appendString(name)
 		ke := len(p.canon)
-		if len(p.spans) > base && sorted {
-			prev := p.spans[len(p.spans)-1]
-			if bytes.Compare(p.canon[prev[0]:prev[1]], p.canon[ms:ke]) >= 0 {
-				sorted = false
-			}
+		if err := p.colon(); err != nil {
+			return err
+		}
+		m := member{prefix: namePrefix(p.canon[ms:ke]), ms: ms, ke: ke}
+		if len(p.spans) > base && sorted && p.spans[len(p.spans)-1].less(&m, p.canon, 0) >= 0 {
+			sorted = false
 		}
 		p.canon = append(p.canon, ':')
 		if err := p.canonValue(); err != nil {
 			return err
 		}
-		p.spans = append(p.spans, [3]int{ms, ke, len(p.canon)})
-		return nil
-	})
-	members := p.spans[base:]
-	if err == nil && !sorted {
-		p.tmp = append(p.tmp[:0], p.canon[start+1:]...)
-		off := start + 1
-		key := func(s [3]int) []byte { return p.tmp[s[0]-off : s[1]-off] }
-		if len(members) <= 16 {
-			// the usual object is small: a stable insertion sort, without
-			// the generic sort's calls
-			for i := 1; i < len(members); i++ {
-				for j := i; j > 0 && bytes.Compare(key(members[j-1]), key(members[j])) > 0; j-- {
-					members[j-1], members[j] = members[j], members[j-1]
-				}
-			}
-		} else {
-			slices.SortStableFunc(members, func(a, b [3]int) int { return bytes.Compare(key(a), key(b)) })
+		m.end = len(p.canon)
+		p.spans = append(p.spans, m)
+		p.ws()
+		if p.pos >= len(p.b) {
+			return p.eof("an object")
 		}
-		p.canon = p.canon[:start+1]
-		n := 0
-		for i, m := range members {
-			if i+1 < len(members) && bytes.Equal(key(m), key(members[i+1])) {
-				continue // a later duplicate wins
-			}
-			if n > 0 {
-				p.canon = append(p.canon, ',')
-			}
-			p.canon = append(p.canon, p.tmp[m[0]-off:m[2]-off]...)
-			n++
+		if c := p.b[p.pos]; c == ',' {
+			p.pos++
+			continue
+		} else if c != '}' {
+			return p.unexpected("an object (want ',' or '}')")
 		}
+		p.pos++
+		p.depth--
+		break
+	}
+	if !sorted {
+		p.sortMembers(start, p.spans[base:])
 	}
 	p.spans = p.spans[:base]
 	p.canon = append(p.canon, '}')
-	return err
+	return nil
+}
+
+// sortMembers rewrites the members of the object opened at canon[start] in
+// the order of their names; of duplicates the last one stays.
+func (p *Parser) sortMembers(start int, members []member) {
+	p.tmp = append(p.tmp[:0], p.canon[start+1:]...)
+	off := start + 1
+	if len(members) <= 16 {
+		// the usual object is small: a stable insertion sort, without
+		// the generic sort's calls
+		for i := 1; i < len(members); i++ {
+			for j := i; j > 0 && members[j-1].less(&members[j], p.tmp, off) > 0; j-- {
+				members[j-1], members[j] = members[j], members[j-1]
+			}
+		}
+	} else {
+		slices.SortStableFunc(members, func(a, b member) int { return a.less(&b, p.tmp, off) })
+	}
+	p.canon = p.canon[:start+1]
+	n := 0
+	for i := range members {
+		m := &members[i]
+		if i+1 < len(members) && m.less(&members[i+1], p.tmp, off) == 0 {
+			continue // a later duplicate wins
+		}
+		if n > 0 {
+			p.canon = append(p.canon, ',')
+		}
+		p.canon = append(p.canon, p.tmp[m.ms-off:m.end-off]...)
+		n++
+	}
+}
+
+// appendString writes the string str2 just read to p.canon: as it was
+// written when it held no escape (nothing in it needs one), else re-quoted.
+func (p *Parser) appendString(s []byte) {
+	if p.raw {
+		p.canon = append(p.canon, '"')
+		p.canon = append(p.canon, s...)
+		p.canon = append(p.canon, '"')
+		return
+	}
+	p.canon = appendQuoted(p.canon, s)
 }
 
 // appendQuoted writes a JSON string with the minimal escapes: the same

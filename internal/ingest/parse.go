@@ -53,7 +53,7 @@ type Parser struct {
 	canon []byte   // canonical args being built
 	tmp   []byte   // scratch for reordering object members
 	str   []byte   // scratch for decoded strings
-	spans [][3]int // member spans of the objects being canonicalised (a stack)
+	spans []member // members of the objects being canonicalised (a stack)
 	fpbuf []byte
 
 	cfg   *config.Config       // identity settings; nil: whole args
@@ -62,6 +62,7 @@ type Parser struct {
 	out   []byte               // sub's output
 
 	keepArgs bool // copy the canonical args into Record.Args
+	raw      bool // the last string str2 read held no escape: its bytes are the line's
 
 	strp    *Parser // canonicalises JSON held in a string
 	intern  map[string]string
@@ -134,7 +135,7 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 	if !utf8.Valid(line) {
 		return &parseError{fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8At(line))}
 	}
-	p.b, p.pos, p.depth = line, 0, 0
+	p.b, p.pos, p.depth, p.spans = line, 0, 0, p.spans[:0]
 	p.ws()
 	if p.pos >= len(p.b) || p.b[p.pos] != '{' {
 		return p.fail("not a JSON object")
@@ -303,7 +304,7 @@ func (p *Parser) jsonInString(s []byte) ([]byte, bool) {
 		p.strp = &Parser{}
 	}
 	q := p.strp
-	q.b, q.pos, q.depth, q.canon = s, i, p.depth, q.canon[:0]
+	q.b, q.pos, q.depth, q.canon, q.spans = s, i, p.depth, q.canon[:0], q.spans[:0]
 	if q.canonValue() != nil {
 		return nil, false
 	}

@@ -165,3 +165,19 @@ func TestCanonicalArgs(t *testing.T) {
 		}
 	}
 }
+
+// An object or array in another member after args is read into the same
+// buffer: it must not overwrite the args read before it.
+func TestParseCompositeAfterArgs(t *testing.T) {
+	var p Parser
+	var a, b Record
+	if err := p.Parse([]byte(`{"action_type":"a","args":{"x":1},"effect":{"y":2},"status":[1,{"b":2,"a":1}]}`), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Parse([]byte(`{"action_type":"a","effect":{"y":2},"status":[1,{"a":1,"b":2}],"args":{"x":1}}`), &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.ArgsFP != b.ArgsFP || a.Effect != b.Effect || a.Status != b.Status || a.Status != `[1,{"a":1,"b":2}]` {
+		t.Errorf("member order changed the record:\n%+v\n%+v", a, b)
+	}
+}
