@@ -316,7 +316,7 @@ func special(v uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q := v ^ (ones * '"')
 	bs := v ^ (ones * '\\')
-	return ((q - ones) &^ q | (bs - ones) &^ bs | (v - ones*0x20) &^ v) & highs
+	return ((q-ones)&^q | (bs-ones)&^bs | (v-ones*0x20)&^v) & highs
 }
 
 func (p *Parser) strEscaped() ([]byte, error) {
