@@ -6,6 +6,7 @@ import (
 	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The JSON scanner below is strict RFC 8259: it is the reason a malformed
@@ -205,7 +206,10 @@ func (p *Parser) scalarIn(intern map[string]string) (string, kind, error) {
 			}
 			return v, kString, nil
 		}
-		return string(s), kString, err
+		if err != nil {
+			return "", kString, err
+		}
+		return p.keep(s), kString, nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		n, err := p.number()
 		return string(n), kNumber, err
@@ -223,6 +227,26 @@ func (p *Parser) scalarIn(intern map[string]string) (string, kind, error) {
 		err := p.literal()
 		return string(p.b[start:p.pos]), kBool, err
 	}
+}
+
+// keep returns s as a string held in the parser's arena: one allocation per
+// 64 KiB of strings instead of one per string. The arena is only ever
+// appended to, so the bytes of a string given out never change. Parsers
+// whose records are kept around (keepArgs) allocate each string alone, so
+// a kept string never holds a whole arena.
+func (p *Parser) keep(s []byte) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if p.keepArgs || len(s) > 4<<10 {
+		return string(s)
+	}
+	if cap(p.arena)-len(p.arena) < len(s) {
+		p.arena = make([]byte, 0, 64<<10)
+	}
+	n := len(p.arena)
+	p.arena = append(p.arena, s...)
+	return unsafe.String(&p.arena[n], len(s))
 }
 
 // number validates a JSON number and returns its literal text.

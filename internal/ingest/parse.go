@@ -61,8 +61,9 @@ type Parser struct {
 	sub   *Parser              // walks canonical args for identity paths
 	out   []byte               // sub's output
 
-	keepArgs bool // copy the canonical args into Record.Args
-	raw      bool // the last string str2 read held no escape: its bytes are the line's
+	keepArgs bool   // copy the canonical args into Record.Args
+	raw      bool   // the last string str2 read held no escape: its bytes are the line's
+	arena    []byte // the strings of records (see keep)
 
 	strp    *Parser // canonicalises JSON held in a string
 	intern  map[string]string
