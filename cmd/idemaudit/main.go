@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -18,6 +19,12 @@ import (
 const interruptGrace = 3 * time.Second
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The Go heap is small (batches of lines on their way to DuckDB,
+		// which holds the data outside it): collecting it four times less
+		// often saves a tenth of an audit's time for a few MB.
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
