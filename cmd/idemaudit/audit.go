@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -57,9 +58,11 @@ func (e *env) audit(args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	t0 := time.Now()
 	if err := e.render(&rf, rf.output, res); err != nil {
 		return exitError, err
 	}
+	e.timed("render", t0)
 	return rf.exitCode(res), nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -144,6 +145,10 @@ type DB struct {
 	// Import says how sources are read (--from, --map, key paths); nil: auto.
 	Import *Import
 
+	// Timing, when set, is told how long each step of an ingest took (for
+	// performance work: IDEMAUDIT_TIMING).
+	Timing func(step string, d time.Duration)
+
 	drop []int32 // segments the ingest under way replaces (read anew with other settings)
 }
 
@@ -198,6 +203,12 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	}
 	if o.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
+	}
+	if path == "" && os.Getenv("IDEMAUDIT_NOCOMPRESS") == "" {
+		settings = append(settings, "ATTACH ':memory:' AS audit (COMPRESS)", "USE audit")
+	}
+	if x := os.Getenv("IDEMAUDIT_SQL"); x != "" {
+		settings = append(settings, x)
 	}
 	for _, s := range settings {
 		if _, err := d.Conn.ExecContext(ctx, s); err != nil {
@@ -486,4 +497,11 @@ func (d *DB) UseConfig(ctx context.Context, c *config.Config, path string, readO
 func (d *DB) recordConfig(ctx context.Context, digest, words string) error {
 	_, err := d.Conn.ExecContext(ctx, `INSERT OR REPLACE INTO idemaudit_meta VALUES ('fingerprint_digest', ?), ('fingerprint_settings', ?)`, digest, words)
 	return err
+}
+
+// timed reports the time since start as step, when timing is on.
+func (d *DB) timed(step string, start time.Time) {
+	if d.Timing != nil {
+		d.Timing(step, time.Since(start))
+	}
 }

@@ -120,7 +120,9 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 		return st, err
 	}
 	// Pass 1: hash the content, looking for the longest known beginning.
+	t0 := time.Now()
 	scan, err := scanFile(ctx, path, abs, segs)
+	d.timed("ingest: known beginnings", t0)
 	if err != nil {
 		return st, err
 	}
@@ -215,6 +217,8 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 			d.Conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 			return
 		}
+		t0 := time.Now()
+		defer d.timed("ingest: commit", t0)
 		if _, cerr := d.Conn.ExecContext(ctx, "COMMIT"); cerr != nil {
 			err = cerr
 			d.Conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
@@ -273,7 +277,11 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	if from != nil {
 		knownFormat = from.format
 	}
+	t0 := time.Now()
 	lay, err := d.appendAll(ctx, id, counted, abs, st.FirstLine, knownFormat, &tl, &st)
+	d.timed("ingest: parse and append", t0)
+	t0 = time.Now()
+	defer d.timed("ingest: collapse, sources, commit", t0)
 	st.Bytes = counted.n
 	st.Format = lay.format
 	if err == nil && !lay.lineBased {

@@ -96,19 +96,26 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		}
 		lap = time.Now()
 	}
+	if _, err := conn.ExecContext(ctx, ruleRowsTable); err != nil {
+		return nil, err
+	}
 	for i := range catalogue {
 		r := &catalogue[i]
 		res.Rules = append(res.Rules, r.Doc)
 		if r.SQL == "" {
 			continue // found by the rule it names
 		}
-		fs, err := r.run(ctx, conn, o)
+		err := r.collect(ctx, conn, o, i)
 		timing("rule " + r.ID)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 		}
-		all = append(all, fs...)
 	}
+	all, err = evidence(ctx, conn, o)
+	if err != nil {
+		return nil, err
+	}
+	timing("evidence")
 	if o.QuietRejections {
 		kept := all[:0]
 		for _, f := range all {
@@ -239,108 +246,127 @@ func compareTS(a, b *time.Time) int {
 	return a.Compare(*b)
 }
 
-// run executes one rule. A rule's query returns one row per evidence call:
-// grp (the group's stable identity), severity, action_type, idempotency_key,
-// source_id, line and, optionally, group_calls (when it samples its
-// evidence), offending (whether the call is one that makes the rule fire;
-// default: the group's first call) and since (when the group first
-// happened, for rules that read only the period's calls).
-func (r *Rule) run(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error) {
-	q := strings.ReplaceAll(r.SQL, "{{window_ns}}", strconv.FormatInt(o.Window.Nanoseconds(), 10))
+// A rule's query returns one row per evidence call: grp (the group's stable
+// identity), severity, action_type, idempotency_key, source_id, line, pos
+// and, optionally, rule (for a rule whose query finds another's findings
+// too), group_calls (when it samples its evidence), offending (whether the
+// call is one that makes the rule fire; default: the group's first call)
+// and since (when the group first happened, for rules that read only the
+// period's calls).
+//
+// Every rule's rows are gathered in the temp table rule_rows first; one
+// query then joins them all with their calls' evidence columns: the
+// evidence columns of the whole table are scanned once, not once a rule
+// (the scan that dominates a large audit).
+const ruleRowsTable = `CREATE OR REPLACE TEMP TABLE rule_rows (
+	rule_no INTEGER, grp VARCHAR, severity VARCHAR, rule VARCHAR, action_type VARCHAR, idempotency_key VARCHAR,
+	group_calls BIGINT, offending BOOLEAN, since BIGINT, source_id INTEGER, line BIGINT, pos INTEGER)`
+
+// query is the rule's SQL with the window filled in.
+func (r *Rule) query(o Options) string {
+	return strings.ReplaceAll(r.SQL, "{{window_ns}}", strconv.FormatInt(o.Window.Nanoseconds(), 10))
+}
+
+// collect runs the rule's query into rule_rows as rule number no.
+func (r *Rule) collect(ctx context.Context, conn *sql.Conn, o Options, no int) error {
+	q := r.query(o)
 	optional := func(col, typ string) string {
 		if strings.Contains(q, " AS "+col) || strings.Contains(q, " "+col+",") {
 			return "r." + col
 		}
 		return "NULL::" + typ
 	}
-	full := `WITH r AS (` + q + `)
-SELECT r.grp, r.severity, ` + optional("rule", "VARCHAR") + `, r.action_type, r.idempotency_key, ` + optional("group_calls", "BIGINT") + `,
-       ` + optional("offending", "BOOLEAN") + `, ` + optional("since", "BIGINT") + `,
-       c.path, c.line, c.pos, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
-       c.effect, c.session_id, c.args_fp::VARCHAR, c.outcome, c.span_id, c.run_id, c.duration_ms
-FROM r JOIN audit_calls c USING (source_id, line, pos)
-ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line, c.pos`
+	sel := `SELECT ` + strconv.Itoa(no) + `, r.grp, r.severity, ` + optional("rule", "VARCHAR") + `, r.action_type, r.idempotency_key, ` +
+		optional("group_calls", "BIGINT") + `, ` + optional("offending", "BOOLEAN") + `, ` + optional("since", "BIGINT") + `,
+       r.source_id, r.line, r.pos
+FROM (` + q + "\n) r"
 	if o.Explain != nil {
-		if err := o.Explain(r.ID, full); err != nil {
-			return nil, err
+		if err := o.Explain(r.ID, sel); err != nil {
+			return err
 		}
 	}
-	rows, err := conn.QueryContext(ctx, full)
-	if err != nil {
-		return nil, err
+	_, err := conn.ExecContext(ctx, "INSERT INTO rule_rows "+sel)
+	return err
+}
+
+// ruleFindings builds one rule's findings from its evidence rows, which
+// come ordered by group, then time, source and line.
+type ruleFindings struct {
+	r            *Rule
+	periodScoped bool
+	out          []Finding
+	args         []*string
+	lastGrp      string
+}
+
+// evidenceRow is one row of the evidence query.
+type evidenceRow struct {
+	grp, sev, action string
+	ruleID           sql.NullString
+	key, argsFP      sql.NullString
+	total, since     sql.NullInt64
+	offending        sql.NullBool
+	c                Call
+	ts               sql.NullInt64
+	outcome          string
+}
+
+func (b *ruleFindings) add(e *evidenceRow) error {
+	c := e.c
+	c.Outcome = Outcome(e.outcome)
+	if e.ts.Valid {
+		t := time.Unix(0, e.ts.Int64).UTC()
+		c.TS = &t
 	}
-	defer rows.Close()
-	periodScoped := strings.Contains(q, "period_calls")
-	var out []Finding
-	var args []*string
-	lastGrp := ""
-	for rows.Next() {
-		var (
-			grp, sev, action string
-			ruleID           sql.NullString
-			key, argsFP      sql.NullString
-			total, since     sql.NullInt64
-			offending        sql.NullBool
-			c                Call
-			ts               sql.NullInt64
-			outcome          string
-		)
-		if err := rows.Scan(&grp, &sev, &ruleID, &action, &key, &total, &offending, &since, &c.Source, &c.Line, &c.Pos, &ts,
-			&c.Key, &c.ResponseID, &c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &argsFP, &outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
-			return nil, err
+	c.ActionType = e.action
+	if len(b.out) == 0 || e.grp != b.lastGrp {
+		if len(b.out) > 0 {
+			finish(&b.out[len(b.out)-1], b.args)
 		}
-		c.Outcome = Outcome(outcome)
-		if ts.Valid {
-			t := time.Unix(0, ts.Int64).UTC()
-			c.TS = &t
+		s, err := ParseSeverity(e.sev)
+		if err != nil {
+			return err
 		}
-		c.ActionType = action
-		if len(out) == 0 || grp != lastGrp {
-			if len(out) > 0 {
-				finish(&out[len(out)-1], args)
+		id := b.r.ID
+		if e.ruleID.Valid {
+			if byID(e.ruleID.String) == nil || byID(e.ruleID.String).From != b.r.ID && e.ruleID.String != b.r.ID {
+				return fmt.Errorf("its query names rule %q, which does not say it comes from %s", e.ruleID.String, b.r.ID)
 			}
-			s, err := ParseSeverity(sev)
-			if err != nil {
-				return nil, err
-			}
-			id := r.ID
-			if ruleID.Valid {
-				if byID(ruleID.String) == nil || byID(ruleID.String).From != r.ID && ruleID.String != r.ID {
-					return nil, fmt.Errorf("its query names rule %q, which does not say it comes from %s", ruleID.String, r.ID)
-				}
-				id = ruleID.String
-			}
-			f := Finding{ID: findingID(id, grp), Rule: id, Severity: s, ActionType: action}
-			if key.Valid {
-				f.Key = &key.String
-			}
-			if total.Valid {
-				f.Stats.Calls = int(total.Int64)
-			}
-			if since.Valid {
-				t := time.Unix(0, since.Int64).UTC()
-				f.FirstSeen = &t
-			}
-			out = append(out, f)
-			args, lastGrp = args[:0], grp
+			id = e.ruleID.String
 		}
-		f := &out[len(out)-1]
-		if ts.Valid && (periodScoped || offending.Bool || (!offending.Valid && len(f.Calls) == 0)) {
-			f.offending = append(f.offending, ts.Int64)
+		f := Finding{ID: findingID(id, e.grp), Rule: id, Severity: s, ActionType: e.action}
+		if e.key.Valid {
+			k := e.key.String
+			f.Key = &k
 		}
-		f.Calls = append(f.Calls, c)
-		if argsFP.Valid {
-			args = append(args, &argsFP.String)
+		if e.total.Valid {
+			f.Stats.Calls = int(e.total.Int64)
 		}
+		if e.since.Valid {
+			t := time.Unix(0, e.since.Int64).UTC()
+			f.FirstSeen = &t
+		}
+		b.out = append(b.out, f)
+		b.args, b.lastGrp = b.args[:0], e.grp
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	f := &b.out[len(b.out)-1]
+	if e.ts.Valid && (b.periodScoped || e.offending.Bool || (!e.offending.Valid && len(f.Calls) == 0)) {
+		f.offending = append(f.offending, e.ts.Int64)
 	}
-	if len(out) > 0 {
-		finish(&out[len(out)-1], args)
+	f.Calls = append(f.Calls, c)
+	if e.argsFP.Valid {
+		a := e.argsFP.String
+		b.args = append(b.args, &a)
 	}
-	for i := range out {
-		f := &out[i]
+	return nil
+}
+
+func (b *ruleFindings) done() []Finding {
+	if len(b.out) > 0 {
+		finish(&b.out[len(b.out)-1], b.args)
+	}
+	for i := range b.out {
+		f := &b.out[i]
 		if f.FirstSeen == nil && len(f.offending) > 0 {
 			first := f.offending[0]
 			for _, ts := range f.offending {
@@ -350,7 +376,50 @@ ORDER BY r.grp, c.ts NULLS LAST, c.path_rank, c.line, c.pos`
 			f.FirstSeen = &t
 		}
 	}
-	return out, nil
+	return b.out
+}
+
+// evidence reads the rows every rule put in rule_rows with their calls and
+// returns the findings, rule by rule in catalogue order.
+func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT r.rule_no, r.grp, r.severity, r.rule, r.action_type, r.idempotency_key, r.group_calls,
+       r.offending, r.since,
+       c.path, c.line, c.pos, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
+       c.effect, c.session_id, c.args_fp::VARCHAR, c.outcome, c.span_id, c.run_id, c.duration_ms
+FROM rule_rows r JOIN audit_calls c USING (source_id, line, pos)
+ORDER BY r.rule_no, r.grp, c.ts NULLS LAST, c.path_rank, c.line, c.pos`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var all []Finding
+	var cur *ruleFindings
+	for rows.Next() {
+		var no int
+		var e evidenceRow
+		c := &e.c
+		if err := rows.Scan(&no, &e.grp, &e.sev, &e.ruleID, &e.action, &e.key, &e.total, &e.offending, &e.since, &c.Source, &c.Line, &c.Pos, &e.ts,
+			&c.Key, &c.ResponseID, &c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &e.argsFP, &e.outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
+			return nil, err
+		}
+		if cur == nil || cur.r != &catalogue[no] {
+			if cur != nil {
+				all = append(all, cur.done()...)
+			}
+			r := &catalogue[no]
+			cur = &ruleFindings{r: r, periodScoped: strings.Contains(r.query(o), "period_calls")}
+		}
+		if err := cur.add(&e); err != nil {
+			return nil, fmt.Errorf("rule %s: %w", cur.r.ID, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if cur != nil {
+		all = append(all, cur.done()...)
+	}
+	return all, nil
 }
 
 // byID finds a rule of the catalogue.

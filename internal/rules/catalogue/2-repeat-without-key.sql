@@ -8,14 +8,19 @@
 -- unknown: it may have happened). Two or more: high. At most one, with a
 -- rejected call in the chain: a retry after a rejection (its own rule, low).
 -- Otherwise (the same response id again): low.
-WITH keyless AS (
-    SELECT source_id, line, pos, path_rank, ts, fp, response_id, action_type, outcome
+WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
+    -- need a window. Grouped by a 64-bit hash of the fingerprint, far cheaper
+    -- than the fingerprint: a collision only lets a few more calls through to
+    -- the exact partitions below (a chain of one call never fires).
+    SELECT hash(fp) AS h
     FROM audit_calls
     WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
-), repeated AS ( -- most operations happen once: only fingerprints seen twice need a window
-    SELECT fp FROM keyless GROUP BY fp HAVING count(*) >= 2
+    GROUP BY h
+    HAVING count(*) >= 2
 ), k AS (
-    SELECT * FROM keyless SEMI JOIN repeated USING (fp)
+    SELECT source_id, line, pos, path_rank, ts, fp, response_id, action_type, outcome
+    FROM audit_calls a SEMI JOIN repeated r ON hash(a.fp) = r.h
+    WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk

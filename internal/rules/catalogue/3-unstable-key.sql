@@ -4,14 +4,19 @@
 -- of calls not rejected, plus such calls without one), else medium: the keys
 -- are unstable but no duplicate happened this time. Repeatable actions are
 -- left out (a fresh key per intended repeat is right).
-WITH keyed AS (
-    SELECT source_id, line, pos, path_rank, ts, args_fp, idempotency_key, action_type, response_id, outcome
+WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
+    -- window. Grouped by a 64-bit hash of the args fingerprint, far cheaper than
+    -- the fingerprint: a collision only lets a few more calls through to the
+    -- exact partitions below (a chain of one call never fires).
+    SELECT hash(args_fp) AS h
     FROM audit_calls
     WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
-), rekeyed AS ( -- most operations happen once: only args seen twice need a window
-    SELECT args_fp FROM keyed GROUP BY args_fp HAVING count(*) >= 2
+    GROUP BY h
+    HAVING count(*) >= 2
 ), k AS (
-    SELECT * FROM keyed SEMI JOIN rekeyed USING (args_fp)
+    SELECT source_id, line, pos, path_rank, ts, args_fp, idempotency_key, action_type, response_id, outcome
+    FROM audit_calls a SEMI JOIN rekeyed r ON hash(a.args_fp) = r.h
+    WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
