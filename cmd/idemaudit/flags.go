@@ -142,7 +142,9 @@ func (e *env) open(f *dbFlags, readOnly bool) (*ingest.DB, error) {
 	}
 	db.Import = im
 	if os.Getenv("IDEMAUDIT_TIMING") != "" { // for performance work
-		db.Timing = func(step string, d time.Duration) { fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs)\n", step, d.Seconds(), time.Since(processStart).Seconds()) }
+		db.Timing = func(step string, d time.Duration) {
+			fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs)\n", step, d.Seconds(), time.Since(processStart).Seconds())
+		}
 	}
 	if cfg == nil {
 		return db, nil // prune: fingerprints are not touched
@@ -219,7 +221,9 @@ func (e *env) analyse(f *reportFlags, db *ingest.DB, o rules.Options) (*rules.Re
 	o.Window, o.Baseline = f.window, f.base
 	o.Config, o.QuietRejections = db.Config, f.quietRej
 	if os.Getenv("IDEMAUDIT_TIMING") != "" { // for performance work
-		o.Timing = func(step string, d time.Duration) { fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs)\n", step, d.Seconds(), time.Since(processStart).Seconds()) }
+		o.Timing = func(step string, d time.Duration) {
+			fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs)\n", step, d.Seconds(), time.Since(processStart).Seconds())
+		}
 	}
 	if rule := os.Getenv("IDEMAUDIT_EXPLAIN"); rule != "" { // for performance work
 		o.Explain = func(id, query string) error {
