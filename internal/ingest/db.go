@@ -204,11 +204,6 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	if o.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
 	}
-	if path == "" {
-		// an in-memory database compressed like a file's: a large audit
-		// fits in less memory (10M calls: peak 1.6 GB instead of 1.8 GB)
-		settings = append(settings, "ATTACH ':memory:' AS audit (COMPRESS)", "USE audit")
-	}
 	for _, s := range settings {
 		if _, err := d.Conn.ExecContext(ctx, s); err != nil {
 			d.Close()
