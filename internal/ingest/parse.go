@@ -154,7 +154,7 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 				return p.skip()
 			}
 			p.canon = p.canon[:0]
-			if p.b[p.pos] == '"' {
+			if p.pos < len(p.b) && p.b[p.pos] == '"' {
 				// args logged as a string: when it holds a JSON object or
 				// array (a tool's arguments as the model wrote them), that
 				// value is the args

@@ -181,3 +181,24 @@ func TestParseCompositeAfterArgs(t *testing.T) {
 		t.Errorf("member order changed the record:\n%+v\n%+v", a, b)
 	}
 }
+
+// Every prefix of a line (a log cut off while being written) is reported
+// malformed, never a crash: a truncated {"args": once read past the line.
+func TestParseEveryPrefix(t *testing.T) {
+	for _, line := range append([]string{
+		`{"ts":"2026-11-16T09:30:00Z","action_type":"a","args":"{\"x\": [1, \"\\u00e9\"]}","status":504,"duration_ms":1.5}`,
+		`{"action_type":"a","args":null,"effect":{"b":[true,false,null,-1.5e3]}}`,
+	}, stableLines...) {
+		var p Parser
+		for n := 0; n < len(line); n++ {
+			var r Record
+			if err := p.Parse([]byte(line[:n]), &r); err == nil {
+				t.Errorf("prefix %q accepted", line[:n])
+			}
+		}
+		var r Record
+		if err := p.Parse([]byte(line), &r); err != nil {
+			t.Errorf("%s: %v", line, err)
+		}
+	}
+}
