@@ -21,7 +21,7 @@ import (
 // SchemaVersion is the layout this build reads and writes. Version 1 (the
 // first release: sources without segments) is migrated on open; a newer
 // version is refused.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // schema is the database every other package reads. ts is nanoseconds since
 // the epoch (UTC), so window arithmetic is integer arithmetic and sub-
@@ -127,6 +127,24 @@ ALTER TABLE sources ADD COLUMN format VARCHAR DEFAULT 'jsonl';
 ALTER TABLE sources ADD COLUMN collapsed BIGINT DEFAULT 0;
 ALTER TABLE sources ADD COLUMN skipped BIGINT DEFAULT 0;
 ALTER TABLE sources ADD COLUMN import_settings VARCHAR;`,
+	// versions up to 4 parsed a line whose key, response id, session, span,
+	// run, status or effect held an object or array after its args into a
+	// wrong args fingerprint (that value's text overwrote the args'): the
+	// fingerprints of such calls are cleared (they cannot be recomputed
+	// without the file). The calls stay; the rules that compare
+	// fingerprints skip them. Ingesting the files into a new database gives
+	// them back.
+	4: "CREATE TABLE IF NOT EXISTS collapsed_calls AS SELECT * FROM calls LIMIT 0;\n" +
+		staleFingerprints("calls") + staleFingerprints("collapsed_calls"),
+}
+
+// staleFingerprints is migration 4's statement for one table.
+func staleFingerprints(table string) string {
+	var cond []string
+	for _, c := range []string{"idempotency_key", "response_id", "session_id", "trace_id", "span_id", "run_id", "parent_id", "status", "effect"} {
+		cond = append(cond, fmt.Sprintf("left(%s, 1) IN ('{', '[')", c))
+	}
+	return fmt.Sprintf("UPDATE %s SET fp = NULL, args_fp = NULL WHERE args_fp IS NOT NULL AND (%s);\n", table, strings.Join(cond, " OR "))
 }
 
 // DB is one DuckDB database held through a single connection for the run.

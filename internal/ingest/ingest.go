@@ -281,7 +281,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	lay, err := d.appendAll(ctx, id, counted, abs, st.FirstLine, knownFormat, &tl, &st)
 	d.timed("ingest: parse and append", t0)
 	t0 = time.Now()
-	defer d.timed("ingest: collapse, sources, commit", t0)
+	defer d.timed("ingest: collapse, sources", t0)
 	st.Bytes = counted.n
 	st.Format = lay.format
 	if err == nil && !lay.lineBased {

@@ -353,3 +353,45 @@ func TestIngestByteOrderMark(t *testing.T) {
 		t.Errorf("a BOM opening the file is skipped, one later is not: %+v %v", st, malformedErrors(t, d))
 	}
 }
+
+// Versions up to 4 let an object or array after args overwrite the args'
+// canonical bytes: migrating such a database clears the fingerprints of
+// the calls that may be wrong, and only theirs.
+func TestMigrationClearsStaleFingerprints(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	path := filepath.Join(dir, "v4.duckdb")
+	d, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.IngestFile(ctx, write(t, dir, "a.jsonl", []byte(`{"action_type":"a","args":{"x":1},"status":{"code":"ok"}}
+{"action_type":"a","args":{"x":2},"effect":"created"}
+{"action_type":"a","args":{"x":3},"idempotency_key":"[k]"}
+{"action_type":"a","session_id":"{s}"}
+`))); err != nil {
+		t.Fatal(err)
+	}
+	d.Conn.ExecContext(ctx, "UPDATE idemaudit_meta SET value = '4' WHERE key = 'schema_version'")
+	d.Close()
+	if d, err = Open(ctx, path, Options{}); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	defer d.Close()
+	r, err := d.Conn.QueryContext(ctx, "SELECT line, fp IS NOT NULL, args_fp IS NOT NULL FROM calls ORDER BY line")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []string
+	for r.Next() {
+		var line int
+		var fp, args bool
+		r.Scan(&line, &fp, &args)
+		got = append(got, fmt.Sprintf("%d:%v/%v", line, fp, args))
+	}
+	// lines 1 and 3 may hold a wrong args fingerprint; 4 is a session fingerprint (no args)
+	if want := []string{"1:false/false", "2:true/true", "3:false/false", "4:true/false"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("fingerprints after migration %v, want %v", got, want)
+	}
+}

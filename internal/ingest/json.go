@@ -499,6 +499,15 @@ func (m *member) less(o *member, buf []byte, off int) int {
 // canonObject writes members as they come and reorders them only when their
 // names are not already strictly ascending (sorted input costs no copy).
 func (p *Parser) canonObject() error {
+	base := len(p.spans)
+	err := p.canonMembers()
+	if err != nil {
+		p.spans = p.spans[:base] // the parser may read on after an error
+	}
+	return err
+}
+
+func (p *Parser) canonMembers() error {
 	start := len(p.canon)
 	p.canon = append(p.canon, '{')
 	base := len(p.spans)

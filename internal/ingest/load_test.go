@@ -114,7 +114,6 @@ func describeRecord(r *Record) string {
 		r.Status, r.StatusNum, r.Effect, r.HasDuration, r.Duration, uuid(r.HasFP, r.FP), uuid(r.HasArgs, r.ArgsFP))
 }
 
-
 func posOf(b *batch, i int) int32 {
 	if b.pos == nil {
 		return 0

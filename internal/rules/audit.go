@@ -115,6 +115,9 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := conn.ExecContext(ctx, "DROP TABLE rule_rows"); err != nil { // a large finding's rows need not stay
+		return nil, err
+	}
 	timing("evidence")
 	if o.QuietRejections {
 		kept := all[:0]
