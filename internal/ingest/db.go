@@ -222,6 +222,13 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	if o.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", o.Threads))
 	}
+	if path == "" {
+		// In memory there is no WAL to bound: an automatic checkpoint would
+		// only vacuum deleted rows (an audit deletes few: the telemetry
+		// duplicates it sets aside) and it costs about a second per million
+		// calls (1M audit 8.2 s -> 7.2 s, 10M 77 s -> 67 s, less memory).
+		settings = append(settings, "SET checkpoint_threshold = '1TB'")
+	}
 	for _, s := range settings {
 		if _, err := d.Conn.ExecContext(ctx, s); err != nil {
 			d.Close()
