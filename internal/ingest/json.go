@@ -56,49 +56,70 @@ func (p *Parser) enter() error {
 // object reads an object at p.pos, calling member with each decoded member
 // name; member must consume the value.
 func (p *Parser) object(member func(name []byte) error) error {
-	if err := p.enter(); err != nil {
+	if empty, err := p.openObject(); empty || err != nil {
 		return err
+	}
+	for {
+		if err := p.memberName(); err != nil {
+			return err
+		}
+		name, err := p.str2()
+		if err != nil {
+			return err
+		}
+		if err := p.colon(); err != nil {
+			return err
+		}
+		if err := member(name); err != nil {
+			return err
+		}
+		if done, err := p.nextMember(); done || err != nil {
+			return err
+		}
+	}
+}
+
+// openObject reads the '{' at p.pos; empty says it was "{}", read whole.
+func (p *Parser) openObject() (empty bool, err error) {
+	if err := p.enter(); err != nil {
+		return false, err
 	}
 	p.pos++ // '{'
 	p.ws()
 	if p.pos < len(p.b) && p.b[p.pos] == '}' {
 		p.pos++
 		p.depth--
-		return nil
+		return true, nil
 	}
-	for {
-		p.ws()
-		if p.pos >= len(p.b) || p.b[p.pos] != '"' {
-			return p.unexpected("an object (want a member name)")
-		}
-		name, err := p.str2()
-		if err != nil {
-			return err
-		}
-		p.ws()
-		if p.pos >= len(p.b) || p.b[p.pos] != ':' {
-			return p.unexpected("an object (want ':')")
-		}
+	return false, nil
+}
+
+// memberName checks a member name opens at p.pos (after blanks).
+func (p *Parser) memberName() error {
+	p.ws()
+	if p.pos >= len(p.b) || p.b[p.pos] != '"' {
+		return p.unexpected("an object (want a member name)")
+	}
+	return nil
+}
+
+// nextMember reads what follows a member's value: ',' (another member) or
+// '}' (done: the object is read).
+func (p *Parser) nextMember() (done bool, err error) {
+	p.ws()
+	if p.pos >= len(p.b) {
+		return false, p.eof("an object")
+	}
+	switch p.b[p.pos] {
+	case ',':
 		p.pos++
-		p.ws()
-		if err := member(name); err != nil {
-			return err
-		}
-		p.ws()
-		if p.pos >= len(p.b) {
-			return p.eof("an object")
-		}
-		switch p.b[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
-			p.depth--
-			return nil
-		default:
-			return p.unexpected("an object (want ',' or '}')")
-		}
+		return false, nil
+	case '}':
+		p.pos++
+		p.depth--
+		return true, nil
 	}
+	return false, p.unexpected("an object (want ',' or '}')")
 }
 
 // colon reads the ':' after a member name, with the blanks around it.
@@ -512,21 +533,13 @@ func (p *Parser) canonMembers() error {
 	p.canon = append(p.canon, '{')
 	base := len(p.spans)
 	sorted := true
-	if err := p.enter(); err != nil {
+	if empty, err := p.openObject(); empty || err != nil {
+		p.canon = append(p.canon, '}')
 		return err
 	}
-	p.pos++ // '{'
-	p.ws()
-	if p.pos < len(p.b) && p.b[p.pos] == '}' {
-		p.pos++
-		p.depth--
-		p.canon = append(p.canon, '}')
-		return nil
-	}
 	for {
-		p.ws()
-		if p.pos >= len(p.b) || p.b[p.pos] != '"' {
-			return p.unexpected("an object (want a member name)")
+		if err := p.memberName(); err != nil {
+			return err
 		}
 		if len(p.spans) > base {
 			p.canon = append(p.canon, ',')
@@ -551,19 +564,13 @@ func (p *Parser) canonMembers() error {
 		}
 		m.end = len(p.canon)
 		p.spans = append(p.spans, m)
-		p.ws()
-		if p.pos >= len(p.b) {
-			return p.eof("an object")
+		done, err := p.nextMember()
+		if err != nil {
+			return err
 		}
-		if c := p.b[p.pos]; c == ',' {
-			p.pos++
-			continue
-		} else if c != '}' {
-			return p.unexpected("an object (want ',' or '}')")
+		if done {
+			break
 		}
-		p.pos++
-		p.depth--
-		break
 	}
 	if !sorted {
 		p.sortMembers(start, p.spans[base:])
