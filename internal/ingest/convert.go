@@ -969,11 +969,9 @@ func decodeJSON(b []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if dec.More() {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, errors.New("trailing data after the JSON value")
+	// only blanks may follow (Decoder.More and Token let a stray '}' or ']' through)
+	if rest := bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("trailing data after the JSON value at byte %d", len(b)-len(rest)+1)
 	}
 	return v, nil
 }

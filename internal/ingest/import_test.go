@@ -702,3 +702,16 @@ func TestLoggedTwice(t *testing.T) {
 		}
 	}
 }
+
+// A record of an export followed by a stray '}' or ']' is malformed, as a
+// log line with trailing data is (found by FuzzImport).
+func TestImportTrailingData(t *testing.T) {
+	for _, tail := range []string{"}", "]", " x", "{}"} {
+		p := Parser{conv: (&convSpec{FormatLangSmith, &Import{}}).converter()}
+		var b batch
+		p.importLine([]byte(`{"run_type":"tool","name":"refund","inputs":{"a":1}}`+tail), 3, &b)
+		if len(b.records) != 0 || len(b.malformed) != 1 || !strings.Contains(b.malformed[0].Error, "trailing data") {
+			t.Errorf("tail %q: %d calls, malformed %+v", tail, len(b.records), b.malformed)
+		}
+	}
+}
