@@ -141,11 +141,7 @@ func (e *env) open(f *dbFlags, readOnly bool) (*ingest.DB, error) {
 		return nil, err
 	}
 	db.Import = im
-	if os.Getenv("IDEMAUDIT_TIMING") != "" { // for performance work
-		db.Timing = func(step string, d time.Duration) {
-			fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs)\n", step, d.Seconds(), time.Since(processStart).Seconds())
-		}
-	}
+	db.Timing = e.timing()
 	if cfg == nil {
 		return db, nil // prune: fingerprints are not touched
 	}
@@ -207,11 +203,21 @@ func (f *reportFlags) check() error {
 // processStart is when the process started, for IDEMAUDIT_TIMING.
 var processStart = time.Now()
 
-// timed prints how long a step took since start, for performance work
-// (IDEMAUDIT_TIMING).
+// timing prints how long each step took, and when it ended, on stderr when
+// IDEMAUDIT_TIMING is set (for performance work); else it is nil.
+func (e *env) timing() func(step string, d time.Duration) {
+	if os.Getenv("IDEMAUDIT_TIMING") == "" {
+		return nil
+	}
+	return func(step string, d time.Duration) {
+		fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs)\n", step, d.Seconds(), time.Since(processStart).Seconds())
+	}
+}
+
+// timed reports the time since start as step, when timing is on.
 func (e *env) timed(step string, start time.Time) {
-	if os.Getenv("IDEMAUDIT_TIMING") != "" {
-		fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs)\n", step, time.Since(start).Seconds(), time.Since(processStart).Seconds())
+	if t := e.timing(); t != nil {
+		t(step, time.Since(start))
 	}
 }
 
@@ -220,11 +226,7 @@ func (e *env) timed(step string, start time.Time) {
 func (e *env) analyse(f *reportFlags, db *ingest.DB, o rules.Options) (*rules.Result, error) {
 	o.Window, o.Baseline = f.window, f.base
 	o.Config, o.QuietRejections = db.Config, f.quietRej
-	if os.Getenv("IDEMAUDIT_TIMING") != "" { // for performance work
-		o.Timing = func(step string, d time.Duration) {
-			fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs)\n", step, d.Seconds(), time.Since(processStart).Seconds())
-		}
-	}
+	o.Timing = e.timing()
 	if rule := os.Getenv("IDEMAUDIT_EXPLAIN"); rule != "" { // for performance work
 		o.Explain = func(id, query string) error {
 			if id != rule {
