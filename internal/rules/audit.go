@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -217,23 +218,29 @@ func sortFindings(fs []Finding, ruleIdx map[string]int) {
 			return a.Severity > b.Severity
 		}
 		ca, cb := first(a), first(b)
-		if c := compareTS(ca.TS, cb.TS); c != 0 {
+		if c := compareCalls(&ca, &cb); c != 0 {
 			return c < 0
-		}
-		if ca.Source != cb.Source {
-			return ca.Source < cb.Source
-		}
-		if ca.Line != cb.Line {
-			return ca.Line < cb.Line
-		}
-		if ca.Pos != cb.Pos {
-			return ca.Pos < cb.Pos
 		}
 		if ruleIdx[a.Rule] != ruleIdx[b.Rule] {
 			return ruleIdx[a.Rule] < ruleIdx[b.Rule]
 		}
 		return a.ActionType < b.ActionType
 	})
+}
+
+// compareCalls orders calls by time (a missing one last), then source,
+// line and place on the line.
+func compareCalls(a, b *Call) int {
+	if c := compareTS(a.TS, b.TS); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Source, b.Source); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Line, b.Line); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Pos, b.Pos)
 }
 
 // compareTS orders timestamps with a missing one last.

@@ -171,19 +171,7 @@ func compCalls(f *Finding) []Call {
 }
 
 func sortCalls(cs []Call) {
-	sort.SliceStable(cs, func(i, j int) bool {
-		a, b := &cs[i], &cs[j]
-		if c := compareTS(a.TS, b.TS); c != 0 {
-			return c < 0
-		}
-		if a.Source != b.Source {
-			return a.Source < b.Source
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Pos < b.Pos
-	})
+	sort.SliceStable(cs, func(i, j int) bool { return compareCalls(&cs[i], &cs[j]) < 0 })
 }
 
 // selectCalls reads the audited calls matching one condition, in time order.
