@@ -21,7 +21,7 @@ import (
 // SchemaVersion is the layout this build reads and writes. Version 1 (the
 // first release: sources without segments) is migrated on open; a newer
 // version is refused.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // schema is the database every other package reads. ts is nanoseconds since
 // the epoch (UTC), so window arithmetic is integer arithmetic and sub-
@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS sources (
 	format      VARCHAR DEFAULT 'jsonl', -- jsonl, otlp, langfuse, langsmith, openai-agents (see Format)
 	collapsed   BIGINT  DEFAULT 0, -- telemetry duplicates dropped: records of a (trace, span) already read
 	skipped     BIGINT  DEFAULT 0, -- records of a trace export that are no tool call (LLM spans, reads are kept)
-	import_settings VARCHAR        -- how it was read (--map, --key-path, ...; see Import.Settings); NULL: the defaults
+	import_settings VARCHAR,       -- how it was read (--map, --key-path, ...; see Import.Settings); NULL: the defaults
+	head_hash   UUID               -- xxh3-128 of the source's first 64 KiB; NULL when shorter (or ingested before version 6)
 );
 CREATE TABLE IF NOT EXISTS calls (
 	source_id       INTEGER NOT NULL,
@@ -136,6 +137,11 @@ ALTER TABLE sources ADD COLUMN import_settings VARCHAR;`,
 	// them back.
 	4: "CREATE TABLE IF NOT EXISTS collapsed_calls AS SELECT * FROM calls LIMIT 0;\n" +
 		staleFingerprints("calls") + staleFingerprints("collapsed_calls"),
+	// version 6 keeps each segment's head hash, so a new file whose first
+	// 64 KiB match no known segment's is read once instead of hashed whole
+	// first. Older segments have none: a file as long as one of them is
+	// still hashed whole before it is read (slower, never wrong).
+	5: "ALTER TABLE sources ADD COLUMN IF NOT EXISTS head_hash UUID;",
 }
 
 // staleFingerprints is migration 4's statement for one table.

@@ -72,11 +72,12 @@ type known struct {
 	tailLine  sql.NullInt64 // its last line had no terminator: that line is re-read on growth
 	format    Format
 	settings  string
+	head      *duckdb.UUID // the source's first headSize bytes; nil: shorter, or not known
 }
 
 func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 	rows, err := d.Conn.QueryContext(ctx, `SELECT source_id, path, coalesce(abs_path, ''), safe_bytes, safe_hash,
-		safe_lines, end_bytes, end_hash, tail_line, coalesce(format, 'jsonl'), coalesce(import_settings, '') FROM sources ORDER BY source_id`)
+		safe_lines, end_bytes, end_hash, tail_line, coalesce(format, 'jsonl'), coalesce(import_settings, ''), head_hash FROM sources ORDER BY source_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -84,9 +85,13 @@ func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 	var out []known
 	for rows.Next() {
 		var k known
+		var head sql.Null[duckdb.UUID]
 		if err := rows.Scan(&k.id, &k.path, &k.absPath, &k.safeBytes, &k.safeHash, &k.safeLines,
-			&k.endBytes, &k.endHash, &k.tailLine, &k.format, &k.settings); err != nil {
+			&k.endBytes, &k.endHash, &k.tailLine, &k.format, &k.settings, &head); err != nil {
 			return nil, err
+		}
+		if head.Valid {
+			k.head = &head.V
 		}
 		out = append(out, k)
 	}
@@ -126,7 +131,7 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Bytes = scan.size
+	st.Bytes = max(scan.size, 0) // -1 after a partial scan: the parse pass counts
 	// this path read before with other import settings: read it anew
 	var drop []int32
 	for _, k := range []*known{scan.whole, scan.prefix} {
@@ -175,6 +180,12 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 	defer closeFn()
 	d.drop = drop
 	defer func() { d.drop = nil }()
+	if scan.partial {
+		// pass 1 read only the head, which no known segment shares: the
+		// content is new whatever follows, and is read to its end now
+		// (no duplicate either: the stream check below finds none)
+		return finishStream(d.ingest(ctx, st, abs, f, from, nil))
+	}
 	return d.ingest(ctx, st, abs, io.LimitReader(f, scan.size), from, &scan.hash)
 }
 
@@ -339,11 +350,11 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	safe := counted.safe
 	_, err = d.Conn.ExecContext(ctx, `INSERT INTO sources (source_id, path, abs_path, first_line, start_bytes,
 		lines, calls, malformed, safe_bytes, safe_hash, safe_lines, end_bytes, end_hash, tail_line, continues, ingested_at,
-		format, collapsed, skipped, import_settings)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		format, collapsed, skipped, import_settings, head_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, path, absPath, st.FirstLine, start, st.Lines, st.Calls, st.Malformed,
 		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, time.Now().UTC(),
-		string(st.Format), st.Collapsed, st.Skipped, nullable(d.Import.Settings(st.Format)))
+		string(st.Format), st.Collapsed, st.Skipped, nullable(d.Import.Settings(st.Format)), counted.headHash())
 	return st, err
 }
 

@@ -97,7 +97,14 @@ type countingReader struct {
 	n    int64
 	h    *xxh3.Hasher128
 	safe lineEnd
+	// head is the hash of the first headSize bytes, once that many were read
+	head    duckdb.UUID
+	hasHead bool
 }
+
+// headSize is how much of a source's beginning its head hash covers: a new
+// file whose head matches no known segment's is read once, not hashed first.
+const headSize = 64 << 10
 
 // lineEnd is the end of the last complete line: offset, hash of everything
 // before it, and the number of lines it closes.
@@ -116,6 +123,17 @@ func newCountingReader(r io.Reader) *countingReader {
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	b := p[:n]
+	if !c.hasHead && c.n+int64(n) >= headSize {
+		k := headSize - c.n
+		c.write(b[:k])
+		c.head, c.hasHead = c.sum(), true
+		b = b[k:]
+	}
+	c.write(b)
+	return n, err
+}
+
+func (c *countingReader) write(b []byte) {
 	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 		c.h.Write(b[:i+1])
 		c.safe = lineEnd{c.n + int64(i) + 1, c.sum(), c.safe.lines + int64(bytes.Count(b, []byte{'\n'}))}
@@ -123,8 +141,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	} else {
 		c.h.Write(b)
 	}
-	c.n += int64(n)
-	return n, err
+	c.n += int64(len(b))
+}
+
+// headHash is the hash of the first headSize bytes; nil (NULL) when the
+// content is shorter.
+func (c *countingReader) headHash() any {
+	if !c.hasHead {
+		return nil
+	}
+	return &c.head
 }
 
 // sum is the content hash of everything read so far.

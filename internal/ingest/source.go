@@ -11,15 +11,21 @@ import (
 
 // scanResult is what pass 1 learnt about a file's content.
 type scanResult struct {
-	size   int64
-	hash   duckdb.UUID
+	// partial: only the file's beginning was read, since its head matches
+	// no known segment long enough to need more (size and hash are unknown:
+	// the parse pass reads to the end and hashes)
+	partial bool
+	size    int64
+	hash    duckdb.UUID
 	whole  *known // a segment whose content is exactly this file's
 	prefix *known // the longest segment whose complete lines begin this file
 }
 
 // scanFile hashes a file's decompressed content, comparing the hash at every
 // offset where a known segment's complete lines end. It parses nothing, so
-// an unchanged file costs one read.
+// an unchanged file costs one read. It stops after the first headSize
+// bytes when no segment at least that long has the same head: a new file
+// is then read once, by the parse pass, not twice.
 func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, error) {
 	var res scanResult
 	f, closeFn, err := open(path, nil)
@@ -57,16 +63,7 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 	sort.Slice(marks, func(i, j int) bool { return marks[i] < marks[j] })
 	c := newCountingReader(f)
 	buf := make([]byte, 1<<20)
-	for _, m := range marks {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, m-c.n), buf); err != nil {
-			return res, readError(path, c, err)
-		}
-		if c.n < m {
-			break // the file is shorter than this mark
-		}
+	check := func(m int64) {
 		sum := c.sum()
 		for _, k := range tailOnly[m] {
 			if k.endHash == sum {
@@ -79,6 +76,34 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 				res.prefix = k
 			}
 		}
+	}
+	for _, m := range marks {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if m > headSize && c.n < headSize {
+			if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, headSize-c.n), buf); err != nil {
+				return res, readError(path, c, err)
+			}
+			if c.hasHead && !needsMore(segs, c.head) {
+				return partialScan(res, grownTail, c.n), nil
+			}
+		}
+		if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, m-c.n), buf); err != nil {
+			return res, readError(path, c, err)
+		}
+		if c.n < m {
+			break // the file is shorter than this mark
+		}
+		check(m)
+	}
+	if c.n < headSize {
+		if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, headSize-c.n), buf); err != nil {
+			return res, readError(path, c, err)
+		}
+	}
+	if c.hasHead && c.n == headSize && !needsMore(segs, c.head) {
+		return partialScan(res, grownTail, c.n), nil
 	}
 	for {
 		n, err := io.CopyBuffer(io.Discard, io.LimitReader(c, 64<<20), buf)
@@ -108,6 +133,29 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 		res.whole = res.prefix // nothing after the known lines
 	}
 	return res, nil
+}
+
+// needsMore reports whether a known segment could still be this file's
+// beginning or its whole content after its head matched: one as long as the
+// head with the same head hash, or without one (ingested before schema 6).
+// Shorter segments were checked exactly within the head.
+func needsMore(segs []known, head duckdb.UUID) bool {
+	for i := range segs {
+		k := &segs[i]
+		if k.endBytes >= headSize && (k.head == nil || *k.head == head) {
+			return true
+		}
+	}
+	return false
+}
+
+// partialScan is the result of a scan that stopped after n bytes, the head.
+func partialScan(res scanResult, grownTail *known, n int64) scanResult {
+	res.partial, res.size = true, -1
+	if res.prefix == nil && grownTail != nil && grownTail.endBytes < n {
+		res.prefix = grownTail
+	}
+	return res
 }
 
 // readError says where a source stopped being readable: nothing of it is kept.
