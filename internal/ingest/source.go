@@ -17,8 +17,8 @@ type scanResult struct {
 	partial bool
 	size    int64
 	hash    duckdb.UUID
-	whole  *known // a segment whose content is exactly this file's
-	prefix *known // the longest segment whose complete lines begin this file
+	whole   *known // a segment whose content is exactly this file's
+	prefix  *known // the longest segment whose complete lines begin this file
 }
 
 // scanFile hashes a file's decompressed content, comparing the hash at every
