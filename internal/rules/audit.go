@@ -88,9 +88,21 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if o.Explain != nil {
+		if err := o.Explain("candidates", candidateCalls); err != nil {
+			return nil, err
+		}
+	}
+	lap := time.Now()
+	if _, err := conn.ExecContext(ctx, candidateCalls); err != nil {
+		return nil, fmt.Errorf("candidate calls: %w", err)
+	}
+	if o.Timing != nil {
+		o.Timing("candidate calls", time.Since(lap))
+	}
 	res := &Result{Window: o.Window, Summary: Summary{FindingsBySeverity: map[Severity]int{}}, Periodic: o.Period != nil, Config: cfg.Path}
 	var all []Finding
-	lap := time.Now()
+	lap = time.Now()
 	timing := func(step string) {
 		if o.Timing != nil {
 			o.Timing(step, time.Since(lap))
@@ -255,6 +267,36 @@ func compareTS(a, b *time.Time) int {
 	}
 	return a.Compare(*b)
 }
+
+// candidateCalls keeps the calls the rules that compare calls with each
+// other can use at all: every call of an (action, key) used twice or more,
+// every keyed call whose args fingerprint occurs twice or more, every
+// keyless call whose fingerprint occurs twice or more (timed, of an action
+// that is not repeatable, as those rules ask). Counted on 64-bit hashes:
+// a collision only keeps more calls, so the set holds every call those
+// rules' exact groupings need, and each rule reads it instead of scanning
+// and grouping every call again. Most operations happen once: it is small.
+// Its columns are those the rules read.
+const candidateCalls = `CREATE OR REPLACE TEMP TABLE candidate_calls AS
+WITH h AS (
+    SELECT CASE WHEN idempotency_key IS NOT NULL THEN hash(action_type, idempotency_key) END AS kh,
+        CASE WHEN idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable THEN hash(fp) END AS fh,
+        CASE WHEN idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable THEN hash(args_fp) END AS ah
+    FROM audit_calls
+), twice_keys AS (
+    SELECT kh FROM h WHERE kh IS NOT NULL GROUP BY kh HAVING count(*) >= 2
+), twice_fps AS (
+    SELECT fh FROM h WHERE fh IS NOT NULL GROUP BY fh HAVING count(*) >= 2
+), twice_args AS (
+    SELECT ah FROM h WHERE ah IS NOT NULL GROUP BY ah HAVING count(*) >= 2
+)
+SELECT source_id, line, pos, path_rank, ts, action_type, idempotency_key, response_id, effect, outcome, repeatable, fp, args_fp
+FROM audit_calls
+WHERE CASE WHEN idempotency_key IS NOT NULL
+    THEN hash(action_type, idempotency_key) IN (SELECT kh FROM twice_keys)
+        OR (args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable AND hash(args_fp) IN (SELECT ah FROM twice_args))
+    ELSE fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable AND hash(fp) IN (SELECT fh FROM twice_fps)
+END`
 
 // A rule's query returns one row per evidence call: grp (the group's stable
 // identity), severity, action_type, idempotency_key, source_id, line, pos

@@ -9,13 +9,13 @@ WITH g0 AS ( -- keys with two response ids at all: few; only their calls need an
     -- only lets a few more calls through to the exact grouping below; two
     -- response ids of one key colliding (odds about 1 in 10^19) would hide it.
     SELECT hash(action_type, idempotency_key) AS h
-    FROM audit_calls
+    FROM candidate_calls
     WHERE idempotency_key IS NOT NULL
     GROUP BY h
     HAVING min(hash(response_id)) FILTER (WHERE response_id IS NOT NULL)
         <> max(hash(response_id)) FILTER (WHERE response_id IS NOT NULL)
 ), k AS (
-    SELECT a.* FROM audit_calls a SEMI JOIN g0 ON hash(a.action_type, a.idempotency_key) = g0.h
+    SELECT a.* FROM candidate_calls a SEMI JOIN g0 ON hash(a.action_type, a.idempotency_key) = g0.h
     WHERE a.idempotency_key IS NOT NULL
 ), g AS (
     SELECT action_type, idempotency_key

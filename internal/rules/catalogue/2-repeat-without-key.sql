@@ -13,13 +13,13 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
     -- than the fingerprint: a collision only lets a few more calls through to
     -- the exact partitions below (a chain of one call never fires).
     SELECT hash(fp) AS h
-    FROM audit_calls
+    FROM candidate_calls
     WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
     GROUP BY h
     HAVING count(*) >= 2
 ), k AS (
     SELECT source_id, line, pos, path_rank, ts, fp, response_id, action_type, outcome
-    FROM audit_calls a SEMI JOIN repeated r ON hash(a.fp) = r.h
+    FROM candidate_calls a SEMI JOIN repeated r ON hash(a.fp) = r.h
     WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), b AS (
     SELECT *,

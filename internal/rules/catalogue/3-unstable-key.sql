@@ -9,13 +9,13 @@ WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
     -- the fingerprint: a collision only lets a few more calls through to the
     -- exact partitions below (a chain of one call never fires).
     SELECT hash(args_fp) AS h
-    FROM audit_calls
+    FROM candidate_calls
     WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
     GROUP BY h
     HAVING count(*) >= 2
 ), k AS (
     SELECT source_id, line, pos, path_rank, ts, args_fp, idempotency_key, action_type, response_id, outcome
-    FROM audit_calls a SEMI JOIN rekeyed r ON hash(a.args_fp) = r.h
+    FROM candidate_calls a SEMI JOIN rekeyed r ON hash(a.args_fp) = r.h
     WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), b AS (
     SELECT *,

@@ -5,12 +5,12 @@
 WITH g0 AS ( -- grouped by a 64-bit hash of (action, key): cheap; a collision
     -- only lets more calls through to the exact grouping below
     SELECT hash(action_type, idempotency_key) AS h
-    FROM audit_calls
+    FROM candidate_calls
     WHERE idempotency_key IS NOT NULL
     GROUP BY h
     HAVING min(args_fp) <> max(args_fp) -- two distinct argument sets
 ), k AS (
-    SELECT a.* FROM audit_calls a SEMI JOIN g0 ON hash(a.action_type, a.idempotency_key) = g0.h
+    SELECT a.* FROM candidate_calls a SEMI JOIN g0 ON hash(a.action_type, a.idempotency_key) = g0.h
     WHERE a.idempotency_key IS NOT NULL
 ), g AS (
     SELECT action_type, idempotency_key,

@@ -8,7 +8,7 @@ WITH replayed AS ( -- only keys used twice can be replayed; grouped by a 64-bit
     -- hash of (action, key): a collision only lets more calls through to the
     -- exact partitions below
     SELECT hash(action_type, idempotency_key) AS h
-    FROM audit_calls
+    FROM candidate_calls
     WHERE idempotency_key IS NOT NULL
     GROUP BY h
     HAVING count(*) >= 2
@@ -18,7 +18,7 @@ WITH replayed AS ( -- only keys used twice can be replayed; grouped by a 64-bit
                      ORDER BY ts NULLS LAST, path_rank, line, pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) >= 1
             AND outcome <> 'rejected'
             AND effect IS NOT NULL AND lower(effect) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
-    FROM audit_calls a SEMI JOIN replayed r ON hash(a.action_type, a.idempotency_key) = r.h
+    FROM candidate_calls a SEMI JOIN replayed r ON hash(a.action_type, a.idempotency_key) = r.h
     WHERE a.idempotency_key IS NOT NULL
 ), g AS (
     SELECT action_type, idempotency_key
