@@ -16,11 +16,28 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 		untimedFrom = "(SELECT * FROM classified_calls WHERE NOT read_only)"
 	}
 	s := &res.Summary
-	err := conn.QueryRowContext(ctx, `SELECT count(*), count(idempotency_key),
-		count(*) FILTER (WHERE fp IS NULL), min(ts), max(ts),
-		(SELECT count(*) FROM `+untimedFrom+` WHERE ts IS NULL)
-		FROM period_calls`).Scan(&s.Calls, &s.KeyedCalls, &s.UnfingerprintedCalls, &minTS, &maxTS, &s.UntimedCalls)
-	if err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM `+untimedFrom+` WHERE ts IS NULL`).Scan(&s.UntimedCalls); err != nil {
+		return err
+	}
+	findings := map[string]int{}
+	for _, f := range res.Findings {
+		if !f.Suppressed {
+			findings[f.ActionType]++
+		}
+	}
+	// one pass over the period's calls: the totals are the actions' sums
+	var err error
+	if res.Actions, err = actionStats(ctx, conn, "SELECT * FROM period_calls", findings, func(calls, keyed, unfingerprinted int64, lo, hi sql.NullInt64) {
+		s.Calls += calls
+		s.KeyedCalls += keyed
+		s.UnfingerprintedCalls += unfingerprinted
+		if lo.Valid && (!minTS.Valid || lo.Int64 < minTS.Int64) {
+			minTS = lo
+		}
+		if hi.Valid && (!maxTS.Valid || hi.Int64 > maxTS.Int64) {
+			maxTS = hi
+		}
+	}); err != nil {
 		return err
 	}
 	if p := o.Period; p != nil {
@@ -33,15 +50,6 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 	} else if minTS.Valid {
 		a, b := time.Unix(0, minTS.Int64).UTC(), time.Unix(0, maxTS.Int64).UTC()
 		res.Period.Start, res.Period.End = &a, &b
-	}
-	findings := map[string]int{}
-	for _, f := range res.Findings {
-		if !f.Suppressed {
-			findings[f.ActionType]++
-		}
-	}
-	if res.Actions, err = actionStats(ctx, conn, "SELECT * FROM period_calls", findings); err != nil {
-		return err
 	}
 	for i := range res.Actions {
 		a := &res.Actions[i]
@@ -120,9 +128,13 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 // idempotency rubric: 0 no call keyed; 1 partly keyed, or keyed without
 // effects reported; 2 every call keyed and reporting an effect; 3 as 2
 // with no finding.
-func actionStats(ctx context.Context, conn *sql.Conn, calls string, findings map[string]int) ([]ActionStats, error) {
+// totals, when not nil, is also given each action's count of calls
+// without a fingerprint and its first and last time.
+func actionStats(ctx context.Context, conn *sql.Conn, calls string, findings map[string]int,
+	totals func(calls, keyed, unfingerprinted int64, minTS, maxTS sql.NullInt64)) ([]ActionStats, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT action_type, count(*), count(idempotency_key),
-		bool_and(effect IS NOT NULL) FROM (`+calls+`) GROUP BY action_type ORDER BY action_type`)
+		bool_and(effect IS NOT NULL), count(*) FILTER (WHERE fp IS NULL), min(ts), max(ts)
+		FROM (`+calls+`) GROUP BY action_type ORDER BY action_type`)
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +143,13 @@ func actionStats(ctx context.Context, conn *sql.Conn, calls string, findings map
 	for rows.Next() {
 		var a ActionStats
 		var allEffects bool
-		if err := rows.Scan(&a.ActionType, &a.Calls, &a.KeyedCalls, &allEffects); err != nil {
+		var unfingerprinted int64
+		var lo, hi sql.NullInt64
+		if err := rows.Scan(&a.ActionType, &a.Calls, &a.KeyedCalls, &allEffects, &unfingerprinted, &lo, &hi); err != nil {
 			return nil, err
+		}
+		if totals != nil {
+			totals(a.Calls, a.KeyedCalls, unfingerprinted, lo, hi)
 		}
 		a.KeyCoverage = float64(a.KeyedCalls) / float64(a.Calls)
 		a.Findings = findings[a.ActionType]
@@ -191,7 +208,7 @@ func trend(ctx context.Context, conn *sql.Conn, res *Result, o Options, all []Fi
 				findings[a]++
 			}
 		}
-		stats, err := actionStats(ctx, conn, where, findings)
+		stats, err := actionStats(ctx, conn, where, findings, nil)
 		if err != nil {
 			return err
 		}
