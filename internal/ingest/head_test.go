@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/zeebo/xxh3"
 )
@@ -134,4 +136,193 @@ func TestIngestBeyondHead(t *testing.T) {
 	if calls != 300+5+2+300+300+int64(strings.Count(exact, "\n")-1)+5+300 || calls != want {
 		t.Errorf("%d calls stored, sources count %d", calls, want)
 	}
+}
+
+// noDup checks the calls table holds want calls, no two alike, and the
+// sources count as many.
+func noDup(t *testing.T, d *DB, want int64) {
+	t.Helper()
+	var n, distinct, sum int64
+	if err := d.Conn.QueryRowContext(context.Background(), `SELECT count(*), count(DISTINCT (action_type, ts)),
+		(SELECT coalesce(sum(calls), 0) FROM sources) FROM calls`).Scan(&n, &distinct, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != distinct || n != want || sum != want {
+		t.Errorf("%d calls stored (%d distinct, sources say %d), want %d", n, distinct, sum, want)
+	}
+}
+
+func mustIngest(t *testing.T, d *DB, p string, want Status, first, calls int64) {
+	t.Helper()
+	st, err := d.IngestFile(context.Background(), p)
+	if err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	if st.Status != want || st.FirstLine != first || st.Calls != calls {
+		t.Errorf("%s: %s from line %d, %d calls; want %s from %d, %d calls", p, st.Status, st.FirstLine, st.Calls, want, first, calls)
+	}
+}
+
+func longLine(a string, ts, n int) string {
+	return fmt.Sprintf(`{"action_type":%q,"ts":%d,"args":{"pad":%q}}`, a, ts, strings.Repeat("q", n))
+}
+
+// A file replaced between pass 1 and pass 2 (logs moved by a rotation
+// while idemaudit runs): pass 2 reads the file pass 1 opened, never a
+// path's new content unjudged, so known lines are not added again.
+func TestIngestReplacedBetweenPasses(t *testing.T) {
+	dir, d := t.TempDir(), openMem(t)
+	known := bigLines("a", 1794821400, 300)
+	mustIngest(t, d, write(t, dir, "app.jsonl.1", []byte(known)), StatusNew, 1, 300)
+	p := write(t, dir, "app.jsonl", []byte(bigLines("n", 1794822000, 300))) // a new head: pass 1 stops early
+	d.Timing = func(step string, _ time.Duration) {
+		if step == "ingest: known beginnings" { // between pass 1 and pass 2
+			// replaced by a rename, as rotation does (the old file stays open)
+			tmp := write(t, dir, "next.jsonl", []byte(known+bigLines("b", 1794821800, 2)))
+			if err := os.Rename(tmp, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mustIngest(t, d, p, StatusNew, 1, 300) // what pass 1 judged: the file it opened
+	d.Timing = nil
+	noDup(t, d, 600)
+	mustIngest(t, d, p, StatusContinues, 301, 2) // the new content, judged now
+	noDup(t, d, 602)
+}
+
+// A file truncated while pass 2 reads it (copytruncate) is refused whole.
+func TestIngestTruncatedWhileRead(t *testing.T) {
+	dir, d := t.TempDir(), openMem(t)
+	p := write(t, dir, "app.jsonl", []byte(bigLines("a", 1794821400, 300)))
+	d.Timing = func(step string, _ time.Duration) {
+		if step == "ingest: known beginnings" {
+			if err := os.Truncate(p, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_, err := d.IngestFile(context.Background(), p)
+	d.Timing = nil
+	if err == nil || !strings.Contains(err.Error(), "changed while being read") {
+		t.Fatalf("want a changed-while-read error, got %v", err)
+	}
+	noDup(t, d, 0)
+}
+
+func TestIngestHeadEdgeCases(t *testing.T) {
+	ctx := context.Background()
+	t.Run("unterminated last line crossing the head, completed", func(t *testing.T) {
+		dir, d := t.TempDir(), openMem(t)
+		body := bigLines("a", 1794821400, 200) // ~60 KiB
+		if len(body) >= headSize {
+			t.Fatal(len(body))
+		}
+		tl := longLine("t", 1794821700, 10000)
+		p := write(t, dir, "app.jsonl", []byte(body+tl))
+		mustIngest(t, d, p, StatusNew, 1, 201)
+		write(t, dir, "app.jsonl", []byte(body+tl+"\n"+bigLines("b", 1794821800, 3)))
+		mustIngest(t, d, p, StatusGrown, 201, 4)
+		noDup(t, d, 204)
+		mustIngest(t, d, p, StatusUnchanged, 1, 0)
+	})
+	t.Run("unterminated last line crossing the head, rewritten", func(t *testing.T) {
+		dir, d := t.TempDir(), openMem(t)
+		body := bigLines("a", 1794821400, 200)
+		p := write(t, dir, "app.jsonl", []byte(body+longLine("t", 1794821700, 10000)))
+		mustIngest(t, d, p, StatusNew, 1, 201)
+		write(t, dir, "app.jsonl", []byte(body+longLine("u", 1794821701, 9000)+"\n"+bigLines("b", 1794821800, 3)))
+		mustIngest(t, d, p, StatusGrown, 201, 4)
+		noDup(t, d, 204)
+		var stale int
+		d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM sources WHERE end_bytes < 65536 AND head_hash IS NOT NULL").Scan(&stale)
+		if stale != 0 {
+			t.Errorf("%d segments shorter than the head keep a head hash", stale)
+		}
+	})
+	t.Run("tail-only segment longer than the head", func(t *testing.T) {
+		dir, d := t.TempDir(), openMem(t)
+		tl := longLine("t", 1794821700, 70000)
+		p := write(t, dir, "app.jsonl", []byte(tl))
+		mustIngest(t, d, p, StatusNew, 1, 1)
+		write(t, dir, "app.jsonl", []byte(tl+"\n"+bigLines("b", 1794821800, 3)))
+		mustIngest(t, d, p, StatusGrown, 1, 4)
+		noDup(t, d, 4)
+	})
+	t.Run("tail-only segment shorter than the head, grown beyond it", func(t *testing.T) {
+		dir, d := t.TempDir(), openMem(t)
+		tl := longLine("t", 1794821700, 100)
+		p := write(t, dir, "app.jsonl", []byte(tl))
+		mustIngest(t, d, p, StatusNew, 1, 1)
+		write(t, dir, "app.jsonl", []byte(tl+"\n"+bigLines("b", 1794821800, 300)))
+		mustIngest(t, d, p, StatusGrown, 1, 301)
+		noDup(t, d, 301)
+	})
+	t.Run("short segment continued by a long copy, gzip", func(t *testing.T) {
+		dir, d := t.TempDir(), openMem(t)
+		short := bigLines("a", 1794821400, 20)
+		mustIngest(t, d, write(t, dir, "app.jsonl", []byte(short)), StatusNew, 1, 20)
+		long := short + bigLines("b", 1794821800, 300)
+		mustIngest(t, d, write(t, dir, "app.jsonl.1.gz", gz(t, []byte(long))), StatusContinues, 21, 300)
+		mustIngest(t, d, write(t, dir, "copy.jsonl", []byte(long)), StatusDuplicate, 1, 0)
+		noDup(t, d, 320)
+	})
+	t.Run("stdin then the file", func(t *testing.T) {
+		dir, d := t.TempDir(), openMem(t)
+		body := bigLines("a", 1794821400, 300)
+		if _, err := d.IngestReader(ctx, "-", strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+		mustIngest(t, d, write(t, dir, "app.jsonl", []byte(body)), StatusDuplicate, 1, 0)
+		mustIngest(t, d, write(t, dir, "app2.jsonl", []byte(body+bigLines("b", 1794821800, 2))), StatusContinues, 301, 2)
+		st, err := d.IngestReader(ctx, "-", strings.NewReader(body))
+		if err != nil || st.Status != StatusDuplicate {
+			t.Errorf("stdin again: %v %v", st.Status, err)
+		}
+		noDup(t, d, 302)
+	})
+	t.Run("exactly the head, unterminated at the boundary", func(t *testing.T) {
+		dir, d := t.TempDir(), openMem(t)
+		body := bigLines("a", 1794821400, 200)
+		tl := longLine("t", 1794821700, 0)
+		tl = tl[:len(tl)-2] + strings.Repeat(" ", headSize-len(body)-len(tl)) + "}}"
+		if len(body+tl) != headSize {
+			t.Fatal(len(body + tl))
+		}
+		p := write(t, dir, "app.jsonl", []byte(body+tl))
+		mustIngest(t, d, p, StatusNew, 1, 201)
+		mustIngest(t, d, p, StatusUnchanged, 1, 0)
+		write(t, dir, "app.jsonl", []byte(body+tl+"\n"+bigLines("b", 1794821800, 3)))
+		mustIngest(t, d, p, StatusGrown, 201, 4)
+		noDup(t, d, 204)
+	})
+	t.Run("JSON document beyond the head", func(t *testing.T) {
+		dir, d := t.TempDir(), openMem(t)
+		doc := "[" + strings.ReplaceAll(strings.TrimSuffix(bigLines("a", 1794821400, 300), "\n"), "\n", ",\n") + "]\n"
+		p := write(t, dir, "doc.json", []byte(doc))
+		mustIngest(t, d, p, StatusNew, 1, 300)
+		mustIngest(t, d, p, StatusUnchanged, 1, 0)
+		mustIngest(t, d, write(t, dir, "doc2.json", []byte(doc)), StatusDuplicate, 1, 0)
+		noDup(t, d, 300)
+	})
+	t.Run("read again with other settings after growing beyond the head", func(t *testing.T) {
+		dir, d := t.TempDir(), openMem(t)
+		short := strings.ReplaceAll(bigLines("a", 1794821400, 20), `"action_type"`, `"tool"`)
+		p := write(t, dir, "app.jsonl", []byte(short))
+		d.Import = &Import{}
+		if err := d.Import.AddMap("action_type=tool"); err != nil {
+			t.Fatal(err)
+		}
+		mustIngest(t, d, p, StatusNew, 1, 20)
+		write(t, dir, "app.jsonl", []byte(short+strings.ReplaceAll(bigLines("b", 1794821800, 300), `"action_type"`, `"tool"`)))
+		d.Import = &Import{}
+		if err := d.Import.AddMap("action_type=tool"); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Import.AddMap("session_id=args.i"); err != nil {
+			t.Fatal(err)
+		}
+		mustIngest(t, d, p, StatusReread, 1, 320)
+		noDup(t, d, 320)
+	})
 }

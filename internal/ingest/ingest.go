@@ -131,6 +131,9 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
+	if scan.rest != nil {
+		defer scan.rest.Close()
+	}
 	st.Bytes = max(scan.size, 0) // -1 after a partial scan: the parse pass counts
 	// this path read before with other import settings: read it anew
 	var drop []int32
@@ -171,6 +174,16 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 			}
 		}
 	}
+	d.drop = drop
+	defer func() { d.drop = nil }()
+	if scan.partial {
+		// Pass 1 read only the head, which no known segment shares: the
+		// content is new whatever follows. Pass 2 reads it to its end from
+		// the file pass 1 opened, so it parses what pass 1 judged (no
+		// duplicate either: the stream check in ingest finds none).
+		scan.rest.start(d.Progress)
+		return finishStream(d.ingest(ctx, st, abs, scan.rest, from, nil))
+	}
 	// Pass 2: read again, parsing only what is new, and check the content
 	// is the one pass 1 saw (a log being written is read up to that size).
 	f, closeFn, err := open(path, d.Progress)
@@ -178,14 +191,6 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 		return st, &InputError{path, err}
 	}
 	defer closeFn()
-	d.drop = drop
-	defer func() { d.drop = nil }()
-	if scan.partial {
-		// pass 1 read only the head, which no known segment shares: the
-		// content is new whatever follows, and is read to its end now
-		// (no duplicate either: the stream check below finds none)
-		return finishStream(d.ingest(ctx, st, abs, f, from, nil))
-	}
 	return d.ingest(ctx, st, abs, io.LimitReader(f, scan.size), from, &scan.hash)
 }
 
@@ -277,6 +282,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 				}
 			}
 			if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET tail_line = NULL, end_bytes = safe_bytes, end_hash = safe_hash,
+				head_hash = CASE WHEN safe_bytes >= `+fmt.Sprint(headSize)+` THEN head_hash END,
 				lines = lines - 1, calls = (SELECT count(*) FROM calls WHERE source_id = ?),
 				malformed = (SELECT count(*) FROM malformed WHERE source_id = ?) WHERE source_id = ?`, from.id, from.id, from.id); err != nil {
 				return st, err

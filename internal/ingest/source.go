@@ -1,9 +1,12 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -15,10 +18,15 @@ type scanResult struct {
 	// no known segment long enough to need more (size and hash are unknown:
 	// the parse pass reads to the end and hashes)
 	partial bool
-	size    int64
-	hash    duckdb.UUID
-	whole   *known // a segment whose content is exactly this file's
-	prefix  *known // the longest segment whose complete lines begin this file
+	// rest, after a partial scan, is the file's content from its first
+	// byte, read from the file pass 1 opened (the head it read, then the
+	// rest): pass 2 parses the very content pass 1 judged new. The caller
+	// closes it; its progress starts counting when pass 2 begins.
+	rest   *scanStream
+	size   int64
+	hash   duckdb.UUID
+	whole  *known // a segment whose content is exactly this file's
+	prefix *known // the longest segment whose complete lines begin this file
 }
 
 // scanFile hashes a file's decompressed content, comparing the hash at every
@@ -28,11 +36,35 @@ type scanResult struct {
 // is then read once, by the parse pass, not twice.
 func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, error) {
 	var res scanResult
-	f, closeFn, err := open(path, nil)
+	file, err := os.Open(path)
 	if err != nil {
 		return res, &InputError{path, err}
 	}
-	defer closeFn()
+	if fi, err := file.Stat(); err == nil && fi.IsDir() {
+		file.Close()
+		return res, &InputError{path, fmt.Errorf("%s is a directory", path)}
+	}
+	raw := &rawFile{file: file}
+	f, err := decompress(raw)
+	if err != nil {
+		file.Close()
+		return res, &InputError{path, err}
+	}
+	// the head is kept: a partial scan hands it to pass 2 with the rest
+	head := make([]byte, headSize)
+	nh, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		file.Close()
+		return res, readError(path, &countingReader{n: int64(nh)}, err)
+	}
+	head = head[:nh]
+	keep := false
+	defer func() {
+		if !keep {
+			file.Close()
+		}
+	}()
+	f = io.MultiReader(bytes.NewReader(head), f)
 	// the offsets to check, ascending; the empty beginning proves nothing
 	var marks []int64
 	byOffset := map[int64][]*known{}
@@ -86,7 +118,8 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 				return res, readError(path, c, err)
 			}
 			if c.hasHead && !needsMore(segs, c.head) {
-				return partialScan(res, grownTail, c.n), nil
+				keep = true
+				return partialScan(res, grownTail, c.n, raw, head, f), nil
 			}
 		}
 		if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, m-c.n), buf); err != nil {
@@ -103,7 +136,8 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 		}
 	}
 	if c.hasHead && c.n == headSize && !needsMore(segs, c.head) {
-		return partialScan(res, grownTail, c.n), nil
+		keep = true
+		return partialScan(res, grownTail, c.n, raw, head, f), nil
 	}
 	for {
 		n, err := io.CopyBuffer(io.Discard, io.LimitReader(c, 64<<20), buf)
@@ -149,14 +183,64 @@ func needsMore(segs []known, head duckdb.UUID) bool {
 	return false
 }
 
-// partialScan is the result of a scan that stopped after n bytes, the head.
-func partialScan(res scanResult, grownTail *known, n int64) scanResult {
+// partialScan is the result of a scan that stopped after n bytes, the
+// head; f is the content after it (the head was read through a
+// MultiReader whose first part is now spent).
+func partialScan(res scanResult, grownTail *known, n int64, raw *rawFile, head []byte, f io.Reader) scanResult {
 	res.partial, res.size = true, -1
 	if res.prefix == nil && grownTail != nil && grownTail.endBytes < n {
 		res.prefix = grownTail
 	}
+	res.rest = &scanStream{raw: raw, r: io.MultiReader(bytes.NewReader(head), f)}
 	return res
 }
+
+// rawFile is the file pass 1 opened, as the decompressor reads it.
+type rawFile struct {
+	file     *os.File
+	read     int64 // bytes read from the file
+	progress func(int64)
+}
+
+func (r *rawFile) Read(b []byte) (int, error) {
+	n, err := r.file.Read(b)
+	r.read += int64(n)
+	if r.progress != nil {
+		r.progress(int64(n))
+	}
+	return n, err
+}
+
+// scanStream is, after a partial scan, the file's whole decompressed
+// content for pass 2, from the file pass 1 opened. At its end it checks
+// the file was not truncated while being read (copytruncate rotation): a
+// file now shorter than what was read changed under the reader, and
+// nothing of it is kept.
+type scanStream struct {
+	raw *rawFile
+	r   io.Reader
+}
+
+func (s *scanStream) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if err == io.EOF {
+		if fi, serr := s.raw.file.Stat(); serr == nil && fi.Size() < s.raw.read {
+			return n, errors.New("changed while being read (truncated); run again")
+		}
+	}
+	return n, err
+}
+
+// start makes the stream report progress from now on, the bytes pass 1
+// read included.
+func (s *scanStream) start(progress func(int64)) {
+	if progress != nil {
+		progress(s.raw.read)
+		s.raw.progress = progress
+	}
+}
+
+func (s *scanStream) Close() error { return s.raw.file.Close() }
 
 // readError says where a source stopped being readable: nothing of it is kept.
 func readError(path string, c *countingReader, err error) error {
