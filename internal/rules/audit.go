@@ -439,7 +439,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
        c.path, c.line, c.pos, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
        c.effect, c.session_id, c.args_fp::VARCHAR, c.outcome, c.span_id, c.run_id, c.duration_ms
 FROM rule_rows r JOIN audit_calls c USING (source_id, line, pos)
-ORDER BY r.rule_no, r.grp, c.ts NULLS LAST, c.path_rank, c.line, c.pos`)
+ORDER BY r.rule_no, r.grp, c.ts NULLS LAST, c.path_rank, c.line, c.pos, c.source_id`)
 	if err != nil {
 		return nil, err
 	}

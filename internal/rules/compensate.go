@@ -73,7 +73,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 			c.status, c.status_num, c.effect, c.session_id, c.outcome, c.span_id, c.run_id, c.duration_ms
 		FROM m JOIN audit_calls c USING (source_id, line, pos)
 		WHERE c.outcome = 'applied' AND c.ts IS NOT NULL
-		ORDER BY c.ts, c.path_rank, c.line, c.pos, m.s`)
+		ORDER BY c.ts, c.path_rank, c.line, c.pos, c.source_id, m.s`)
 	if err != nil {
 		return err
 	}

@@ -182,7 +182,7 @@ func selectCalls(ctx context.Context, conn *sql.Conn, where, arg string) ([]Call
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT path, line, pos, ts, action_type, idempotency_key, response_id, status, status_num,
 		effect, session_id, span_id, run_id, duration_ms, outcome
-		FROM audit_calls WHERE `+where+` ORDER BY ts NULLS LAST, path_rank, line, pos LIMIT `+fmt.Sprint(MaxExplainCalls), arg)
+		FROM audit_calls WHERE `+where+` ORDER BY ts NULLS LAST, path_rank, line, pos, source_id LIMIT `+fmt.Sprint(MaxExplainCalls), arg)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -24,10 +24,10 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
-    FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path_rank, line, pos)
+    FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path_rank, line, pos, source_id)
 ), c AS (
     SELECT *,
-        sum(brk) OVER (PARTITION BY fp ORDER BY ts, path_rank, line, pos ROWS UNBOUNDED PRECEDING) AS chain
+        sum(brk) OVER (PARTITION BY fp ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), g AS (
     SELECT fp, chain,

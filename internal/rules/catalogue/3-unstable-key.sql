@@ -20,10 +20,10 @@ WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
-    FROM k WINDOW w AS (PARTITION BY args_fp ORDER BY ts, path_rank, line, pos)
+    FROM k WINDOW w AS (PARTITION BY args_fp ORDER BY ts, path_rank, line, pos, source_id)
 ), c AS (
     SELECT *,
-        sum(brk) OVER (PARTITION BY args_fp ORDER BY ts, path_rank, line, pos ROWS UNBOUNDED PRECEDING) AS chain
+        sum(brk) OVER (PARTITION BY args_fp ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), g AS (
     SELECT args_fp, chain,
