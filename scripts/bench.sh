@@ -68,7 +68,12 @@ if [ ! -f $p/.done ]; then
 	awk 'BEGIN { for (i = 0; i < 1000000; i++) printf "{\"ts\":%d,\"action_type\":\"post\",\"session_id\":\"s\",\"response_id\":\"r%d\"}\n", 1794787200 + i, i }' > $p/one-session.jsonl
 	touch $p/.done
 fi
-for f in one-key one-session; do
+if [ ! -f $p/one-action.jsonl ]; then # half keyed, half keyless: missing-key's one group of 5M calls
+	awk 'BEGIN { for (i = 0; i < 10000000; i++) { k = (i % 2) ? "" : sprintf(",\"idempotency_key\":\"k%d\"", i)
+		printf "{\"ts\":%.0f,\"action_type\":\"send\"%s,\"response_id\":\"r%d\",\"args\":{\"n\":%d}}\n", 1794787200000 + i, k, i, i } }' > $p/one-action.tmp
+	mv $p/one-action.tmp $p/one-action.jsonl
+fi
+for f in one-key one-session one-action; do
 	n=$(wc -l < $p/$f.jsonl)
 	mb=$(du -m $p/$f.jsonl | cut -f1)
 	rows+=("$(measure "audit: $f.jsonl (one group)" "$n" "$mb" 0 $BIN audit -q -f json -o /dev/null $p/$f.jsonl)")
