@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzCanonicalArgs$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzIdentityPaths$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzIngestSequence$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/report -run '^$$' -fuzz '^FuzzEscaping$$' -fuzztime $(FUZZTIME)
 
 clean:
