@@ -326,3 +326,32 @@ func TestIngestHeadEdgeCases(t *testing.T) {
 		noDup(t, d, 320)
 	})
 }
+
+// A new file that grows between pass 1 and pass 2 (a log being written):
+// pass 2 reads it to its end, an open last line included, and the next
+// ingest resumes where it stopped.
+func TestIngestGrowsBetweenPasses(t *testing.T) {
+	dir, d := t.TempDir(), openMem(t)
+	body := bigLines("a", 1794821400, 300)
+	p := write(t, dir, "app.jsonl", []byte(body))
+	more := bigLines("b", 1794821800, 3) + longLine("c", 1794821900, 10)
+	d.Timing = func(step string, _ time.Duration) {
+		if step == "ingest: known beginnings" {
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(more)
+			f.Close()
+		}
+	}
+	mustIngest(t, d, p, StatusNew, 1, 304)
+	d.Timing = nil
+	noDup(t, d, 304)
+	mustIngest(t, d, p, StatusUnchanged, 1, 0)
+	f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("\n" + bigLines("d", 1794822000, 2))
+	f.Close()
+	mustIngest(t, d, p, StatusGrown, 304, 3) // the open line again, whole, and two more
+	noDup(t, d, 306)
+}
