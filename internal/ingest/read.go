@@ -53,6 +53,16 @@ type Malformed struct {
 // open returns the decompressed stream of a file; progress, when set, is
 // told how many bytes of the file itself were read.
 func open(path string, progress func(int64)) (io.Reader, func() error, error) {
+	raw, r, err := openRaw(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw.progress = progress
+	return r, raw.file.Close, nil
+}
+
+// openRaw opens a file and its decompressed stream.
+func openRaw(path string) (*rawFile, io.Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -61,16 +71,30 @@ func open(path string, progress func(int64)) (io.Reader, func() error, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s is a directory", path)
 	}
-	var raw io.Reader = f
-	if progress != nil {
-		raw = progressReader{f, progress}
-	}
+	raw := &rawFile{file: f}
 	r, err := decompress(raw)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
 	}
-	return r, f.Close, nil
+	return raw, r, nil
+}
+
+// rawFile is a file as its decompressor reads it: it counts the bytes read
+// and tells progress, when set.
+type rawFile struct {
+	file     *os.File
+	read     int64
+	progress func(int64)
+}
+
+func (r *rawFile) Read(b []byte) (int, error) {
+	n, err := r.file.Read(b)
+	r.read += int64(n)
+	if r.progress != nil {
+		r.progress(int64(n))
+	}
+	return n, err
 }
 
 // decompress detects gzip by its magic bytes, so a .gz file, a misnamed one
@@ -347,17 +371,6 @@ func parseAll(ctx context.Context, r io.Reader, first int64, t *tail, cfg *confi
 		return err
 	}
 	return <-splitErr
-}
-
-type progressReader struct {
-	r    io.Reader
-	tell func(int64)
-}
-
-func (p progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.tell(int64(n))
-	return n, err
 }
 
 // chunkPool recycles chunk buffers: a file is read through a few of them

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -36,34 +35,23 @@ type scanResult struct {
 // is then read once, by the parse pass, not twice.
 func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, error) {
 	var res scanResult
-	file, err := os.Open(path)
+	raw, f, err := openRaw(path)
 	if err != nil {
 		return res, &InputError{path, err}
 	}
-	if fi, err := file.Stat(); err == nil && fi.IsDir() {
-		file.Close()
-		return res, &InputError{path, fmt.Errorf("%s is a directory", path)}
-	}
-	raw := &rawFile{file: file}
-	f, err := decompress(raw)
-	if err != nil {
-		file.Close()
-		return res, &InputError{path, err}
-	}
+	keep := false // a partial scan hands the open file to pass 2
+	defer func() {
+		if !keep {
+			raw.file.Close()
+		}
+	}()
 	// the head is kept: a partial scan hands it to pass 2 with the rest
 	head := make([]byte, headSize)
 	nh, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		file.Close()
 		return res, readError(path, &countingReader{n: int64(nh)}, err)
 	}
 	head = head[:nh]
-	keep := false
-	defer func() {
-		if !keep {
-			file.Close()
-		}
-	}()
 	f = io.MultiReader(bytes.NewReader(head), f)
 	// the offsets to check, ascending; the empty beginning proves nothing
 	var marks []int64
@@ -109,35 +97,47 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 			}
 		}
 	}
+	advance := func(to int64) error {
+		if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, to-c.n), buf); err != nil {
+			return readError(path, c, err)
+		}
+		return nil
+	}
+	// headDone reads up to the end of the head and reports whether no known
+	// segment needs more of the file
+	headDone := func() (bool, error) {
+		if err := advance(headSize); err != nil {
+			return false, err
+		}
+		return c.hasHead && c.n == headSize && !needsMore(segs, c.head), nil
+	}
 	for _, m := range marks {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		if m > headSize && c.n < headSize {
-			if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, headSize-c.n), buf); err != nil {
-				return res, readError(path, c, err)
-			}
-			if c.hasHead && !needsMore(segs, c.head) {
+			if done, err := headDone(); err != nil {
+				return res, err
+			} else if done {
 				keep = true
 				return partialScan(res, grownTail, c.n, raw, head, f), nil
 			}
 		}
-		if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, m-c.n), buf); err != nil {
-			return res, readError(path, c, err)
+		if err := advance(m); err != nil {
+			return res, err
 		}
 		if c.n < m {
 			break // the file is shorter than this mark
 		}
 		check(m)
 	}
-	if c.n < headSize {
-		if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, headSize-c.n), buf); err != nil {
-			return res, readError(path, c, err)
+	if c.n <= headSize {
+		if done, err := headDone(); err != nil {
+			return res, err
+		} else if done {
+			keep = true
+			return partialScan(res, grownTail, c.n, raw, head, f), nil
 		}
-	}
-	if c.hasHead && c.n == headSize && !needsMore(segs, c.head) {
-		keep = true
-		return partialScan(res, grownTail, c.n, raw, head, f), nil
 	}
 	for {
 		n, err := io.CopyBuffer(io.Discard, io.LimitReader(c, 64<<20), buf)
@@ -193,22 +193,6 @@ func partialScan(res scanResult, grownTail *known, n int64, raw *rawFile, head [
 	}
 	res.rest = &scanStream{raw: raw, r: io.MultiReader(bytes.NewReader(head), f)}
 	return res
-}
-
-// rawFile is the file pass 1 opened, as the decompressor reads it.
-type rawFile struct {
-	file     *os.File
-	read     int64 // bytes read from the file
-	progress func(int64)
-}
-
-func (r *rawFile) Read(b []byte) (int, error) {
-	n, err := r.file.Read(b)
-	r.read += int64(n)
-	if r.progress != nil {
-		r.progress(int64(n))
-	}
-	return n, err
 }
 
 // scanStream is, after a partial scan, the file's whole decompressed
