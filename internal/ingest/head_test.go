@@ -355,3 +355,24 @@ func TestIngestGrowsBetweenPasses(t *testing.T) {
 	mustIngest(t, d, p, StatusGrown, 304, 3) // the open line again, whole, and two more
 	noDup(t, d, 306)
 }
+
+// Progress is told every byte of a file pass 2 reads, whether pass 1
+// handed it over (a new file) or pass 2 opened it again (a grown one).
+func TestIngestProgressCountsEveryByte(t *testing.T) {
+	dir, d := t.TempDir(), openMem(t)
+	var told int64
+	d.Progress = func(n int64) { told += n }
+	body := bigLines("a", 1794821400, 300)
+	p := write(t, dir, "app.jsonl", []byte(body))
+	mustIngest(t, d, p, StatusNew, 1, 300)
+	if told != int64(len(body)) {
+		t.Errorf("new file: progress told %d bytes of %d", told, len(body))
+	}
+	told = 0
+	body += bigLines("b", 1794821800, 3)
+	write(t, dir, "app.jsonl", []byte(body))
+	mustIngest(t, d, p, StatusGrown, 301, 3)
+	if told != int64(len(body)) {
+		t.Errorf("grown file: progress told %d bytes of %d", told, len(body))
+	}
+}

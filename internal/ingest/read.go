@@ -53,16 +53,16 @@ type Malformed struct {
 // open returns the decompressed stream of a file; progress, when set, is
 // told how many bytes of the file itself were read.
 func open(path string, progress func(int64)) (io.Reader, func() error, error) {
-	raw, r, err := openRaw(path)
+	raw, r, err := openRaw(path, progress)
 	if err != nil {
 		return nil, nil, err
 	}
-	raw.progress = progress
 	return r, raw.file.Close, nil
 }
 
-// openRaw opens a file and its decompressed stream.
-func openRaw(path string) (*rawFile, io.Reader, error) {
+// openRaw opens a file and its decompressed stream; progress, when set, is
+// told every byte read from the file, the decompressor's first look included.
+func openRaw(path string, progress func(int64)) (*rawFile, io.Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -71,7 +71,7 @@ func openRaw(path string) (*rawFile, io.Reader, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s is a directory", path)
 	}
-	raw := &rawFile{file: f}
+	raw := &rawFile{file: f, progress: progress}
 	r, err := decompress(raw)
 	if err != nil {
 		f.Close()

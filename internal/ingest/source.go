@@ -35,7 +35,7 @@ type scanResult struct {
 // is then read once, by the parse pass, not twice.
 func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, error) {
 	var res scanResult
-	raw, f, err := openRaw(path)
+	raw, f, err := openRaw(path, nil) // progress starts with pass 2 (scanStream.start)
 	if err != nil {
 		return res, &InputError{path, err}
 	}
