@@ -241,6 +241,12 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("prepare database %s: %w", displayDB(path), err)
 		}
 	}
+	if !o.ReadOnly {
+		if err := registerFeedFunc(d.Conn); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("prepare database %s: %w", displayDB(path), err)
+		}
+	}
 	prepare := d.prepare
 	if o.ReadOnly {
 		prepare = d.checkVersion

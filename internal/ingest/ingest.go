@@ -225,18 +225,26 @@ func (d *DB) IngestReader(ctx context.Context, name string, r io.Reader) (Stats,
 // start) in one transaction. want, when set, is the content hash pass 1 saw.
 func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, from *known, want *duckdb.UUID) (_ Stats, err error) {
 	path := st.Source
+	// a statement interrupted by the caller's cancellation says so
+	cancelled := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
 	if _, err := d.Conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return st, err
+		return st, cancelled(err)
 	}
 	defer func() {
 		if err != nil {
+			err = cancelled(err)
 			d.Conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 			return
 		}
 		t0 := time.Now()
 		defer d.timed("ingest: commit", t0)
 		if _, cerr := d.Conn.ExecContext(ctx, "COMMIT"); cerr != nil {
-			err = cerr
+			err = cancelled(cerr)
 			d.Conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
@@ -384,22 +392,26 @@ func isDBError(err error) bool {
 	return errors.As(err, &e)
 }
 
-func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, path string, first int64, known Format, tl *tail, st *Stats) (lay layout, _ error) {
-	return lay, d.Conn.Raw(func(raw any) error {
-		conn := raw.(driver.Conn)
-		var apps []*duckdb.Appender
-		for _, table := range []string{"calls", "malformed", "arg_strings"} {
-			a, err := duckdb.NewAppenderFromConn(conn, "", table)
-			if err != nil {
-				for _, o := range apps {
-					o.Close()
-				}
-				return dbError{err}
-			}
-			apps = append(apps, a)
-		}
-		calls, bad, strs := apps[0], apps[1], apps[2]
-		row := make([]driver.Value, 18)
+func (d *DB) appendAll(parent context.Context, id int32, src io.Reader, path string, first int64, known Format, tl *tail, st *Stats) (lay layout, _ error) {
+	// The feed's insert runs on DuckDB's threads in any order: the calls
+	// table keeps no order (every query orders by line).
+	if _, err := d.Conn.ExecContext(parent, "SET preserve_insertion_order = false"); err != nil {
+		return lay, dbError{err}
+	}
+	defer d.Conn.ExecContext(context.WithoutCancel(parent), "RESET preserve_insertion_order")
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	f := &feed{ctx: ctx, id: id, ch: make(chan batch, 4)}
+	token, unregister := registerFeed(f)
+	defer unregister()
+	// Malformed lines and args strings wait in pend for their own tables,
+	// written between inserts: at most maxPending bytes of them end one.
+	var pend pending
+	paused := make(chan bool)       // the feed closed: true when the source is read
+	resume := make(chan chan batch) // the next insert's feed
+	var perr error
+	go func() {
+		cur := f.ch
 		var err error
 		lay, err = readSource(ctx, src, path, first, tl, d.Config, false, d.Import, known, func(b batch) error {
 			st.Lines += b.lines
@@ -413,75 +425,139 @@ func (d *DB) appendAll(ctx context.Context, id int32, src io.Reader, path string
 			st.Calls += int64(len(b.records))
 			st.Malformed += int64(len(b.malformed))
 			for i := range b.records {
-				r := &b.records[i]
-				pos := int32(0)
-				if b.pos != nil {
-					pos = b.pos[i]
-				}
-				fillRow(row, id, b.lineNos[i], pos, r)
-				if err := calls.AppendRow(row...); err != nil {
-					return dbError{err}
-				}
-				if r.ArgStrings != "" {
-					if err := strs.AppendRow(id, b.lineNos[i], r.ArgStrings, pos); err != nil {
-						return dbError{err}
+				if s := b.records[i].ArgStrings; s != "" {
+					pos := int32(0)
+					if b.pos != nil {
+						pos = b.pos[i]
 					}
+					pend.strs = append(pend.strs, argStrings{b.lineNos[i], s, pos})
+					pend.bytes += len(s) + 32
 				}
 			}
 			for _, m := range b.malformed {
 				if len(st.MalformedAt) < 10 {
 					st.MalformedAt = append(st.MalformedAt, m.Line)
 				}
-				if err := bad.AppendRow(id, m.Line, m.Error); err != nil {
-					return dbError{err}
+				pend.bad = append(pend.bad, m)
+				pend.bytes += len(m.Error) + 32
+			}
+			if len(b.records) > 0 {
+				select {
+				case cur <- b:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			if pend.bytes >= maxPending {
+				close(cur)
+				paused <- false
+				select {
+				case cur = <-resume:
+				case <-ctx.Done():
+					cur = nil
+					return ctx.Err()
 				}
 			}
 			return nil
 		})
-		// Close flushes; after a failure the transaction is rolled back anyway.
-		var cerr error
-		for _, a := range apps {
-			if e := a.Close(); e != nil && cerr == nil {
-				cerr = e
+		perr = err
+		if cur != nil {
+			close(cur)
+		}
+		paused <- true
+	}()
+	// stop ends the reader, waiting is over: err, or the caller's
+	// cancellation, is the outcome
+	stop := func(done bool, err error) (layout, error) {
+		cancel()
+		for !done {
+			done = <-paused
+		}
+		if parent.Err() != nil {
+			return lay, parent.Err()
+		}
+		return lay, err
+	}
+	insert := fmt.Sprintf("INSERT INTO calls BY NAME SELECT * FROM %s(%d)", feedFunc, token)
+	for {
+		if _, err := d.Conn.ExecContext(ctx, insert); err != nil {
+			return stop(false, dbError{err})
+		}
+		done := <-paused
+		// the reader waits: pend is ours
+		if err := d.appendPending(id, &pend); err != nil {
+			return stop(done, dbError{err})
+		}
+		if done {
+			return lay, perr
+		}
+		f.ch = make(chan batch, 4)
+		select {
+		case resume <- f.ch:
+		case <-ctx.Done():
+			return stop(false, ctx.Err())
+		}
+	}
+}
+
+// maxPending bounds the malformed lines and args strings held back while
+// calls are inserted (a file of garbage is millions of malformed lines).
+var maxPending = 8 << 20
+
+type pending struct {
+	bad   []Malformed
+	strs  []argStrings
+	bytes int
+}
+
+type argStrings struct {
+	line    int64
+	strings string
+	pos     int32
+}
+
+// appendPending writes the malformed lines and args strings held back
+// and empties p.
+func (d *DB) appendPending(id int32, p *pending) error {
+	if len(p.bad) == 0 && len(p.strs) == 0 {
+		return nil
+	}
+	err := d.Conn.Raw(func(raw any) error {
+		conn := raw.(driver.Conn)
+		if len(p.bad) > 0 {
+			a, err := duckdb.NewAppenderFromConn(conn, "", "malformed")
+			if err != nil {
+				return err
+			}
+			for _, m := range p.bad {
+				if err := a.AppendRow(id, m.Line, m.Error); err != nil {
+					a.Close()
+					return err
+				}
+			}
+			if err := a.Close(); err != nil {
+				return err
 			}
 		}
-		if err != nil {
-			return err
-		}
-		if cerr != nil {
-			return dbError{cerr}
+		if len(p.strs) > 0 {
+			a, err := duckdb.NewAppenderFromConn(conn, "", "arg_strings")
+			if err != nil {
+				return err
+			}
+			for _, s := range p.strs {
+				if err := a.AppendRow(id, s.line, s.strings, s.pos); err != nil {
+					a.Close()
+					return err
+				}
+			}
+			if err := a.Close(); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
-}
-
-func fillRow(row []driver.Value, id int32, line int64, pos int32, r *Record) {
-	row[0], row[1], row[16], row[17] = id, line, pos, nullable(r.Parent)
-	row[2] = nil
-	if r.HasTS {
-		row[2] = r.TS
-	}
-	row[3] = r.Action
-	row[4] = nullable(r.Key)
-	row[5] = nullable(r.Response)
-	row[6] = nullable(r.Session)
-	row[7] = nullable(r.Trace)
-	row[8] = nullable(r.Span)
-	row[9] = nullable(r.Run)
-	row[10] = nullable(r.Status)
-	row[11] = r.StatusNum
-	row[12] = nullable(r.Effect)
-	row[13] = nil
-	if r.HasDuration {
-		row[13] = r.Duration
-	}
-	row[14], row[15] = nil, nil
-	if r.HasFP {
-		row[14] = duckdb.UUID(r.FP)
-	}
-	if r.HasArgs {
-		row[15] = duckdb.UUID(r.ArgsFP)
-	}
+	*p = pending{bad: p.bad[:0], strs: p.strs[:0]}
+	return err
 }
 
 func nullable(s string) driver.Value {
