@@ -159,6 +159,7 @@ type DB struct {
 	connector *duckdb.Connector
 	Conn      *sql.Conn
 	spill     string // a private temp directory to remove on Close
+	threads   int    // DuckDB's threads: the feed's insert runs on them all
 	// Progress, when set, is told as bytes of a file are parsed (files
 	// already ingested are only hashed and do not report).
 	Progress func(n int64)
@@ -242,6 +243,12 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 		}
 	}
 	if !o.ReadOnly {
+		// the feed runs on as many threads as DuckDB has (a table
+		// function asks for them: its default is one)
+		if err := d.Conn.QueryRowContext(ctx, "SELECT current_setting('threads')").Scan(&d.threads); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("prepare database %s: %w", displayDB(path), err)
+		}
 		if err := registerFeedFunc(d.Conn); err != nil {
 			d.Close()
 			return nil, fmt.Errorf("prepare database %s: %w", displayDB(path), err)

@@ -26,9 +26,10 @@ const feedFunc = "idemaudit_feed"
 // A feed carries the batches of one round of one source's ingest to the
 // INSERT reading it.
 type feed struct {
-	ctx context.Context
-	id  int32 // the source id stored with every call
-	ch  chan batch
+	ctx     context.Context
+	id      int32 // the source id stored with every call
+	ch      chan batch
+	threads int // how many DuckDB threads fill chunks
 }
 
 var (
@@ -107,7 +108,8 @@ type feedSource struct {
 func (s feedSource) ColumnInfos() []duckdb.ColumnInfo     { return feedColumns }
 func (s feedSource) Cardinality() *duckdb.CardinalityInfo { return nil }
 func (s feedSource) Init() duckdb.ParallelTableSourceInfo {
-	return duckdb.ParallelTableSourceInfo{} // DuckDB's threads
+	// MaxThreads 0 would be one thread, not DuckDB's default
+	return duckdb.ParallelTableSourceInfo{MaxThreads: max(s.f.threads, 1)}
 }
 
 // feedState is one DuckDB thread's batch in progress.

@@ -7,8 +7,11 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/idemaudit/idemaudit/internal/config"
 )
@@ -128,3 +131,150 @@ func TestIngestFeedCancelled(t *testing.T) {
 		}
 	}
 }
+
+// The insert fails mid-way (here a constraint the data violates): the
+// ingest ends with that error, stores nothing, and leaves the connection's
+// settings as they were (the reset runs after the rollback: an aborted
+// transaction would refuse it).
+func TestIngestFeedInsertFails(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 300000; i++ {
+		if i%5 == 0 {
+			fmt.Fprintf(&b, "{\"action_type\":\"broken\",\"n\":%d\n", i)
+			continue
+		}
+		fmt.Fprintf(&b, "{\"action_type\":\"book\",\"ts\":%d,\"idempotency_key\":\"k%d\"}\n", 1794821400+i, i)
+	}
+	path := write(t, t.TempDir(), "log.jsonl", []byte(b.String()))
+	setting := func(d *DB) string {
+		var s string
+		if err := d.Conn.QueryRowContext(context.Background(), "SELECT current_setting('preserve_insertion_order')::VARCHAR").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, limit := range []int{1 << 30, 64 << 10} {
+		old := maxPending
+		maxPending = limit
+		d := openMem(t)
+		if _, err := d.Conn.ExecContext(context.Background(), `ALTER TABLE calls ADD CONSTRAINT no_line CHECK (line <> 250001)`); err != nil {
+			// DuckDB cannot add a constraint to a table: make one with it
+			if _, err := d.Conn.ExecContext(context.Background(), `CREATE TABLE calls2 AS SELECT * FROM calls LIMIT 0;
+				DROP TABLE calls; CREATE TABLE calls (source_id INTEGER NOT NULL, line BIGINT NOT NULL CHECK (line <> 250001), ts BIGINT,
+				action_type VARCHAR NOT NULL, idempotency_key VARCHAR, response_id VARCHAR, session_id VARCHAR, trace_id VARCHAR,
+				span_id VARCHAR, run_id VARCHAR, status VARCHAR, status_num BOOLEAN NOT NULL, effect VARCHAR, duration_ms DOUBLE,
+				fp UUID, args_fp UUID, pos INTEGER DEFAULT 0, parent_id VARCHAR); DROP TABLE calls2`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan error, 1)
+		go func() { _, err := d.IngestFile(context.Background(), path); done <- err }()
+		select {
+		case err := <-done:
+			if !isDBError(err) || !strings.Contains(err.Error(), "250001") && !strings.Contains(strings.ToLower(err.Error()), "constraint") {
+				t.Errorf("maxPending %d: %v, want the database's constraint error", limit, err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("maxPending %d: a failed insert did not end the ingest", limit)
+		}
+		maxPending = old
+		if s := setting(d); s != "true" {
+			t.Errorf("maxPending %d: after the failed ingest preserve_insertion_order=%s, want true", limit, s)
+		}
+		if got := tables(t, d); len(got) != 0 {
+			t.Errorf("maxPending %d: a failed ingest stored %d rows: %v", limit, len(got), got[:min(5, len(got))])
+		}
+	}
+}
+
+// DuckDB reuses output chunks: a row written NULL in one chunk and set in
+// the next (at the same place) is set, on one thread and on several.
+func TestIngestFeedValidity(t *testing.T) {
+	const capacity = 2048
+	var b strings.Builder
+	want := 0
+	for blk := 0; blk < 8; blk++ {
+		for i := 0; i < capacity; i++ {
+			if blk%2 == 0 {
+				b.WriteString(`{"action_type":"a"}` + "\n")
+			} else {
+				want++
+				fmt.Fprintf(&b, `{"action_type":"a","ts":%d,"duration_ms":5,"session_id":"s","args":{"x":%d}}`+"\n", 1794821400+i, i)
+			}
+		}
+	}
+	path := write(t, t.TempDir(), "log.jsonl", []byte(b.String()))
+	for _, threads := range []int{1, 4} {
+		d, err := Open(context.Background(), "", Options{Threads: threads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.IngestFile(context.Background(), path); err != nil {
+			t.Fatal(err)
+		}
+		var ts, dur, fp, afp, sess, n int
+		if err := d.Conn.QueryRowContext(context.Background(), "SELECT count(*), count(ts), count(duration_ms), count(fp), count(args_fp), count(session_id) FROM calls").Scan(&n, &ts, &dur, &fp, &afp, &sess); err != nil {
+			t.Fatal(err)
+		}
+		if n != 8*capacity || ts != want || dur != want || afp != want || sess != want || fp != want {
+			t.Errorf("threads %d: %d calls: ts %d duration %d fp %d args_fp %d session %d set, want %d calls, %d each", threads, n, ts, dur, fp, afp, sess, 8*capacity, want)
+		}
+		d.Close()
+	}
+}
+
+// The feed's insert runs on every DuckDB thread (a table function that
+// asks for no number of threads gets one).
+func TestIngestFeedParallel(t *testing.T) {
+	d, err := Open(context.Background(), "", Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var locals atomic.Int32
+	err = duckdb.RegisterTableUDF(d.Conn, "counting_feed", duckdb.ParallelChunkTableFunction{
+		Config: duckdb.TableFunctionConfig{Arguments: []duckdb.TypeInfo{mustType(duckdb.TYPE_BIGINT)}},
+		BindArguments: func(_ map[string]any, args ...any) (duckdb.ParallelChunkTableSource, error) {
+			f, _ := feeds.Load(args[0].(int64))
+			fd := f.(*feed)
+			return countingSource{feedSource{fd, fd.ch}, &locals}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &feed{ctx: context.Background(), id: 1, ch: make(chan batch, 4), threads: d.threads}
+	token, unregister := registerFeed(f)
+	defer unregister()
+	go func() {
+		for i := 0; i < 100; i++ {
+			b := batch{}
+			for j := 0; j < 5000; j++ {
+				b.records = append(b.records, Record{Action: "a"})
+				b.lineNos = append(b.lineNos, int64(i*5000+j+1))
+			}
+			f.ch <- b
+		}
+		close(f.ch)
+	}()
+	if _, err := d.Conn.ExecContext(context.Background(), "SET preserve_insertion_order = false"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Conn.ExecContext(context.Background(), fmt.Sprintf("INSERT INTO calls BY NAME SELECT * FROM counting_feed(%d)", token)); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := d.Conn.QueryRowContext(context.Background(), "SELECT count(*) FROM calls").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 500000 || d.threads != 2 || locals.Load() != 2 {
+		t.Errorf("%d calls inserted by %d thread states (DuckDB threads %d), want 500000 by 2", n, locals.Load(), d.threads)
+	}
+}
+
+type countingSource struct {
+	feedSource
+	locals *atomic.Int32
+}
+
+func (c countingSource) NewLocalState() any { c.locals.Add(1); return c.feedSource.NewLocalState() }

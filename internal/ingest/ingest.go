@@ -232,6 +232,13 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 		return err
 	}
+	// the feed's insert keeps no order; set outside the transaction, so
+	// the reset runs after COMMIT or ROLLBACK (an aborted transaction
+	// refuses it)
+	if _, err := d.Conn.ExecContext(ctx, "SET preserve_insertion_order = false"); err != nil {
+		return st, cancelled(err)
+	}
+	defer d.Conn.ExecContext(context.WithoutCancel(ctx), "RESET preserve_insertion_order")
 	if _, err := d.Conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return st, cancelled(err)
 	}
@@ -243,7 +250,8 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 		t0 := time.Now()
 		defer d.timed("ingest: commit", t0)
-		if _, cerr := d.Conn.ExecContext(ctx, "COMMIT"); cerr != nil {
+		// past the point of no return: an interrupted COMMIT may have committed
+		if _, cerr := d.Conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); cerr != nil {
 			err = cancelled(cerr)
 			d.Conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
@@ -395,13 +403,9 @@ func isDBError(err error) bool {
 func (d *DB) appendAll(parent context.Context, id int32, src io.Reader, path string, first int64, known Format, tl *tail, st *Stats) (lay layout, _ error) {
 	// The feed's insert runs on DuckDB's threads in any order: the calls
 	// table keeps no order (every query orders by line).
-	if _, err := d.Conn.ExecContext(parent, "SET preserve_insertion_order = false"); err != nil {
-		return lay, dbError{err}
-	}
-	defer d.Conn.ExecContext(context.WithoutCancel(parent), "RESET preserve_insertion_order")
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	f := &feed{ctx: ctx, id: id, ch: make(chan batch, 4)}
+	f := &feed{ctx: ctx, id: id, ch: make(chan batch, 4), threads: d.threads}
 	token, unregister := registerFeed(f)
 	defer unregister()
 	// Malformed lines and args strings wait in pend for their own tables,
