@@ -715,3 +715,34 @@ func TestImportTrailingData(t *testing.T) {
 		}
 	}
 }
+
+// A wrapper span exported twice with two conversations: the attempts under
+// it take the conversation of the copy read first, whatever order the
+// calls table holds them in.
+func TestImportWrapperCopiesGiveTheFirstSession(t *testing.T) {
+	span := func(id, parent, session string) string {
+		s := `{"traceId":"t","spanId":"` + id + `","startTimeUnixNano":"1794820000000000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},{"key":"gen_ai.tool.name","value":{"stringValue":"send_sms"}}`
+		if session != "" {
+			s += `,{"key":"gen_ai.conversation.id","value":{"stringValue":"` + session + `"}}`
+		}
+		s += `]`
+		if parent != "" {
+			s += `,"parentSpanId":"` + parent + `"`
+		}
+		return s + `}`
+	}
+	export := func(spans ...string) string {
+		return `{"resourceSpans":[{"scopeSpans":[{"spans":[` + strings.Join(spans, ",") + `]}]}]}` + "\n"
+	}
+	for _, first := range []string{"sess-A", "sess-B"} {
+		second := map[string]string{"sess-A": "sess-B", "sess-B": "sess-A"}[first]
+		for i := 0; i < 3; i++ {
+			d, _ := ingestOne(t, "w.jsonl", export(span("p", "", first))+export(span("p", "", second))+
+				export(span("a1", "p", ""), span("a2", "p", "")), nil)
+			cs := importedCalls(t, d)
+			if len(cs) != 2 || cs[0].Session != first || cs[1].Session != first {
+				t.Fatalf("wrapper copies with %s then %s: %+v, want the attempts in %s", first, second, cs, first)
+			}
+		}
+	}
+}

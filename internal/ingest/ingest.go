@@ -232,9 +232,10 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 		return err
 	}
-	// the feed's insert keeps no order; set outside the transaction, so
-	// the reset runs after COMMIT or ROLLBACK (an aborted transaction
-	// refuses it)
+	// the feed's insert runs on DuckDB's threads in any order (the calls
+	// table keeps none: every query orders by line); set outside the
+	// transaction, so the reset runs after COMMIT or ROLLBACK (an aborted
+	// transaction refuses it)
 	if _, err := d.Conn.ExecContext(ctx, "SET preserve_insertion_order = false"); err != nil {
 		return st, cancelled(err)
 	}
@@ -400,9 +401,9 @@ func isDBError(err error) bool {
 	return errors.As(err, &e)
 }
 
+// appendAll reads src and stores its calls (through the feed, see feed.go),
+// malformed lines and args strings as source id, updating st.
 func (d *DB) appendAll(parent context.Context, id int32, src io.Reader, path string, first int64, known Format, tl *tail, st *Stats) (lay layout, _ error) {
-	// The feed's insert runs on DuckDB's threads in any order: the calls
-	// table keeps no order (every query orders by line).
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	f := &feed{ctx: ctx, id: id, ch: make(chan batch, 4), threads: d.threads}
@@ -528,40 +529,36 @@ func (d *DB) appendPending(id int32, p *pending) error {
 	}
 	err := d.Conn.Raw(func(raw any) error {
 		conn := raw.(driver.Conn)
-		if len(p.bad) > 0 {
-			a, err := duckdb.NewAppenderFromConn(conn, "", "malformed")
-			if err != nil {
-				return err
-			}
-			for _, m := range p.bad {
-				if err := a.AppendRow(id, m.Line, m.Error); err != nil {
-					a.Close()
-					return err
-				}
-			}
-			if err := a.Close(); err != nil {
-				return err
-			}
+		err := appendRows(conn, "malformed", len(p.bad), func(i int) []driver.Value {
+			return []driver.Value{id, p.bad[i].Line, p.bad[i].Error}
+		})
+		if err == nil {
+			err = appendRows(conn, "arg_strings", len(p.strs), func(i int) []driver.Value {
+				return []driver.Value{id, p.strs[i].line, p.strs[i].strings, p.strs[i].pos}
+			})
 		}
-		if len(p.strs) > 0 {
-			a, err := duckdb.NewAppenderFromConn(conn, "", "arg_strings")
-			if err != nil {
-				return err
-			}
-			for _, s := range p.strs {
-				if err := a.AppendRow(id, s.line, s.strings, s.pos); err != nil {
-					a.Close()
-					return err
-				}
-			}
-			if err := a.Close(); err != nil {
-				return err
-			}
-		}
-		return nil
+		return err
 	})
 	*p = pending{bad: p.bad[:0], strs: p.strs[:0]}
 	return err
+}
+
+// appendRows appends n rows to table with an Appender.
+func appendRows(conn driver.Conn, table string, n int, row func(i int) []driver.Value) error {
+	if n == 0 {
+		return nil
+	}
+	a, err := duckdb.NewAppenderFromConn(conn, "", table)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := a.AppendRow(row(i)...); err != nil {
+			a.Close()
+			return err
+		}
+	}
+	return a.Close()
 }
 
 func nullable(s string) driver.Value {
@@ -618,11 +615,14 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error 
 		UNION SELECT * FROM nested`, id); err != nil {
 		return dbError{err}
 	}
-	// the attempts under a wrapper set aside keep its conversation
-	if _, err := d.Conn.ExecContext(ctx, `UPDATE calls SET session_id = p.session_id
-		FROM calls p JOIN collapse_rows r ON p.source_id = r.source_id AND p.line = r.line AND p.pos = r.pos
-		WHERE calls.parent_id = p.span_id AND coalesce(calls.trace_id, '') = coalesce(p.trace_id, '')
-			AND calls.action_type = p.action_type AND calls.session_id IS NULL AND p.session_id IS NOT NULL`); err != nil {
+	// the attempts under a wrapper set aside keep its conversation (of a
+	// wrapper exported twice with two, the copy read first's)
+	if _, err := d.Conn.ExecContext(ctx, `UPDATE calls SET session_id = w.session_id
+		FROM (SELECT p.trace_id, p.span_id, p.action_type, first(p.session_id ORDER BY p.source_id, p.line, p.pos) AS session_id
+			FROM calls p JOIN collapse_rows r ON p.source_id = r.source_id AND p.line = r.line AND p.pos = r.pos
+			WHERE p.session_id IS NOT NULL GROUP BY p.trace_id, p.span_id, p.action_type) w
+		WHERE calls.parent_id = w.span_id AND coalesce(calls.trace_id, '') = coalesce(w.trace_id, '')
+			AND calls.action_type = w.action_type AND calls.session_id IS NULL`); err != nil {
 		return dbError{err}
 	}
 	// every export's counts: a re-read may have given rows back to any
