@@ -38,26 +38,13 @@ func feedLog(n int) string {
 // tables lists every stored call, malformed line and args string.
 func tables(t *testing.T, d *DB) []string {
 	t.Helper()
-	r, err := d.Conn.QueryContext(context.Background(), `
+	return queryStrings(t, d, `
 		SELECT 'call ' || line || ' ' || pos || ' ' || action_type || ' ' || coalesce(idempotency_key, '-') || ' ' ||
 			coalesce(response_id, '-') || ' ' || coalesce(CAST(ts AS VARCHAR), '-') || ' ' || coalesce(CAST(args_fp AS VARCHAR), '-') FROM calls
 		UNION ALL SELECT 'bad ' || line || ' ' || error FROM malformed
 		UNION ALL SELECT 'strings ' || line || ' ' || pos || ' ' || strings FROM arg_strings
 		UNION ALL SELECT 'source ' || lines || ' ' || calls || ' ' || malformed FROM sources
 		ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var out []string
-	for r.Next() {
-		var s string
-		if err := r.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return out
 }
 
 // Malformed lines and args strings wait while calls are inserted, and a

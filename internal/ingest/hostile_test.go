@@ -24,7 +24,13 @@ func ingestBytes(t *testing.T, data []byte) (*DB, Stats) {
 
 func malformedErrors(t *testing.T, d *DB) []string {
 	t.Helper()
-	r, err := d.Conn.QueryContext(context.Background(), "SELECT line || ': ' || error FROM malformed ORDER BY line")
+	return queryStrings(t, d, "SELECT line || ': ' || error FROM malformed ORDER BY line")
+}
+
+// queryStrings runs a query of one text column and returns its rows.
+func queryStrings(t *testing.T, d *DB, query string) []string {
+	t.Helper()
+	r, err := d.Conn.QueryContext(context.Background(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,8 +38,13 @@ func malformedErrors(t *testing.T, d *DB) []string {
 	var out []string
 	for r.Next() {
 		var s string
-		r.Scan(&s)
+		if err := r.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
 		out = append(out, s)
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
