@@ -157,6 +157,7 @@ type reportFlags struct {
 	format, output, failOn, baseline string
 	failOnNew, redact, quietRej      bool
 	window                           time.Duration
+	maxEvidence                      int
 
 	rep       report.Reporter
 	threshold rules.Severity
@@ -169,6 +170,7 @@ func (f *reportFlags) add(fs *pflag.FlagSet, output bool) {
 		fs.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of stdout")
 	}
 	fs.DurationVar(&f.window, "window", rules.DefaultWindow, "largest gap between two calls of one retry chain")
+	fs.IntVar(&f.maxEvidence, "max-evidence", 1000, "list at most the first `N` calls of a finding (its stats count them all); 0: every call")
 	fs.StringVar(&f.failOn, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (critical, high, medium, low); default: never")
 	fs.BoolVar(&f.failOnNew, "fail-on-new", false, "--fail-on counts only findings new in the period (for cron)")
 	fs.BoolVar(&f.redact, "redact", false, "for client reports: keys, response ids and session ids become short stable tokens")
@@ -183,6 +185,9 @@ func (f *reportFlags) check() error {
 	}
 	if f.window <= 0 {
 		return usagef("--window must be positive, got %s", f.window)
+	}
+	if f.maxEvidence < 0 {
+		return usagef("--max-evidence must be 0 (every call) or more, got %d", f.maxEvidence)
 	}
 	if f.failOn != "" {
 		if f.threshold, err = rules.ParseSeverity(f.failOn); err != nil {
@@ -224,7 +229,7 @@ func (e *env) timed(step string, start time.Time) {
 // analyse runs the catalogue with the report flags (window, baseline) and
 // applies --redact, ready to render.
 func (e *env) analyse(f *reportFlags, db *ingest.DB, o rules.Options) (*rules.Result, error) {
-	o.Window, o.Baseline = f.window, f.base
+	o.Window, o.Baseline, o.MaxEvidence = f.window, f.base, f.maxEvidence
 	o.Config, o.QuietRejections = db.Config, f.quietRej
 	o.Timing = e.timing()
 	if rule := os.Getenv("IDEMAUDIT_EXPLAIN"); rule != "" { // for performance work

@@ -430,3 +430,63 @@ func TestProgress(t *testing.T) {
 		t.Error("warnings must wait until the bar is gone")
 	}
 }
+
+// A runaway loop is one finding whose evidence lists its first
+// --max-evidence calls while its stats count them all.
+func TestCLIMaxEvidence(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := 0; i < 2500; i++ {
+		fmt.Fprintf(&b, `{"ts":%d,"action_type":"send_email","args":{"to":"a"},"response_id":"m%d"}`+"\n", 1794787200+i, i)
+	}
+	p := writeFile(t, dir, "loop.jsonl", b.String())
+	type finding struct {
+		Rule       string `json:"rule"`
+		Message    string `json:"message"`
+		CallsTotal int    `json:"calls_total"`
+		Sampled    bool   `json:"sampled"`
+		Calls      []struct {
+			Line int `json:"line"`
+		} `json:"calls"`
+	}
+	for _, tc := range []struct {
+		args   []string
+		listed int
+	}{{nil, 1000}, {[]string{"--max-evidence", "10"}, 10}, {[]string{"--max-evidence", "0"}, 2500}} {
+		r := run(t, nil, append([]string{"audit", "-q", "-f", "json", p}, tc.args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, r.code, r.stderr)
+		}
+		var rep struct{ Findings []finding }
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		var f *finding
+		for i := range rep.Findings {
+			if rep.Findings[i].Rule == "repeat-without-key" {
+				f = &rep.Findings[i]
+			}
+		}
+		if f == nil {
+			t.Fatalf("%v: no repeat-without-key finding: %s", tc.args, r.stdout)
+		}
+		if f.CallsTotal != 2500 || len(f.Calls) != tc.listed || f.Sampled != (tc.listed < 2500) {
+			t.Errorf("%v: %d calls in all, %d listed (sampled %v), want 2500, %d", tc.args, f.CallsTotal, len(f.Calls), f.Sampled, tc.listed)
+		}
+		for i, c := range f.Calls {
+			if c.Line != i+1 {
+				t.Fatalf("%v: listed call %d is line %d: not the first calls", tc.args, i, c.Line)
+			}
+		}
+		if !strings.Contains(f.Message, "called 2500 times") || !strings.Contains(f.Message, "2500 possible side effects") {
+			t.Errorf("%v: message %q does not count every call", tc.args, f.Message)
+		}
+	}
+	if r := run(t, nil, "audit", "--max-evidence", "-1", p); r.code != 2 || !strings.Contains(r.stderr, "--max-evidence") {
+		t.Errorf("--max-evidence -1: exit %d, %q; want a usage error", r.code, r.stderr)
+	}
+	md := run(t, nil, "audit", "-q", "-f", "markdown", "--max-evidence", "10", p)
+	if !strings.Contains(md.stdout, "2490 more calls, not listed (the report lists the first 10)") {
+		t.Errorf("the Markdown report does not say what it leaves out:\n%s", md.stdout)
+	}
+}

@@ -395,7 +395,7 @@ func moreCalls(f *rules.Finding, shown int) string {
 		parts = append(parts, fmt.Sprintf("%s in the JSON report", moreOf(listed)))
 	}
 	if unlisted > 0 {
-		parts = append(parts, fmt.Sprintf("%s, not listed (the rule shows the first %d)", moreOf(unlisted), len(f.Calls)))
+		parts = append(parts, fmt.Sprintf("%s, not listed (the report lists the first %d)", moreOf(unlisted), len(f.Calls)))
 	}
 	if len(parts) == 0 {
 		return ""

@@ -33,6 +33,9 @@ type Options struct {
 	Config *config.Config
 	// QuietRejections leaves retry-after-rejection findings out.
 	QuietRejections bool
+	// MaxEvidence caps the calls a finding lists (its first ones); its
+	// stats still count them all. 0: every call.
+	MaxEvidence int
 	// Explain, when set, is given each rule's whole query before it runs
 	// (IDEMAUDIT_EXPLAIN=RULE prints its EXPLAIN ANALYZE: performance work).
 	Explain func(rule, query string) error
@@ -136,7 +139,7 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		kept := all[:0]
 		for _, f := range all {
 			if f.Rule == RetryAfterRejection {
-				if o.Period == nil || f.happenedIn(o.Period.Start, o.Period.End) {
+				if o.Period == nil || f.happenedIn(len(o.Trend)) {
 					res.Summary.QuietRejections++
 				}
 				continue
@@ -164,7 +167,7 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		}
 	}
 	for _, f := range all {
-		if o.Period != nil && !f.happenedIn(o.Period.Start, o.Period.End) {
+		if o.Period != nil && !f.happenedIn(len(o.Trend)) {
 			continue
 		}
 		if o.Period != nil {
@@ -196,15 +199,19 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	return res, nil
 }
 
-// happenedIn reports whether an offending call of the finding is in [start, end).
-func (f *Finding) happenedIn(start, end time.Time) bool {
-	a, b := start.UnixNano(), end.UnixNano()
-	for _, ts := range f.offending {
-		if ts >= a && ts < b {
-			return true
-		}
+// spans are the periods findings are placed in: the trend's, oldest
+// first, then the report's period; none outside a period report.
+func (o *Options) spans() []Span {
+	if o.Period == nil {
+		return nil
 	}
-	return false
+	return append(append([]Span(nil), o.Trend...), *o.Period)
+}
+
+// happenedIn reports whether an offending call of the finding is in the
+// i-th of the audit's spans.
+func (f *Finding) happenedIn(i int) bool {
+	return i < len(f.inSpans) && f.inSpans[i] == '1'
 }
 
 func catalogueIndex() map[string]int {
@@ -344,20 +351,22 @@ FROM (` + q + "\n) r"
 // ruleFindings builds one rule's findings from its evidence rows, which
 // come ordered by group, then time, source and line.
 type ruleFindings struct {
-	r            *Rule
-	periodScoped bool
-	out          []Finding
-	args         []*string
-	lastGrp      string
+	r       *Rule
+	out     []Finding
+	lastGrp string
 }
 
-// evidenceRow is one row of the evidence query.
+// evidenceRow is one row of the evidence query: a listed call, with its
+// group's stats (the same on every row of the group).
 type evidenceRow struct {
 	grp, sev, action string
 	ruleID           sql.NullString
-	key, argsFP      sql.NullString
-	total, since     sql.NullInt64
-	offending        sql.NullBool
+	key              sql.NullString
+	total            sql.NullInt64 // the rule's count when it samples its rows
+	since, first     sql.NullInt64
+	spans            string
+	st               Stats
+	span             sql.NullInt64
 	c                Call
 	ts               sql.NullInt64
 	outcome          string
@@ -372,9 +381,6 @@ func (b *ruleFindings) add(e *evidenceRow) error {
 	}
 	c.ActionType = e.action
 	if len(b.out) == 0 || e.grp != b.lastGrp {
-		if len(b.out) > 0 {
-			finish(&b.out[len(b.out)-1], b.args)
-		}
 		s, err := ParseSeverity(e.sev)
 		if err != nil {
 			return err
@@ -386,7 +392,7 @@ func (b *ruleFindings) add(e *evidenceRow) error {
 			}
 			id = e.ruleID.String
 		}
-		f := Finding{ID: findingID(id, e.grp), Rule: id, Severity: s, ActionType: e.action}
+		f := Finding{ID: findingID(id, e.grp), Rule: id, Severity: s, ActionType: e.action, Stats: e.st, inSpans: e.spans}
 		if e.key.Valid {
 			k := e.key.String
 			f.Key = &k
@@ -394,52 +400,104 @@ func (b *ruleFindings) add(e *evidenceRow) error {
 		if e.total.Valid {
 			f.Stats.Calls = int(e.total.Int64)
 		}
+		if e.span.Valid {
+			f.Stats.Span = time.Duration(e.span.Int64)
+		}
 		if e.since.Valid {
 			t := time.Unix(0, e.since.Int64).UTC()
 			f.FirstSeen = &t
+		} else if e.first.Valid {
+			t := time.Unix(0, e.first.Int64).UTC()
+			f.FirstSeen = &t
 		}
 		b.out = append(b.out, f)
-		b.args, b.lastGrp = b.args[:0], e.grp
+		b.lastGrp = e.grp
 	}
 	f := &b.out[len(b.out)-1]
-	if e.ts.Valid && (b.periodScoped || e.offending.Bool || (!e.offending.Valid && len(f.Calls) == 0)) {
-		f.offending = append(f.offending, e.ts.Int64)
-	}
 	f.Calls = append(f.Calls, c)
-	if e.argsFP.Valid {
-		a := e.argsFP.String
-		b.args = append(b.args, &a)
-	}
 	return nil
 }
 
 func (b *ruleFindings) done() []Finding {
-	if len(b.out) > 0 {
-		finish(&b.out[len(b.out)-1], b.args)
-	}
 	for i := range b.out {
 		f := &b.out[i]
-		if f.FirstSeen == nil && len(f.offending) > 0 {
-			first := f.offending[0]
-			for _, ts := range f.offending {
-				first = min(first, ts)
-			}
-			t := time.Unix(0, first).UTC()
-			f.FirstSeen = &t
-		}
+		f.Sampled = f.Stats.Calls > len(f.Calls)
 	}
 	return b.out
 }
 
 // evidence reads the rows every rule put in rule_rows with their calls and
-// returns the findings, rule by rule in catalogue order.
+// returns the findings, rule by rule in catalogue order. A group's stats,
+// when it first happened and the periods it happened in are computed in SQL
+// over all its calls; its evidence is its first o.MaxEvidence calls (all
+// when 0), so a runaway loop of millions of calls is one finding of
+// bounded size, with exact stats.
 func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT r.rule_no, r.grp, r.severity, r.rule, r.action_type, r.idempotency_key, r.group_calls,
-       r.offending, r.since,
-       c.path, c.line, c.pos, c.ts, c.idempotency_key, c.response_id, c.status, c.status_num,
-       c.effect, c.session_id, c.args_fp::VARCHAR, c.outcome, c.span_id, c.run_id, c.duration_ms
-FROM rule_rows r JOIN audit_calls c USING (source_id, line, pos)
-ORDER BY r.rule_no, r.grp, c.ts NULLS LAST, c.path_rank, c.line, c.pos, c.source_id`)
+	// A call is offending when its rule says so (offending true); when its
+	// rule says nothing (NULL), the group's first call is; a rule that
+	// reads only the period's calls makes every call offending. The first
+	// call of a group is the least by order: time (NULLs last), path, line.
+	var scoped []string
+	for i := range catalogue {
+		if r := &catalogue[i]; r.SQL != "" && strings.Contains(r.query(o), "period_calls") {
+			scoped = append(scoped, strconv.Itoa(i))
+		}
+	}
+	said := "offending"
+	if len(scoped) > 0 {
+		said = "(offending OR rule_no IN (" + strings.Join(scoped, ", ") + "))"
+	}
+	spans := "''"
+	if sp := o.spans(); len(sp) > 0 {
+		var in []string
+		for _, s := range sp {
+			at := fmt.Sprintf("ts >= %d AND ts < %d", s.Start.UnixNano(), s.End.UnixNano())
+			in = append(in, fmt.Sprintf("CASE WHEN coalesce(bool_or(%s) FILTER (WHERE %s), false) OR (min_by(offending IS NULL, k) AND min_by(%s, k)) THEN '1' ELSE '0' END",
+				at, said, at))
+		}
+		spans = "concat(" + strings.Join(in, ", ") + ")"
+	}
+	// the listed calls: every one, or the first MaxEvidence of each group
+	// by a top-N aggregate (no sort of a whole large group)
+	listed, first := "e", ""
+	if o.MaxEvidence > 0 {
+		first = fmt.Sprintf(",\n        min_by({'source_id': source_id, 'line': line, 'pos': pos}, k, %d) AS listed", o.MaxEvidence)
+		listed = "(SELECT rule_no, grp, unnest(listed, recursive := true) FROM s) JOIN e USING (rule_no, grp, source_id, line, pos)"
+	}
+	// the calls' columns are read once (e), for the stats and the listing
+	q := `WITH e AS MATERIALIZED (
+    SELECT r.rule_no, r.grp, r.severity, r.rule, r.action_type AS group_action, r.idempotency_key AS group_key, r.group_calls,
+        r.offending, r.since, r.source_id, r.line, r.pos, c.path, c.path_rank, c.ts, c.idempotency_key, c.response_id,
+        c.status, c.status_num, c.effect, c.session_id, c.args_fp, c.outcome, c.span_id, c.run_id, c.duration_ms,
+        (c.ts IS NULL, coalesce(c.ts, 0), c.path_rank, c.line, c.pos, c.source_id) AS k
+    FROM rule_rows r JOIN audit_calls c USING (source_id, line, pos)
+), s AS (
+    SELECT rule_no, grp, count(*) AS calls,
+        count(DISTINCT response_id) AS distinct_responses, count(*) FILTER (WHERE response_id IS NULL) AS null_responses,
+        count(DISTINCT idempotency_key) AS distinct_keys, count(DISTINCT args_fp) AS distinct_args,
+        max(ts) - min(ts) AS span_ns,
+        count(*) FILTER (WHERE outcome = 'applied') AS applied, count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
+        count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
+            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS side_effects,
+        CASE WHEN min_by(offending IS NULL, k) AND min(ts) IS NOT NULL THEN min(ts)
+            ELSE min(ts) FILTER (WHERE ` + said + `) END AS first_offending,
+        ` + spans + ` AS spans` + first + `
+    FROM e
+    GROUP BY rule_no, grp
+)
+SELECT rule_no, grp, severity, rule, group_action, group_key, group_calls, since,
+    s.calls, s.distinct_responses, s.null_responses, s.distinct_keys, s.distinct_args, s.span_ns,
+    s.applied, s.rejected, s.side_effects, s.first_offending, s.spans,
+    path, line, pos, ts, idempotency_key, response_id, status, status_num,
+    effect, session_id, outcome, span_id, run_id, duration_ms
+FROM ` + listed + ` JOIN s USING (rule_no, grp)
+ORDER BY rule_no, grp, k`
+	if o.Explain != nil {
+		if err := o.Explain("evidence", q); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -449,17 +507,20 @@ ORDER BY r.rule_no, r.grp, c.ts NULLS LAST, c.path_rank, c.line, c.pos, c.source
 	for rows.Next() {
 		var no int
 		var e evidenceRow
-		c := &e.c
-		if err := rows.Scan(&no, &e.grp, &e.sev, &e.ruleID, &e.action, &e.key, &e.total, &e.offending, &e.since, &c.Source, &c.Line, &c.Pos, &e.ts,
-			&c.Key, &c.ResponseID, &c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &e.argsFP, &e.outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
+		c, st := &e.c, &e.st
+		if err := rows.Scan(&no, &e.grp, &e.sev, &e.ruleID, &e.action, &e.key, &e.total, &e.since,
+			&st.Calls, &st.DistinctResponses, &st.NullResponses, &st.DistinctKeys, &st.DistinctArgs, &e.span,
+			&st.Applied, &st.Rejected, &st.SideEffects, &e.first, &e.spans,
+			&c.Source, &c.Line, &c.Pos, &e.ts, &c.Key, &c.ResponseID, &c.Status, &c.StatusNum,
+			&c.Effect, &c.SessionID, &e.outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
 			return nil, err
 		}
+		st.Unknown = st.Calls - st.Applied - st.Rejected
 		if cur == nil || cur.r != &catalogue[no] {
 			if cur != nil {
 				all = append(all, cur.done()...)
 			}
-			r := &catalogue[no]
-			cur = &ruleFindings{r: r, periodScoped: strings.Contains(r.query(o), "period_calls")}
+			cur = &ruleFindings{r: &catalogue[no]}
 		}
 		if err := cur.add(&e); err != nil {
 			return nil, fmt.Errorf("rule %s: %w", cur.r.ID, err)
@@ -487,58 +548,6 @@ func byID(id string) *Rule {
 // findingID is stable across runs and databases: the rule and its group.
 func findingID(rule, grp string) string {
 	return fmt.Sprintf("%016x", xxh3.HashString(rule+"\x00"+grp))
-}
-
-// finish computes a finding's stats from its evidence.
-func finish(f *Finding, args []*string) {
-	st := &f.Stats
-	if st.Calls > len(f.Calls) {
-		f.Sampled = true
-	} else {
-		st.Calls = len(f.Calls)
-	}
-	resp, keys, fps := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	effects := map[string]bool{}
-	var first, last *time.Time
-	for _, c := range f.Calls {
-		switch c.Outcome {
-		case Applied:
-			st.Applied++
-		case Rejected:
-			st.Rejected++
-		default:
-			st.Unknown++
-		}
-		if c.Outcome != Rejected {
-			if c.ResponseID != nil {
-				effects[*c.ResponseID] = true
-			} else {
-				st.SideEffects++
-			}
-		}
-		if c.ResponseID != nil {
-			resp[*c.ResponseID] = true
-		} else {
-			st.NullResponses++
-		}
-		if c.Key != nil {
-			keys[*c.Key] = true
-		}
-		if c.TS != nil {
-			if first == nil {
-				first = c.TS
-			}
-			last = c.TS
-		}
-	}
-	for _, a := range args {
-		fps[*a] = true
-	}
-	st.DistinctResponses, st.DistinctKeys, st.DistinctArgs = len(resp), len(keys), len(fps)
-	st.SideEffects += len(effects)
-	if first != nil {
-		st.Span = last.Sub(*first)
-	}
 }
 
 func verbatim(s string) string { return s }

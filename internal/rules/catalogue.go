@@ -168,9 +168,16 @@ type messageData struct {
 	Action       string
 	Key          string
 	Stats        statsText
-	Responses    []string // distinct non-null response ids in evidence order
-	Keys         []string // distinct keys in evidence order
-	LaterEffects []string // distinct effects, other than noop, of calls after the first
+	Responses    names // distinct non-null response ids in evidence order
+	Keys         names // distinct keys in evidence order
+	LaterEffects names // distinct effects, other than noop, of calls after the first
+}
+
+// names are the values a message lists, of more when the evidence is
+// sampled: total says how many in all (-1: more, not counted).
+type names struct {
+	v     []string
+	total int
 }
 
 type statsText struct {
@@ -202,16 +209,20 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 	for i, c := range f.Calls {
 		if c.ResponseID != nil && !seenR[*c.ResponseID] {
 			seenR[*c.ResponseID] = true
-			d.Responses = append(d.Responses, quote(*c.ResponseID))
+			d.Responses.v = append(d.Responses.v, quote(*c.ResponseID))
 		}
 		if c.Key != nil && !seenK[*c.Key] {
 			seenK[*c.Key] = true
-			d.Keys = append(d.Keys, quote(*c.Key))
+			d.Keys.v = append(d.Keys.v, quote(*c.Key))
 		}
 		if i > 0 && c.Effect != nil && !IsNoop(*c.Effect) && !seenE[*c.Effect] {
 			seenE[*c.Effect] = true
-			d.LaterEffects = append(d.LaterEffects, quote(*c.Effect))
+			d.LaterEffects.v = append(d.LaterEffects.v, quote(*c.Effect))
 		}
+	}
+	d.Responses.total, d.Keys.total, d.LaterEffects.total = len(d.Responses.v), len(d.Keys.v), len(d.LaterEffects.v)
+	if f.Sampled { // the stats count the calls not listed too
+		d.Responses.total, d.Keys.total, d.LaterEffects.total = f.Stats.DistinctResponses, f.Stats.DistinctKeys, -1
 	}
 	var b strings.Builder
 	if err := r.message.Execute(&b, d); err != nil {
@@ -230,7 +241,7 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 				acts = append(acts, quote(c.ActionType))
 			}
 		}
-		undid := fmt.Sprintf("later %s undid %s", list(acts), list(ids))
+		undid := fmt.Sprintf("later %s undid %s", list(names{acts, len(acts)}), list(names{ids, len(ids)}))
 		if f.Compensated {
 			fmt.Fprintf(&b, "; compensated: %s, no extra side effect remains", undid)
 		} else {
@@ -250,11 +261,19 @@ func humanDuration(d time.Duration) string {
 }
 
 // list joins values for a message, naming at most five.
-func list(v []string) string {
-	if len(v) > 5 {
-		return strings.Join(v[:5], ", ") + fmt.Sprintf(" and %d more", len(v)-5)
+func list(n names) string {
+	shown := n.v[:min(len(n.v), 5)]
+	s := strings.Join(shown, ", ")
+	switch more := n.total - len(shown); {
+	case more > 0:
+		s += fmt.Sprintf(" and %d more", more)
+	case n.total < 0 && len(shown) < len(n.v):
+		s += fmt.Sprintf(" and %d more", len(n.v)-len(shown))
 	}
-	return strings.Join(v, ", ")
+	if n.total < 0 && s != "" {
+		s += " among the listed calls"
+	}
+	return s
 }
 
 // count writes "1 call", "2 calls" (a plain s), or with an explicit plural

@@ -111,7 +111,7 @@ type Finding struct {
 	Message    string  // plain text, one line; log values appear verbatim (renderers escape)
 	Stats      Stats
 	Calls      []Call     // evidence, ordered by ts, source, line
-	Sampled    bool       // Calls holds only the first calls of a larger group (Stats.Calls says how many)
+	Sampled    bool       // Calls holds only the first calls of a larger group (Stats.Calls says how many): the rule samples them, or Options.MaxEvidence caps them
 	FirstSeen  *time.Time // when it first happened: its earliest offending call
 	New        bool       // a period report: first seen in this period
 	Suppressed bool       // listed in the baseline: reported, not counted for --fail-on
@@ -130,8 +130,8 @@ type Finding struct {
 	// pattern.go. PatternNote says what in the evidence shows it.
 	Pattern string
 
-	offending []int64 // ts of the calls that make it fire (for rules that say; else the first call)
-	patternAt int     // the evidence call the pattern points at (PatternNote)
+	inSpans   string // '1' at i: an offending call is in the audit's i-th span (Options.spans)
+	patternAt int    // the evidence call the pattern points at (PatternNote)
 }
 
 // ActionStats is one row of the per-action scorecard.

@@ -111,7 +111,7 @@ func PatternNote(f *Finding, quote func(string) string) string {
 		}
 		return fmt.Sprintf("the calls come from %d run ids: a restarted process replayed the step", len(runs))
 	case PatternRetryStorm:
-		return fmt.Sprintf("%d calls in a row", len(cs))
+		return fmt.Sprintf("%d calls in a row", max(len(cs), f.Stats.Calls))
 	}
 	return ""
 }

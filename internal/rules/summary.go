@@ -175,13 +175,13 @@ func score(a ActionStats, allEffects bool) int {
 // a finding counts in every period one of its offending calls is in;
 // missing-key counts once per action type with keyless calls in a period.
 func trend(ctx context.Context, conn *sql.Conn, res *Result, o Options, all []Finding) error {
-	spans := append(append([]Span(nil), o.Trend...), *o.Period)
-	for _, sp := range spans {
+	spans := o.spans() // the same order as each finding's inSpans
+	for si, sp := range spans {
 		pt := TrendPoint{Label: sp.Label, Start: sp.Start.UTC(), End: sp.End.UTC(), FindingsBySeverity: map[Severity]int{}, Actions: map[string]ActionStats{}}
 		findings := map[string]int{}
 		for i := range all {
 			f := &all[i]
-			if f.Suppressed || f.Rule == "missing-key" || !f.happenedIn(sp.Start, sp.End) {
+			if f.Suppressed || f.Rule == "missing-key" || !f.happenedIn(si) {
 				continue
 			}
 			pt.FindingsBySeverity[f.Severity]++

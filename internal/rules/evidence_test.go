@@ -1,0 +1,197 @@
+package rules_test
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/idemaudit/idemaudit/internal/ingest"
+	"github.com/idemaudit/idemaudit/internal/rules"
+	"github.com/idemaudit/idemaudit/internal/sample"
+)
+
+// statsOf is the definition of a finding's stats, computed from its listed
+// calls in Go (all but DistinctArgs: calls do not carry their args): the
+// oracle for the stats the audit computes in SQL.
+func statsOf(calls []rules.Call) rules.Stats {
+	var st rules.Stats
+	st.Calls = len(calls)
+	resp, keys, effects := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	var first, last *time.Time
+	for _, c := range calls {
+		switch c.Outcome {
+		case rules.Applied:
+			st.Applied++
+		case rules.Rejected:
+			st.Rejected++
+		default:
+			st.Unknown++
+		}
+		if c.Outcome != rules.Rejected {
+			if c.ResponseID != nil {
+				effects[*c.ResponseID] = true
+			} else {
+				st.SideEffects++
+			}
+		}
+		if c.ResponseID != nil {
+			resp[*c.ResponseID] = true
+		} else {
+			st.NullResponses++
+		}
+		if c.Key != nil {
+			keys[*c.Key] = true
+		}
+		if c.TS != nil {
+			if first == nil {
+				first = c.TS
+			}
+			last = c.TS
+		}
+	}
+	st.DistinctResponses, st.DistinctKeys = len(resp), len(keys)
+	st.SideEffects += len(effects)
+	if first != nil {
+		st.Span = last.Sub(*first)
+	}
+	return st
+}
+
+// writeSample writes a generated sample with planted anomalies.
+func writeSample(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	files, err := sample.Write(dir, sample.Options{Calls: 20000, Seed: 11, Files: 2,
+		Start: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), Days: 14, AnomalyRate: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		files[i] = filepath.Join(dir, filepath.Base(f))
+	}
+	return files
+}
+
+// auditSample audits the files with o.
+func auditSample(t *testing.T, files []string, o rules.Options) *rules.Result {
+	t.Helper()
+	ctx := context.Background()
+	db, err := ingest.Open(ctx, "", ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, f := range files {
+		if _, err := db.IngestFile(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.Window == 0 {
+		o.Window = rules.DefaultWindow
+	}
+	res, err := rules.Audit(ctx, db.Conn, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// The stats computed in SQL match their definition over the calls, and a
+// finding capped at MaxEvidence calls keeps its identity, stats, first
+// time and periods: only its list of calls is shorter.
+func TestEvidenceCapKeepsStats(t *testing.T) {
+	files := writeSample(t)
+	for _, period := range []bool{false, true} {
+		o := rules.Options{}
+		if period {
+			week := func(d int) time.Time { return time.Date(2026, 11, 2+d, 0, 0, 0, 0, time.UTC) }
+			o.Period = &rules.Span{Start: week(7), End: week(14), Label: "W2"}
+			o.Trend = []rules.Span{{Start: week(0), End: week(7), Label: "W1"}}
+		}
+		full := auditSample(t, files, o)
+		o.MaxEvidence = 2
+		capped := auditSample(t, files, o)
+		if len(full.Findings) != len(capped.Findings) {
+			t.Fatalf("period %v: %d findings, %d when capped", period, len(full.Findings), len(capped.Findings))
+		}
+		larger := 0
+		for i, f := range full.Findings {
+			if !f.Sampled {
+				want := statsOf(f.Calls)
+				want.DistinctArgs, want.Compensated, want.ExtraRemaining = f.Stats.DistinctArgs, f.Stats.Compensated, f.Stats.ExtraRemaining
+				if f.Stats != want {
+					t.Errorf("%s %s: stats %+v, from its calls %+v", f.Rule, f.ID, f.Stats, want)
+				}
+			}
+			c := capped.Findings[i]
+			if c.ID != f.ID || !reflect.DeepEqual(c.FirstSeen, f.FirstSeen) || c.New != f.New {
+				t.Fatalf("period %v: finding %d is %s %s (first %v, new %v) capped, %s %s (first %v, new %v) in full",
+					period, i, c.Rule, c.ID, c.FirstSeen, c.New, f.Rule, f.ID, f.FirstSeen, f.New)
+			}
+			cs, fs := c.Stats, f.Stats
+			cs.Compensated, cs.ExtraRemaining, fs.Compensated, fs.ExtraRemaining = 0, 0, 0, 0 // matched against the listed calls
+			if cs != fs {
+				t.Errorf("%s %s: stats %+v capped, %+v in full", f.Rule, f.ID, cs, fs)
+			}
+			n := min(len(f.Calls), 2)
+			if !reflect.DeepEqual(c.Calls, f.Calls[:n]) {
+				t.Errorf("%s %s: capped calls %+v, not the first %d of %+v", f.Rule, f.ID, c.Calls, n, f.Calls)
+			}
+			if c.Sampled != (c.Stats.Calls > 2) {
+				t.Errorf("%s %s: sampled %v with %d calls in all", f.Rule, f.ID, c.Sampled, c.Stats.Calls)
+			}
+			if len(f.Calls) > 2 {
+				larger++
+			}
+		}
+		if larger == 0 {
+			t.Fatalf("period %v: no finding has more than 2 calls: the cap is not tested", period)
+		}
+		if !reflect.DeepEqual(full.Trend, capped.Trend) {
+			t.Errorf("period %v: trend %+v capped, %+v in full", period, capped.Trend, full.Trend)
+		}
+	}
+}
+
+// A finding whose only offending call is past the listed ones still
+// belongs to the period of that call, and the message counts what is not
+// listed.
+func TestEvidenceCapPeriodOfAnUnlistedCall(t *testing.T) {
+	lines := []string{
+		`{"ts":"2026-11-03T10:00:00Z","action_type":"charge","idempotency_key":"k","response_id":"r1"}`,
+		`{"ts":"2026-11-03T10:01:00Z","action_type":"charge","idempotency_key":"k","response_id":"r1"}`,
+		`{"ts":"2026-11-11T09:00:00Z","action_type":"charge","idempotency_key":"k","response_id":"r2"}`,
+		`{"ts":"2026-11-11T09:05:00Z","action_type":"charge","idempotency_key":"k","response_id":"r3"}`,
+	}
+	week := func(d int) time.Time { return time.Date(2026, 11, 2+d, 0, 0, 0, 0, time.UTC) }
+	for _, max := range []int{0, 1, 3} {
+		o := rules.Options{Window: rules.DefaultWindow, MaxEvidence: max,
+			Period: &rules.Span{Start: week(7), End: week(14), Label: "W2"},
+			Trend:  []rules.Span{{Start: week(0), End: week(7), Label: "W1"}}}
+		res := auditWith(t, o, map[string][]string{"a.jsonl": lines})
+		fs := findings(res, "same-key-different-response")
+		if len(fs) != 1 {
+			t.Fatalf("max %d: %d same-key-different-response findings in week 2, want 1", max, len(fs))
+		}
+		f := fs[0]
+		if want := time.Date(2026, 11, 11, 9, 0, 0, 0, time.UTC); f.FirstSeen == nil || !f.FirstSeen.Equal(want) {
+			t.Errorf("max %d: first seen %v, want %v", max, f.FirstSeen, want)
+		}
+		if f.Stats.Calls != 4 || f.Stats.DistinctResponses != 3 || f.Stats.Span != 191*time.Hour+5*time.Minute {
+			t.Errorf("max %d: stats %+v", max, f.Stats)
+		}
+		if wantLen := map[int]int{0: 4, 1: 1, 3: 3}[max]; len(f.Calls) != wantLen || f.Sampled != (wantLen < 4) {
+			t.Errorf("max %d: %d calls listed (sampled %v), want %d", max, len(f.Calls), f.Sampled, wantLen)
+		}
+		// the message names the responses of the listed calls and counts the others
+		want := map[int]string{0: "r1, r2, r3", 1: "r1 and 2 more", 3: "r1, r2 and 1 more"}[max]
+		if want = "key k of charge produced 3 distinct response ids (" + want + ") over 4 calls"; f.Message != want {
+			t.Errorf("max %d: message %q, want %q", max, f.Message, want)
+		}
+		if w1 := res.Trend[0]; w1.FindingsBySeverity[f.Severity] != 0 {
+			t.Errorf("max %d: week 1 counts %v, want none (the new responses came in week 2)", max, w1.FindingsBySeverity)
+		}
+	}
+}
