@@ -186,8 +186,8 @@ func (f *reportFlags) check() error {
 	if f.window <= 0 {
 		return usagef("--window must be positive, got %s", f.window)
 	}
-	if f.maxEvidence < 0 {
-		return usagef("--max-evidence must be 0 (every call) or more, got %d", f.maxEvidence)
+	if f.maxEvidence < 0 || f.maxEvidence > rules.MaxListed {
+		return usagef("--max-evidence must be 0 (every call) to %d, got %d", rules.MaxListed, f.maxEvidence)
 	}
 	if f.failOn != "" {
 		if f.threshold, err = rules.ParseSeverity(f.failOn); err != nil {

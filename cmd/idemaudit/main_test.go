@@ -482,11 +482,61 @@ func TestCLIMaxEvidence(t *testing.T) {
 			t.Errorf("%v: message %q does not count every call", tc.args, f.Message)
 		}
 	}
-	if r := run(t, nil, "audit", "--max-evidence", "-1", p); r.code != 2 || !strings.Contains(r.stderr, "--max-evidence") {
-		t.Errorf("--max-evidence -1: exit %d, %q; want a usage error", r.code, r.stderr)
+	for _, bad := range []string{"-1", "1000000"} { // DuckDB's top-N takes fewer than a million
+		if r := run(t, nil, "audit", "--max-evidence", bad, p); r.code != 2 || !strings.Contains(r.stderr, "--max-evidence") {
+			t.Errorf("--max-evidence %s: exit %d, %q; want a usage error", bad, r.code, r.stderr)
+		}
+	}
+	if r := run(t, nil, "audit", "-q", "--max-evidence", "999999", p); r.code != 0 {
+		t.Errorf("--max-evidence 999999: exit %d, %q", r.code, r.stderr)
 	}
 	md := run(t, nil, "audit", "-q", "-f", "markdown", "--max-evidence", "10", p)
 	if !strings.Contains(md.stdout, "2490 more calls, not listed (the report lists the first 10)") {
 		t.Errorf("the Markdown report does not say what it leaves out:\n%s", md.stdout)
+	}
+}
+
+// A capped finding is compensated, explained and counted from every call:
+// the refund of a charge it does not list still undoes it, and explain
+// --response finds it by a response id it does not list.
+func TestCLIMaxEvidenceCountsUnlistedCalls(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	const n = 10003
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, `{"ts":%d,"action_type":"charge","args":{"order":"o1"},"status":"ok","response_id":"c%d"}`+"\n", 1794787200+i, i)
+	}
+	for i := 1; i < n; i++ { // every extra charge refunded, an hour later
+		fmt.Fprintf(&b, `{"ts":%d,"action_type":"refund_charge","args":{"charge":"c%d"},"status":"ok","response_id":"rf%d"}`+"\n", 1794790800+i, i, i)
+	}
+	p := writeFile(t, dir, "charges.jsonl", b.String())
+	type finding struct {
+		Rule        string  `json:"rule"`
+		Severity    string  `json:"severity"`
+		Compensated bool    `json:"compensated"`
+		Before      *string `json:"severity_before_compensation"`
+		Message     string  `json:"message"`
+		Calls       []json.RawMessage
+	}
+	for _, max := range []string{"1000", "0", "5"} {
+		r := run(t, nil, "audit", "-q", "-f", "json", "--max-evidence", max, p)
+		var rep struct{ Findings []finding }
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%v: %s", err, r.stderr)
+		}
+		var f *finding
+		for i := range rep.Findings {
+			if rep.Findings[i].Rule == "repeat-without-key" {
+				f = &rep.Findings[i]
+			}
+		}
+		if f == nil || !f.Compensated || f.Severity != "low" || f.Before == nil || *f.Before != "high" ||
+			!strings.Contains(f.Message, "no extra side effect remains") {
+			t.Errorf("--max-evidence %s: %+v, want the chain compensated (low, was high)", max, f)
+		}
+	}
+	v := strings.Join(explainJSONOut(t, "--response", "c10002", p).Verdict, "\n")
+	if !strings.Contains(v, "repeat-without-key") || !strings.Contains(v, "10003 side effects") {
+		t.Errorf("explain --response c10002: verdict %q does not name the chain it belongs to", v)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -41,6 +42,10 @@ type Options struct {
 	Explain func(rule, query string) error
 }
 
+// MaxListed is the largest MaxEvidence (DuckDB's top-N aggregate takes
+// fewer than a million); 0 lists every call.
+const MaxListed = 999_999
+
 // DefaultWindow is the chain gap when none is given.
 const DefaultWindow = 10 * time.Minute
 
@@ -48,6 +53,9 @@ const DefaultWindow = 10 * time.Minute
 func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	if o.Window <= 0 {
 		return nil, fmt.Errorf("the window must be positive, got %s", o.Window)
+	}
+	if o.MaxEvidence < 0 || o.MaxEvidence > MaxListed {
+		return nil, fmt.Errorf("the calls a finding lists must be 0 (every call) to %d, got %d", MaxListed, o.MaxEvidence)
 	}
 	// audit_calls is what every rule reads: the calls with their source
 	// path, which orders ties of equal ts the same way everywhere (ts, then
@@ -131,9 +139,6 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.ExecContext(ctx, "DROP TABLE rule_rows"); err != nil { // a large finding's rows need not stay
-		return nil, err
-	}
 	timing("evidence")
 	if o.QuietRejections {
 		kept := all[:0]
@@ -154,6 +159,9 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		f.Identity = settings.of(f.ActionType).IdentityList()
 	}
 	if err := compensate(ctx, conn, all); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "DROP TABLE evidence_rows"); err != nil { // a large finding's rows need not stay
 		return nil, err
 	}
 	for i := range all {
@@ -352,6 +360,7 @@ FROM (` + q + "\n) r"
 // come ordered by group, then time, source and line.
 type ruleFindings struct {
 	r       *Rule
+	no      int // its place in the catalogue (rule_no)
 	out     []Finding
 	lastGrp string
 }
@@ -365,6 +374,8 @@ type evidenceRow struct {
 	total            sql.NullInt64 // the rule's count when it samples its rows
 	since, first     sql.NullInt64
 	spans            string
+	names            [3]sql.NullString // JSON lists: responses, keys, later effects
+	laterEffects     sql.NullInt64
 	st               Stats
 	span             sql.NullInt64
 	c                Call
@@ -392,7 +403,8 @@ func (b *ruleFindings) add(e *evidenceRow) error {
 			}
 			id = e.ruleID.String
 		}
-		f := Finding{ID: findingID(id, e.grp), Rule: id, Severity: s, ActionType: e.action, Stats: e.st, inSpans: e.spans}
+		f := Finding{ID: findingID(id, e.grp), Rule: id, Severity: s, ActionType: e.action, Stats: e.st, inSpans: e.spans,
+			ruleNo: b.no, grp: e.grp}
 		if e.key.Valid {
 			k := e.key.String
 			f.Key = &k
@@ -409,6 +421,14 @@ func (b *ruleFindings) add(e *evidenceRow) error {
 		} else if e.first.Valid {
 			t := time.Unix(0, e.first.Int64).UTC()
 			f.FirstSeen = &t
+		}
+		f.names = &messageNames{effectsTotal: int(e.laterEffects.Int64)}
+		for i, l := range []*[]string{&f.names.responses, &f.names.keys, &f.names.effects} {
+			if e.names[i].Valid {
+				if err := json.Unmarshal([]byte(e.names[i].String), l); err != nil {
+					return fmt.Errorf("names of group %s: %w", e.grp, err)
+				}
+			}
 		}
 		b.out = append(b.out, f)
 		b.lastGrp = e.grp
@@ -459,38 +479,59 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
 	}
 	// the listed calls: every one, or the first MaxEvidence of each group
 	// by a top-N aggregate (no sort of a whole large group)
-	listed, first := "e", ""
+	listed, first := "evidence_rows e", ""
 	if o.MaxEvidence > 0 {
 		first = fmt.Sprintf(",\n        min_by({'source_id': source_id, 'line': line, 'pos': pos}, k, %d) AS listed", o.MaxEvidence)
-		listed = "(SELECT rule_no, grp, unnest(listed, recursive := true) FROM s) JOIN e USING (rule_no, grp, source_id, line, pos)"
+		listed = "(SELECT rule_no, grp, unnest(listed, recursive := true) FROM s) JOIN evidence_rows e USING (rule_no, grp, source_id, line, pos)"
 	}
-	// the calls' columns are read once (e), for the stats and the listing
-	q := `WITH e AS MATERIALIZED (
+	// the calls' columns are read once, for the stats, the listing and the
+	// compensations (evidence_rows stays until they are matched)
+	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE evidence_rows AS
     SELECT r.rule_no, r.grp, r.severity, r.rule, r.action_type AS group_action, r.idempotency_key AS group_key, r.group_calls,
         r.offending, r.since, r.source_id, r.line, r.pos, c.path, c.path_rank, c.ts, c.idempotency_key, c.response_id,
         c.status, c.status_num, c.effect, c.session_id, c.args_fp, c.outcome, c.span_id, c.run_id, c.duration_ms,
-        (c.ts IS NULL, coalesce(c.ts, 0), c.path_rank, c.line, c.pos, c.source_id) AS k
-    FROM rule_rows r JOIN audit_calls c USING (source_id, line, pos)
-), s AS (
+        {'untimed': c.ts IS NULL, 'ts': coalesce(c.ts, 0), 'path_rank': c.path_rank, 'line': c.line, 'pos': c.pos, 'source_id': c.source_id} AS k
+    FROM rule_rows r JOIN audit_calls c USING (source_id, line, pos)`); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "DROP TABLE rule_rows"); err != nil { // a large finding's rows need not stay twice
+		return nil, err
+	}
+	q := `WITH s AS (
     SELECT rule_no, grp, count(*) AS calls,
         count(DISTINCT response_id) AS distinct_responses, count(*) FILTER (WHERE response_id IS NULL) AS null_responses,
         count(DISTINCT idempotency_key) AS distinct_keys, count(DISTINCT args_fp) AS distinct_args,
-        max(ts) - min(ts) AS span_ns,
+        max(ts) - min(ts) AS span_ns, min(k) AS first_k,
         count(*) FILTER (WHERE outcome = 'applied') AS applied, count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
             + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS side_effects,
         CASE WHEN min_by(offending IS NULL, k) AND min(ts) IS NOT NULL THEN min(ts)
             ELSE min(ts) FILTER (WHERE ` + said + `) END AS first_offending,
         ` + spans + ` AS spans` + first + `
-    FROM e
+    FROM evidence_rows e
     GROUP BY rule_no, grp
+), names AS ( -- what a message names: the first five distinct values by first call (later effects: after the group's first call)
+    SELECT rule_no, grp, kind, to_json(min_by(v, fk, 5))::VARCHAR AS l, count(*) AS total
+    FROM (
+        SELECT rule_no, grp, 0 AS kind, response_id AS v, min(k) AS fk FROM evidence_rows e WHERE response_id IS NOT NULL GROUP BY ALL
+        UNION ALL
+        SELECT rule_no, grp, 1, idempotency_key, min(k) FROM evidence_rows e WHERE idempotency_key IS NOT NULL GROUP BY ALL
+        UNION ALL
+        SELECT e.rule_no, e.grp, 2, e.effect, min(e.k) FROM evidence_rows e JOIN s USING (rule_no, grp)
+        WHERE e.k > s.first_k AND e.effect IS NOT NULL AND lower(e.effect) NOT IN ('noop', 'no-op', 'no_op', 'none') GROUP BY ALL
+    )
+    GROUP BY ALL
+), nm AS (
+    SELECT rule_no, grp, max(l) FILTER (WHERE kind = 0) AS responses, max(l) FILTER (WHERE kind = 1) AS keys,
+        max(l) FILTER (WHERE kind = 2) AS effects, max(total) FILTER (WHERE kind = 2) AS effects_total
+    FROM names GROUP BY ALL
 )
 SELECT rule_no, grp, severity, rule, group_action, group_key, group_calls, since,
     s.calls, s.distinct_responses, s.null_responses, s.distinct_keys, s.distinct_args, s.span_ns,
-    s.applied, s.rejected, s.side_effects, s.first_offending, s.spans,
+    s.applied, s.rejected, s.side_effects, s.first_offending, s.spans, nm.responses, nm.keys, nm.effects, nm.effects_total,
     path, line, pos, ts, idempotency_key, response_id, status, status_num,
     effect, session_id, outcome, span_id, run_id, duration_ms
-FROM ` + listed + ` JOIN s USING (rule_no, grp)
+FROM ` + listed + ` JOIN s USING (rule_no, grp) LEFT JOIN nm USING (rule_no, grp)
 ORDER BY rule_no, grp, k`
 	if o.Explain != nil {
 		if err := o.Explain("evidence", q); err != nil {
@@ -510,7 +551,7 @@ ORDER BY rule_no, grp, k`
 		c, st := &e.c, &e.st
 		if err := rows.Scan(&no, &e.grp, &e.sev, &e.ruleID, &e.action, &e.key, &e.total, &e.since,
 			&st.Calls, &st.DistinctResponses, &st.NullResponses, &st.DistinctKeys, &st.DistinctArgs, &e.span,
-			&st.Applied, &st.Rejected, &st.SideEffects, &e.first, &e.spans,
+			&st.Applied, &st.Rejected, &st.SideEffects, &e.first, &e.spans, &e.names[0], &e.names[1], &e.names[2], &e.laterEffects,
 			&c.Source, &c.Line, &c.Pos, &e.ts, &c.Key, &c.ResponseID, &c.Status, &c.StatusNum,
 			&c.Effect, &c.SessionID, &e.outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
 			return nil, err
@@ -520,7 +561,7 @@ ORDER BY rule_no, grp, k`
 			if cur != nil {
 				all = append(all, cur.done()...)
 			}
-			cur = &ruleFindings{r: &catalogue[no]}
+			cur = &ruleFindings{r: &catalogue[no], no: no}
 		}
 		if err := cur.add(&e); err != nil {
 			return nil, fmt.Errorf("rule %s: %w", cur.r.ID, err)

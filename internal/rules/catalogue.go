@@ -173,11 +173,18 @@ type messageData struct {
 	LaterEffects names // distinct effects, other than noop, of calls after the first
 }
 
-// names are the values a message lists, of more when the evidence is
-// sampled: total says how many in all (-1: more, not counted).
+// names are the values a message lists, of total in all.
 type names struct {
 	v     []string
 	total int
+}
+
+func quoteAll(v []string, quote func(string) string) []string {
+	out := make([]string, len(v))
+	for i, s := range v {
+		out[i] = quote(s)
+	}
+	return out
 }
 
 type statsText struct {
@@ -221,8 +228,10 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 		}
 	}
 	d.Responses.total, d.Keys.total, d.LaterEffects.total = len(d.Responses.v), len(d.Keys.v), len(d.LaterEffects.v)
-	if f.Sampled { // the stats count the calls not listed too
-		d.Responses.total, d.Keys.total, d.LaterEffects.total = f.Stats.DistinctResponses, f.Stats.DistinctKeys, -1
+	if n := f.names; n != nil { // the audit read them from every call, listed or not
+		d.Responses = names{quoteAll(n.responses, quote), f.Stats.DistinctResponses}
+		d.Keys = names{quoteAll(n.keys, quote), f.Stats.DistinctKeys}
+		d.LaterEffects = names{quoteAll(n.effects, quote), n.effectsTotal}
 	}
 	var b strings.Builder
 	if err := r.message.Execute(&b, d); err != nil {
@@ -264,14 +273,8 @@ func humanDuration(d time.Duration) string {
 func list(n names) string {
 	shown := n.v[:min(len(n.v), 5)]
 	s := strings.Join(shown, ", ")
-	switch more := n.total - len(shown); {
-	case more > 0:
+	if more := n.total - len(shown); more > 0 {
 		s += fmt.Sprintf(" and %d more", more)
-	case n.total < 0 && len(shown) < len(n.v):
-		s += fmt.Sprintf(" and %d more", len(n.v)-len(shown))
-	}
-	if n.total < 0 && s != "" {
-		s += " among the listed calls"
 	}
 	return s
 }

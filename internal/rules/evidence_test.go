@@ -99,8 +99,9 @@ func auditSample(t *testing.T, files []string, o rules.Options) *rules.Result {
 }
 
 // The stats computed in SQL match their definition over the calls, and a
-// finding capped at MaxEvidence calls keeps its identity, stats, first
-// time and periods: only its list of calls is shorter.
+// finding capped at MaxEvidence calls keeps its identity, stats, severity,
+// message, compensations, first time and periods: only its list of calls
+// is shorter.
 func TestEvidenceCapKeepsStats(t *testing.T) {
 	files := writeSample(t)
 	for _, period := range []bool{false, true} {
@@ -130,10 +131,10 @@ func TestEvidenceCapKeepsStats(t *testing.T) {
 				t.Fatalf("period %v: finding %d is %s %s (first %v, new %v) capped, %s %s (first %v, new %v) in full",
 					period, i, c.Rule, c.ID, c.FirstSeen, c.New, f.Rule, f.ID, f.FirstSeen, f.New)
 			}
-			cs, fs := c.Stats, f.Stats
-			cs.Compensated, cs.ExtraRemaining, fs.Compensated, fs.ExtraRemaining = 0, 0, 0, 0 // matched against the listed calls
-			if cs != fs {
-				t.Errorf("%s %s: stats %+v capped, %+v in full", f.Rule, f.ID, cs, fs)
+			if c.Stats != f.Stats || c.Severity != f.Severity || c.Message != f.Message || c.Compensated != f.Compensated ||
+				!reflect.DeepEqual(c.Compensations, f.Compensations) {
+				t.Errorf("%s %s: capped %v %+v %q (compensations %v), in full %v %+v %q (compensations %v)", f.Rule, f.ID,
+					c.Severity, c.Stats, c.Message, c.Compensations, f.Severity, f.Stats, f.Message, f.Compensations)
 			}
 			n := min(len(f.Calls), 2)
 			if !reflect.DeepEqual(c.Calls, f.Calls[:n]) {
@@ -185,13 +186,74 @@ func TestEvidenceCapPeriodOfAnUnlistedCall(t *testing.T) {
 		if wantLen := map[int]int{0: 4, 1: 1, 3: 3}[max]; len(f.Calls) != wantLen || f.Sampled != (wantLen < 4) {
 			t.Errorf("max %d: %d calls listed (sampled %v), want %d", max, len(f.Calls), f.Sampled, wantLen)
 		}
-		// the message names the responses of the listed calls and counts the others
-		want := map[int]string{0: "r1, r2, r3", 1: "r1 and 2 more", 3: "r1, r2 and 1 more"}[max]
-		if want = "key k of charge produced 3 distinct response ids (" + want + ") over 4 calls"; f.Message != want {
+		// the message names the responses of every call, listed or not
+		if want := "key k of charge produced 3 distinct response ids (r1, r2, r3) over 4 calls"; f.Message != want {
 			t.Errorf("max %d: message %q, want %q", max, f.Message, want)
 		}
 		if w1 := res.Trend[0]; w1.FindingsBySeverity[f.Severity] != 0 {
 			t.Errorf("max %d: week 1 counts %v, want none (the new responses came in week 2)", max, w1.FindingsBySeverity)
+		}
+	}
+}
+
+// Stats computed over every call, capped or not: a rejected call's
+// response id is no side effect, an untimed call counts but spans nothing,
+// and a repeated argument set is one.
+func TestEvidenceStatsByHand(t *testing.T) {
+	lines := []string{
+		`{"ts":"2026-11-16T09:00:00Z","action_type":"charge","idempotency_key":"k2","response_id":"r1","status":"ok"}`,
+		`{"ts":"2026-11-16T09:01:00Z","action_type":"charge","idempotency_key":"k2","response_id":"r2","status":"rejected"}`,
+		`{"action_type":"charge","idempotency_key":"k2","response_id":"r4","status":"rejected"}`,
+		`{"ts":"2026-11-16T09:03:00Z","action_type":"charge","idempotency_key":"k2","response_id":"r3","status":"ok"}`,
+		`{"ts":"2026-11-16T09:04:00Z","action_type":"charge","idempotency_key":"k2","status":"timeout"}`,
+		`{"ts":"2026-11-16T10:00:00Z","action_type":"book","idempotency_key":"kp","args":{"a":1},"response_id":"b1"}`,
+		`{"ts":"2026-11-16T10:01:00Z","action_type":"book","idempotency_key":"kp","args":{"a":2},"response_id":"b1"}`,
+		`{"ts":"2026-11-16T10:02:00Z","action_type":"book","idempotency_key":"kp","args":{"a":1},"response_id":"b1"}`,
+		`{"ts":"2026-11-16T10:03:00Z","action_type":"book","idempotency_key":"kp","args":{"a":3},"response_id":"b1"}`,
+	}
+	for _, max := range []int{0, 1, 2} {
+		res := auditWith(t, rules.Options{Window: rules.DefaultWindow, MaxEvidence: max}, map[string][]string{"a.jsonl": lines})
+		dup := findings(res, "same-key-different-response")
+		if len(dup) != 1 {
+			t.Fatalf("max %d: %d same-key-different-response findings, want 1", max, len(dup))
+		}
+		want := rules.Stats{Calls: 5, DistinctResponses: 4, NullResponses: 1, DistinctKeys: 1, DistinctArgs: 0, Span: 4 * time.Minute,
+			Applied: 2, Rejected: 2, Unknown: 1, SideEffects: 3, ExtraRemaining: 2} // r1, r3 and the timeout
+		if got := dup[0].Stats; got != want {
+			t.Errorf("max %d: same-key-different-response stats\n%+v, want\n%+v", max, got, want)
+		}
+		mis := findings(res, "key-payload-mismatch")
+		if len(mis) != 1 {
+			t.Fatalf("max %d: %d key-payload-mismatch findings, want 1", max, len(mis))
+		}
+		if got := mis[0].Stats; got.Calls != 4 || got.DistinctArgs != 3 || got.DistinctResponses != 1 || got.SideEffects != 1 {
+			t.Errorf("max %d: key-payload-mismatch stats %+v, want 4 calls, 3 argument sets, 1 response, 1 side effect", max, got)
+		}
+		if want := "key kp of book was sent with 3 different argument sets over 4 calls"; mis[0].Message != want {
+			t.Errorf("max %d: message %q, want %q", max, mis[0].Message, want)
+		}
+	}
+}
+
+// A replay's later effect is named even when the call that reported it is
+// not listed, and a capped chain of three calls is still a retry storm.
+func TestEvidenceCapNamesWhatIsNotListed(t *testing.T) {
+	lines := []string{
+		`{"ts":"2026-11-16T10:00:00Z","action_type":"book","idempotency_key":"K","response_id":"b1","status":"ok","effect":"created"}`,
+		`{"ts":"2026-11-16T10:01:00Z","action_type":"book","idempotency_key":"K","response_id":"b1","status":"ok","effect":"noop"}`,
+		`{"ts":"2026-11-16T10:02:00Z","action_type":"book","idempotency_key":"K","response_id":"b1","status":"ok","effect":"created"}`,
+	}
+	for _, max := range []int{0, 1, 2} {
+		res := auditWith(t, rules.Options{Window: rules.DefaultWindow, MaxEvidence: max}, map[string][]string{"a.jsonl": lines})
+		fs := findings(res, "non-noop-replay")
+		if len(fs) != 1 {
+			t.Fatalf("max %d: %d non-noop-replay findings, want 1", max, len(fs))
+		}
+		if want := "key K of book was replayed and a later call reported effect created instead of noop (3 calls)"; fs[0].Message != want {
+			t.Errorf("max %d: message %q, want %q", max, fs[0].Message, want)
+		}
+		if fs[0].Pattern != rules.PatternRetryStorm {
+			t.Errorf("max %d: pattern %q, want %q", max, fs[0].Pattern, rules.PatternRetryStorm)
 		}
 	}
 }

@@ -52,9 +52,9 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 	if err != nil {
 		return nil, err
 	}
-	if o.MaxEvidence == 0 || o.MaxEvidence > MaxExplainCalls {
-		o.MaxEvidence = MaxExplainCalls // a finding's timeline has the same cap as the others
-	}
+	// every call of every finding: which findings hold the selected calls
+	// is read from their calls; the timeline is capped below
+	o.MaxEvidence = 0
 	res, err := Audit(ctx, conn, o)
 	if err != nil {
 		return nil, err
@@ -77,7 +77,6 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 			return nil, fmt.Errorf("finding id %s is ambiguous (%d findings start with it): give more of it", sel.Finding, len(hit))
 		}
 		ex.Calls = append(ex.Calls, hit[0].Calls...)
-		ex.Capped = hit[0].Stats.Calls - len(hit[0].Calls)
 		for _, c := range hit[0].Compensations {
 			ex.Calls = append(ex.Calls, c.Call)
 		}

@@ -101,6 +101,15 @@ type Stats struct {
 	Compensated, ExtraRemaining int
 }
 
+// messageNames are the values a finding's message names, read from every
+// call of its group: the first five distinct response ids, keys and later
+// effects (other than noop, of the calls after the first), each in the
+// order of its first call.
+type messageNames struct {
+	responses, keys, effects []string
+	effectsTotal             int // distinct later effects in all
+}
+
 // Finding is one rule firing on one group of calls.
 type Finding struct {
 	ID         string // stable: a hash of the rule and the group's identity (the key; the fingerprint and the chain's first call; the action)
@@ -131,7 +140,10 @@ type Finding struct {
 	Pattern string
 
 	inSpans   string // '1' at i: an offending call is in the audit's i-th span (Options.spans)
-	patternAt int    // the evidence call the pattern points at (PatternNote)
+	ruleNo    int    // the rule_rows group it comes from, while the audit runs
+	grp       string
+	names     *messageNames // what its message names, from every call of the group (nil: from Calls)
+	patternAt int           // the evidence call the pattern points at (PatternNote)
 }
 
 // ActionStats is one row of the per-action scorecard.

@@ -23,13 +23,19 @@ const (
 // time): a call before the last one that failed (a status that says error,
 // timeout or 5xx: outcome unknown with a status) → retry-after-error; a call
 // that starts before the previous one ended (ts + duration_ms), on another
-// span → concurrent; two run ids → replay; ≥ 3 calls → retry-storm.
+// span → concurrent; two run ids → replay; ≥ 3 calls → retry-storm. A
+// finding that lists only its first calls is read from those, and counts
+// them all for retry-storm.
 func labelPattern(f *Finding) {
-	if !patternRules[f.Rule] || len(f.Calls) < 2 {
+	if !patternRules[f.Rule] || max(len(f.Calls), f.Stats.Calls) < 2 {
 		return
 	}
 	cs := f.Calls
-	for i, c := range cs[:len(cs)-1] {
+	before := cs // the calls before the last one
+	if len(cs) >= f.Stats.Calls && len(cs) > 0 {
+		before = cs[:len(cs)-1]
+	}
+	for i, c := range before {
 		if c.Outcome == Unknown && c.Status != nil {
 			f.Pattern, f.patternAt = PatternRetryAfterError, i
 			return
@@ -55,7 +61,7 @@ func labelPattern(f *Finding) {
 	switch {
 	case len(runs) >= 2:
 		f.Pattern = PatternReplay
-	case len(cs) >= 3:
+	case max(len(cs), f.Stats.Calls) >= 3: // the calls not listed count too
 		f.Pattern = PatternRetryStorm
 	default:
 		f.Pattern = PatternRepeat
@@ -87,7 +93,8 @@ func PatternNote(f *Finding, quote func(string) string) string {
 			s += " after " + preciseDuration(took)
 		}
 		s += " and was retried"
-		if next := cs[f.patternAt+1]; c.TS != nil && next.TS != nil {
+		if f.patternAt+1 < len(cs) && c.TS != nil && cs[f.patternAt+1].TS != nil {
+			next := cs[f.patternAt+1]
 			gap := next.TS.Sub(*c.TS)
 			s += " " + preciseDuration(gap) + " later"
 			// the retry followed the end of a long call at once: the

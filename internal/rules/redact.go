@@ -36,6 +36,14 @@ func Redact(res *Result, salt []byte) {
 			c.SpanID = tok("span", c.SpanID) // a trace export's span, observation or run id names a vendor record
 			c.RunID = tok("run", c.RunID)
 		}
+		if n := f.names; n != nil { // what the message names
+			for j := range n.responses {
+				n.responses[j] = *tok("resp", &n.responses[j])
+			}
+			for j := range n.keys {
+				n.keys[j] = *tok("key", &n.keys[j])
+			}
+		}
 		for j := range f.Compensations {
 			c := &f.Compensations[j]
 			c.Key = tok("key", c.Key)
