@@ -73,7 +73,11 @@ if [ ! -f $p/one-action.jsonl ]; then # half keyed, half keyless: missing-key's 
 		printf "{\"ts\":%.0f,\"action_type\":\"send\"%s,\"response_id\":\"r%d\",\"args\":{\"n\":%d}}\n", 1794787200000 + i, k, i, i } }' > $p/one-action.tmp
 	mv $p/one-action.tmp $p/one-action.jsonl
 fi
-for f in one-key one-session one-action; do
+if [ ! -f $p/one-chain.jsonl ]; then # an agent stuck in a retry loop: one keyless chain of 3M calls
+	awk 'BEGIN { for (i = 0; i < 3000000; i++) printf "{\"ts\":%d,\"action_type\":\"send_email\",\"response_id\":\"r%d\",\"args\":{\"to\":\"a@example.com\"}}\n", 1794787200 + i, i }' > $p/one-chain.tmp
+	mv $p/one-chain.tmp $p/one-chain.jsonl
+fi
+for f in one-key one-session one-action one-chain; do
 	n=$(wc -l < $p/$f.jsonl)
 	mb=$(du -m $p/$f.jsonl | cut -f1)
 	rows+=("$(measure "audit: $f.jsonl (one group)" "$n" "$mb" 0 $BIN audit -q -f json -o /dev/null $p/$f.jsonl)")
