@@ -17,8 +17,8 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
     WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
     GROUP BY h
     HAVING count(*) >= 2
-), k AS (
-    SELECT source_id, line, pos, path_rank, ts, fp, response_id, action_type, outcome
+), k AS ( -- narrow rows through the windows: a chain may hold millions of calls
+    SELECT source_id, line, pos, path_rank, ts, fp
     FROM candidate_calls a SEMI JOIN repeated r ON hash(a.fp) = r.h
     WHERE idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), b AS (
@@ -26,21 +26,24 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
     FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path_rank, line, pos, source_id)
 ), c AS (
-    SELECT *,
+    SELECT source_id, line, pos, ts, fp,
         sum(brk) OVER (PARTITION BY fp ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
+), cc AS ( -- each chained call with what its chain's severity needs
+    SELECT c.*, a.response_id, a.action_type, a.outcome
+    FROM c JOIN candidate_calls a USING (source_id, line, pos)
 ), g AS (
-    SELECT fp, chain,
+    SELECT fp, chain, min(ts) AS first_ts,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
             + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS effects,
         count(*) FILTER (WHERE outcome = 'rejected') AS rejected
-    FROM c
+    FROM cc
     GROUP BY fp, chain
     HAVING count(*) >= 2
 )
 -- grp is stable: the fingerprint and the chain's first call
-SELECT fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY fp, chain) AS grp,
+SELECT fp::VARCHAR || '/' || first_ts AS grp,
        CASE WHEN effects >= 2 THEN 'high' ELSE 'low' END AS severity,
        CASE WHEN effects <= 1 AND rejected >= 1 THEN 'retry-after-rejection' ELSE 'repeat-without-key' END AS rule,
        action_type, NULL::VARCHAR AS idempotency_key, source_id, line, pos
-FROM c JOIN g USING (fp, chain)
+FROM cc JOIN g USING (fp, chain)
