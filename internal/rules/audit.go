@@ -501,7 +501,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
     SELECT rule_no, grp, count(*) AS calls,
         count(DISTINCT response_id) AS distinct_responses, count(*) FILTER (WHERE response_id IS NULL) AS null_responses,
         count(DISTINCT idempotency_key) AS distinct_keys, count(DISTINCT args_fp) AS distinct_args,
-        max(ts) - min(ts) AS span_ns, min(k) AS first_k,
+        least(max(ts)::HUGEINT - min(ts), 9223372036854775807)::BIGINT AS span_ns, min(k) AS first_k, -- time.Sub's cap: ts spans 1800-2199
         count(*) FILTER (WHERE outcome = 'applied') AS applied, count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
             + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS side_effects,

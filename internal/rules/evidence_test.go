@@ -4,9 +4,11 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/idemaudit/idemaudit/internal/config"
 	"github.com/idemaudit/idemaudit/internal/ingest"
 	"github.com/idemaudit/idemaudit/internal/rules"
 	"github.com/idemaudit/idemaudit/internal/sample"
@@ -83,6 +85,7 @@ func auditSample(t *testing.T, files []string, o rules.Options) *rules.Result {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	db.Config = &config.Config{} // the default compensating actions: refund_* keeps its args strings
 	for _, f := range files {
 		if _, err := db.IngestFile(ctx, f); err != nil {
 			t.Fatal(err)
@@ -117,7 +120,7 @@ func TestEvidenceCapKeepsStats(t *testing.T) {
 		if len(full.Findings) != len(capped.Findings) {
 			t.Fatalf("period %v: %d findings, %d when capped", period, len(full.Findings), len(capped.Findings))
 		}
-		larger := 0
+		larger, compensated, named := 0, 0, 0
 		for i, f := range full.Findings {
 			if !f.Sampled {
 				want := statsOf(f.Calls)
@@ -145,10 +148,17 @@ func TestEvidenceCapKeepsStats(t *testing.T) {
 			}
 			if len(f.Calls) > 2 {
 				larger++
+				if f.Stats.DistinctResponses > 2 && strings.Contains(f.Message, "response id") {
+					named++ // its message names more responses than capped calls list
+				}
+			}
+			if len(f.Compensations) > 0 {
+				compensated++
 			}
 		}
-		if larger == 0 {
-			t.Fatalf("period %v: no finding has more than 2 calls: the cap is not tested", period)
+		if larger == 0 || compensated == 0 || named == 0 {
+			t.Fatalf("period %v: %d findings with more than 2 calls, %d compensated, %d naming more responses than 2 calls hold: the cap is not tested",
+				period, larger, compensated, named)
 		}
 		if !reflect.DeepEqual(full.Trend, capped.Trend) {
 			t.Errorf("period %v: trend %+v capped, %+v in full", period, capped.Trend, full.Trend)
@@ -255,5 +265,22 @@ func TestEvidenceCapNamesWhatIsNotListed(t *testing.T) {
 		if fs[0].Pattern != rules.PatternRetryStorm {
 			t.Errorf("max %d: pattern %q, want %q", max, fs[0].Pattern, rules.PatternRetryStorm)
 		}
+	}
+}
+
+// A group whose calls are centuries apart (ts may be 1800 to 2199) spans
+// the longest duration, as time.Sub says, instead of overflowing.
+func TestEvidenceSpanOfCenturies(t *testing.T) {
+	res := auditLines(t,
+		`{"ts":"1800-01-01T00:00:00Z","action_type":"send_email","args":{"to":"a"}}`,
+		`{"ts":"2199-01-01T00:00:00Z","action_type":"send_email","args":{"to":"b"}}`,
+		`{"ts":"1800-01-01T00:00:00Z","action_type":"charge","idempotency_key":"k","response_id":"r1"}`,
+		`{"ts":"2199-01-01T00:00:00Z","action_type":"charge","idempotency_key":"k","response_id":"r2"}`)
+	fs := findings(res, "same-key-different-response")
+	if len(fs) != 1 || fs[0].Stats.Span != time.Duration(1<<63-1) {
+		t.Fatalf("findings %+v, want one spanning the longest duration", fs)
+	}
+	if len(findings(res, "missing-key")) != 1 {
+		t.Errorf("no missing-key finding for the untimely keyless calls")
 	}
 }
