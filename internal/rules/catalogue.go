@@ -212,26 +212,27 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 	if f.Key != nil {
 		d.Key = quote(*f.Key)
 	}
-	seenR, seenK, seenE := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for i, c := range f.Calls {
-		if c.ResponseID != nil && !seenR[*c.ResponseID] {
-			seenR[*c.ResponseID] = true
-			d.Responses.v = append(d.Responses.v, quote(*c.ResponseID))
-		}
-		if c.Key != nil && !seenK[*c.Key] {
-			seenK[*c.Key] = true
-			d.Keys.v = append(d.Keys.v, quote(*c.Key))
-		}
-		if i > 0 && c.Effect != nil && !IsNoop(*c.Effect) && !seenE[*c.Effect] {
-			seenE[*c.Effect] = true
-			d.LaterEffects.v = append(d.LaterEffects.v, quote(*c.Effect))
-		}
-	}
-	d.Responses.total, d.Keys.total, d.LaterEffects.total = len(d.Responses.v), len(d.Keys.v), len(d.LaterEffects.v)
 	if n := f.names; n != nil { // the audit read them from every call, listed or not
 		d.Responses = names{quoteAll(n.responses, quote), f.Stats.DistinctResponses}
 		d.Keys = names{quoteAll(n.keys, quote), f.Stats.DistinctKeys}
 		d.LaterEffects = names{quoteAll(n.effects, quote), n.effectsTotal}
+	} else { // a finding made elsewhere: from its calls
+		seenR, seenK, seenE := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		for i, c := range f.Calls {
+			if c.ResponseID != nil && !seenR[*c.ResponseID] {
+				seenR[*c.ResponseID] = true
+				d.Responses.v = append(d.Responses.v, quote(*c.ResponseID))
+			}
+			if c.Key != nil && !seenK[*c.Key] {
+				seenK[*c.Key] = true
+				d.Keys.v = append(d.Keys.v, quote(*c.Key))
+			}
+			if i > 0 && c.Effect != nil && !IsNoop(*c.Effect) && !seenE[*c.Effect] {
+				seenE[*c.Effect] = true
+				d.LaterEffects.v = append(d.LaterEffects.v, quote(*c.Effect))
+			}
+		}
+		d.Responses.total, d.Keys.total, d.LaterEffects.total = len(d.Responses.v), len(d.Keys.v), len(d.LaterEffects.v)
 	}
 	var b strings.Builder
 	if err := r.message.Execute(&b, d); err != nil {
