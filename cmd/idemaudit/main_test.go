@@ -540,3 +540,59 @@ func TestCLIMaxEvidenceCountsUnlistedCalls(t *testing.T) {
 		t.Errorf("explain --response c10002: verdict %q does not name the chain it belongs to", v)
 	}
 }
+
+// Standard input read twice into one database makes two sources with the
+// same path, "-". A compensating call of the second must not pass for a call
+// of a finding of the first because it sits at the same path, line and pos.
+func TestCLICompensationFromAnotherSourceOfTheSamePath(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "d.duckdb")
+	// a keyless chain of cancellations whose args name r2, one of its own
+	// response ids; its third call (line 3) names r2 after r2 happened, and
+	// is its own, so it compensates nothing
+	first := `{"ts":"2026-11-16T09:00:00Z","action_type":"cancel_order","args":{"order":"o1","note":"r2"},"response_id":"r1"}
+{"ts":"2026-11-16T09:00:30Z","action_type":"cancel_order","args":{"order":"o1","note":"r2"},"response_id":"r2"}
+{"ts":"2026-11-16T09:01:00Z","action_type":"cancel_order","args":{"order":"o1","note":"r2"},"response_id":"r1"}
+`
+	// the second input's line 3 voids r2: the chain's extra side effect
+	second := `{"ts":"2026-11-16T09:05:00Z","action_type":"send_email","args":{"to":"x"},"response_id":"m1"}
+{"ts":"2026-11-16T09:05:30Z","action_type":"send_email","args":{"to":"y"},"response_id":"m2"}
+{"ts":"2026-11-16T09:06:00Z","action_type":"void_order","args":{"ref":"r2"},"response_id":"v1"}
+`
+	for _, in := range []string{first, second} {
+		if r := run(t, []byte(in), "ingest", "--db", db, "-"); r.code != 0 {
+			t.Fatalf("ingest: exit %d: %s", r.code, r.stderr)
+		}
+	}
+	r := run(t, nil, "report", "--db", db, "--week", "2026-W47", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("report: exit %d: %s", r.code, r.stderr)
+	}
+	var rep struct {
+		Findings []struct {
+			Rule          string `json:"rule"`
+			Severity      string `json:"severity"`
+			Compensated   bool   `json:"compensated"`
+			Compensations []struct {
+				ActionType string `json:"action_type"`
+				Line       int    `json:"line"`
+			} `json:"compensations"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	seen := false
+	for _, f := range rep.Findings {
+		if f.Rule != "repeat-without-key" {
+			continue
+		}
+		seen = true
+		if !f.Compensated || f.Severity != "low" || len(f.Compensations) != 1 ||
+			f.Compensations[0].ActionType != "void_order" || f.Compensations[0].Line != 3 {
+			t.Errorf("the chain is not compensated by the void_order of the second input: %+v", f)
+		}
+	}
+	if !seen {
+		t.Fatalf("no repeat-without-key finding:\n%s", r.stdout)
+	}
+}

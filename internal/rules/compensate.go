@@ -77,7 +77,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 		}
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS dup_groups; DROP TABLE IF EXISTS dup_effects; DROP TABLE IF EXISTS comp_matches")
-	rows, err := conn.QueryContext(ctx, `SELECT m.s, c.path, c.path_rank, c.line, c.pos, c.ts, c.action_type, c.idempotency_key, c.response_id,
+	rows, err := conn.QueryContext(ctx, `SELECT m.s, c.source_id, c.path, c.path_rank, c.line, c.pos, c.ts, c.action_type, c.idempotency_key, c.response_id,
 			c.status, c.status_num, c.effect, c.session_id, c.outcome, c.span_id, c.run_id, c.duration_ms
 		FROM comp_matches m JOIN audit_calls c USING (source_id, line, pos)
 		WHERE c.outcome = 'applied' AND c.ts IS NOT NULL
@@ -85,15 +85,21 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 	if err != nil {
 		return err
 	}
-	by := map[string][]Call{}
+	// a compensating call with its source: two sources may have the same
+	// path (standard input read twice), so its source id tells it apart
+	type sourced struct {
+		Call
+		sid int32
+	}
+	by := map[string][]sourced{}
 	for rows.Next() {
 		var (
 			of, outcome string
 			rank        int64
 			ts          int64
-			c           Call
+			c           sourced
 		)
-		if err := rows.Scan(&of, &c.Source, &rank, &c.Line, &c.Pos, &ts, &c.ActionType, &c.Key, &c.ResponseID,
+		if err := rows.Scan(&of, &c.sid, &c.Source, &rank, &c.Line, &c.Pos, &ts, &c.ActionType, &c.Key, &c.ResponseID,
 			&c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
 			rows.Close()
 			return err
@@ -108,13 +114,13 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 	}
 	// a group's own calls never compensate it
 	type at struct {
-		idx    int
-		source string
-		line   int64
-		pos    int32
+		idx  int
+		sid  int32
+		line int64
+		pos  int32
 	}
 	own := map[at]bool{}
-	rows, err = conn.QueryContext(ctx, `SELECT d.idx, e.path, e.line, e.pos
+	rows, err = conn.QueryContext(ctx, `SELECT d.idx, e.source_id, e.line, e.pos
 		FROM evidence_rows e JOIN dup_groups d USING (rule_no, grp)
 		SEMI JOIN comp_matches m ON e.source_id = m.source_id AND e.line = m.line AND e.pos = m.pos`)
 	if err != nil {
@@ -122,7 +128,7 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 	}
 	for rows.Next() {
 		var a at
-		if err := rows.Scan(&a.idx, &a.source, &a.line, &a.pos); err != nil {
+		if err := rows.Scan(&a.idx, &a.sid, &a.line, &a.pos); err != nil {
 			rows.Close()
 			return err
 		}
@@ -167,10 +173,10 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 		for _, e := range effects[idx] {
 			hit := false
 			for _, cc := range by[e.id] {
-				if own[at{idx, cc.Source, cc.Line, cc.Pos}] || !cc.TS.After(e.first) {
+				if own[at{idx, cc.sid, cc.Line, cc.Pos}] || !cc.TS.After(e.first) {
 					continue // a compensation comes after the side effect it undoes
 				}
-				f.Compensations = append(f.Compensations, Compensation{Call: cc, Of: e.id})
+				f.Compensations = append(f.Compensations, Compensation{Call: cc.Call, Of: e.id})
 				hit = true
 			}
 			if hit {
