@@ -517,7 +517,13 @@ func TestCLIMaxEvidenceCountsUnlistedCalls(t *testing.T) {
 		Before      *string `json:"severity_before_compensation"`
 		Message     string  `json:"message"`
 		Calls       []json.RawMessage
+		Comps       []struct {
+			Compensates string `json:"compensates"`
+			Line        int    `json:"line"`
+		} `json:"compensations"`
+		CompsTotal int `json:"compensations_total"`
 	}
+	message := ""
 	for _, max := range []string{"1000", "0", "5"} {
 		r := run(t, nil, "audit", "-q", "-f", "json", "--max-evidence", max, p)
 		var rep struct{ Findings []finding }
@@ -532,8 +538,24 @@ func TestCLIMaxEvidenceCountsUnlistedCalls(t *testing.T) {
 		}
 		if f == nil || !f.Compensated || f.Severity != "low" || f.Before == nil || *f.Before != "high" ||
 			!strings.Contains(f.Message, "no extra side effect remains") {
-			t.Errorf("--max-evidence %s: %+v, want the chain compensated (low, was high)", max, f)
+			t.Fatalf("--max-evidence %s: %+v, want the chain compensated (low, was high)", max, f)
 		}
+		// every compensation is counted, the first ones (by time) listed
+		listed := map[string]int{"1000": 1000, "0": n - 1, "5": 5}[max]
+		if f.CompsTotal != n-1 || len(f.Comps) != listed || f.Comps[0].Compensates != "c1" || f.Comps[0].Line != n+1 ||
+			f.Comps[listed-1].Compensates != fmt.Sprintf("c%d", listed) {
+			t.Errorf("--max-evidence %s: %d compensations in all, %d listed (first %+v), want %d of %d from c1 at line %d",
+				max, f.CompsTotal, len(f.Comps), f.Comps[:min(len(f.Comps), 1)], listed, n-1, n+1)
+		}
+		if message == "" {
+			message = f.Message
+		} else if f.Message != message {
+			t.Errorf("--max-evidence %s: message %q, with 1000 %q", max, f.Message, message)
+		}
+	}
+	md := run(t, nil, "audit", "-q", "-f", "markdown", "--max-evidence", "5", p).stdout
+	if want := fmt.Sprintf("…and %d more compensating calls, not listed (the report lists the first 5).", n-1-5); !strings.Contains(md, want) {
+		t.Errorf("Markdown at --max-evidence 5 does not say %q", want)
 	}
 	v := strings.Join(explainJSONOut(t, "--response", "c10002", p).Verdict, "\n")
 	if !strings.Contains(v, "repeat-without-key") || !strings.Contains(v, "10003 side effects") {

@@ -119,6 +119,8 @@ type findingHead struct {
 	Compensated      bool               `json:"compensated"`
 	SeverityBefore   *string            `json:"severity_before_compensation"`
 	Compensations    []jsonCompensation `json:"compensations"`
+	// the compensations in all; the first --max-evidence are listed
+	CompensationsTotal int `json:"compensations_total"`
 	// how a repeat came about: retry-after-error, concurrent, replay,
 	// retry-storm, repeat; null for other findings
 	Pattern     *string `json:"pattern"`
@@ -242,7 +244,8 @@ func wire(r *rules.Result) *jsonReport {
 			IdempotencyKey: f.Key, Message: f.Message, CallsTotal: max(f.Stats.Calls, len(f.Calls)),
 			Sampled: f.Sampled, FirstSeen: jsonTime(f.FirstSeen), New: f.New, Suppressed: f.Suppressed,
 			Identity: f.Identity, Outcomes: jsonOutcomes{f.Stats.Applied, f.Stats.Rejected, f.Stats.Unknown},
-			SideEffects: f.Stats.SideEffects, Compensated: f.Compensated, Compensations: []jsonCompensation{}}, Calls: []jsonCall{}}
+			SideEffects: f.Stats.SideEffects, Compensated: f.Compensated, Compensations: []jsonCompensation{},
+			CompensationsTotal: max(f.CompensationsTotal, len(f.Compensations))}, Calls: []jsonCall{}}
 		if f.Identity == nil {
 			jf.Identity = []string{}
 		}

@@ -204,11 +204,13 @@ func writeCompensations(b *bufio.Writer, f *rules.Finding) {
 	fmt.Fprintf(b, "Compensating calls:\n\n| source | line | ts | action type | undid response id | response id |\n|---|--:|---|---|---|---|\n")
 	for i, c := range f.Compensations {
 		if i == mdEvidenceRows {
-			fmt.Fprintf(b, "\n…and %d more (all of them are in the JSON report).\n", len(f.Compensations)-i)
 			break
 		}
 		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", mdCell(c.Source), c.Line, stamp(c.TS), mdCell(c.ActionType),
 			mdCell(c.Of), mdCellPtr(c.ResponseID))
+	}
+	if more := moreCompensations(f, mdEvidenceRows); more != "" {
+		fmt.Fprintf(b, "\n%s\n", more)
 	}
 	fmt.Fprintf(b, "\n")
 }
@@ -401,6 +403,33 @@ func moreCalls(f *rules.Finding, shown int) string {
 		return ""
 	}
 	return "…and " + strings.Join(parts, "; ") + "."
+}
+
+// moreCompensations says what a list of a finding's compensating calls
+// cut at shown rows leaves out: the rest of the listed ones are in the JSON
+// report; past --max-evidence, none is listed.
+func moreCompensations(f *rules.Finding, shown int) string {
+	shown = min(shown, len(f.Compensations))
+	listed := len(f.Compensations) - shown
+	unlisted := f.CompensationsTotal - len(f.Compensations)
+	var parts []string
+	if listed > 0 {
+		parts = append(parts, fmt.Sprintf("%s in the JSON report", moreCompensating(listed)))
+	}
+	if unlisted > 0 {
+		parts = append(parts, fmt.Sprintf("%s, not listed (the report lists the first %d)", moreCompensating(unlisted), len(f.Compensations)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "…and " + strings.Join(parts, "; ") + "."
+}
+
+func moreCompensating(n int) string {
+	if n == 1 {
+		return "1 more compensating call"
+	}
+	return fmt.Sprintf("%d more compensating calls", n)
 }
 
 func moreOf(n int) string {

@@ -189,6 +189,9 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 			if err := t.Render(); err != nil {
 				return err
 			}
+			if more := moreCompensations(f, tableEvidenceRows); more != "" {
+				p("  %s\n", more)
+			}
 		}
 		p("\n")
 	}

@@ -158,7 +158,7 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		f.Suppressed = o.Baseline[f.ID]
 		f.Identity = settings.of(f.ActionType).IdentityList()
 	}
-	if err := compensate(ctx, conn, all); err != nil {
+	if err := compensate(ctx, conn, all, o.MaxEvidence); err != nil {
 		return nil, err
 	}
 	if _, err := conn.ExecContext(ctx, "DROP TABLE evidence_rows"); err != nil { // a large finding's rows need not stay

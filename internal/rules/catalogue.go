@@ -239,19 +239,24 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 		return "", fmt.Errorf("rule %s message: %w", r.ID, err)
 	}
 	if st := f.Stats; st.Compensated > 0 {
-		var ids, acts []string
-		seenI, seenA := map[string]bool{}, map[string]bool{}
-		for _, c := range f.Compensations {
-			if !seenI[c.Of] {
-				seenI[c.Of] = true
-				ids = append(ids, quote(c.Of))
+		var ids, acts names
+		if n := f.compNames; n != nil { // the audit read them from every compensation, listed or not
+			ids, acts = names{quoteAll(n.of, quote), st.Compensated}, names{quoteAll(n.actions, quote), n.actionsTotal}
+		} else {
+			seenI, seenA := map[string]bool{}, map[string]bool{}
+			for _, c := range f.Compensations {
+				if !seenI[c.Of] {
+					seenI[c.Of] = true
+					ids.v = append(ids.v, quote(c.Of))
+				}
+				if !seenA[c.ActionType] {
+					seenA[c.ActionType] = true
+					acts.v = append(acts.v, quote(c.ActionType))
+				}
 			}
-			if !seenA[c.ActionType] {
-				seenA[c.ActionType] = true
-				acts = append(acts, quote(c.ActionType))
-			}
+			ids.total, acts.total = len(ids.v), len(acts.v)
 		}
-		undid := fmt.Sprintf("later %s undid %s", list(names{acts, len(acts)}), list(names{ids, len(ids)}))
+		undid := fmt.Sprintf("later %s undid %s", list(acts), list(ids))
 		if f.Compensated {
 			fmt.Fprintf(&b, "; compensated: %s, no extra side effect remains", undid)
 		} else {

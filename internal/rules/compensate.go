@@ -3,7 +3,8 @@ package rules
 import (
 	"context"
 	"database/sql"
-	"sort"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,8 +23,9 @@ func IsDuplicateRule(id string) bool { return duplicateRules[id] }
 // a string value. A finding whose every extra side effect was undone is
 // marked compensated and drops to low; otherwise it keeps its severity and
 // its stats say how many extras remain. It reads every call of each
-// finding's group from evidence_rows, not only the listed ones.
-func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
+// finding's group from evidence_rows, not only the listed ones, and counts
+// every compensation; a finding lists its first maxListed (0: all).
+func compensate(ctx context.Context, conn *sql.Conn, fs []Finding, maxListed int) error {
 	var dups []*Finding
 	for i := range fs {
 		f := &fs[i]
@@ -76,122 +78,101 @@ func compensate(ctx context.Context, conn *sql.Conn, fs []Finding) error {
 			return err
 		}
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS dup_groups; DROP TABLE IF EXISTS dup_effects; DROP TABLE IF EXISTS comp_matches")
-	rows, err := conn.QueryContext(ctx, `SELECT m.s, c.source_id, c.path, c.path_rank, c.line, c.pos, c.ts, c.action_type, c.idempotency_key, c.response_id,
-			c.status, c.status_num, c.effect, c.session_id, c.outcome, c.span_id, c.run_id, c.duration_ms
-		FROM comp_matches m JOIN audit_calls c USING (source_id, line, pos)
-		WHERE c.outcome = 'applied' AND c.ts IS NOT NULL
-		ORDER BY c.ts, c.path_rank, c.line, c.pos, c.source_id, m.s`)
-	if err != nil {
-		return err
-	}
-	// a compensating call with its source: two sources may have the same
-	// path (standard input read twice), so its source id tells it apart
-	type sourced struct {
-		Call
-		sid int32
-	}
-	by := map[string][]sourced{}
-	for rows.Next() {
-		var (
-			of, outcome string
-			rank        int64
-			ts          int64
-			c           sourced
+	defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS dup_groups; DROP TABLE IF EXISTS dup_effects; DROP TABLE IF EXISTS comp_matches; DROP TABLE IF EXISTS comp_rows")
+	// every compensation of every group: an applied call naming one of its
+	// side effects after that side effect first happened, and not one of the
+	// group's own calls (told apart by source id: two sources may share a
+	// path, as standard input read twice does); numbered in the order a
+	// finding lists them: by time, then by the side effect's first call, then
+	// by place
+	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE comp_rows AS
+		WITH cc AS (
+			SELECT m.s AS of, c.source_id, c.path, c.path_rank, c.line, c.pos, c.ts, c.action_type, c.idempotency_key, c.response_id,
+				c.status, c.status_num, c.effect, c.session_id, c.outcome, c.span_id, c.run_id, c.duration_ms
+			FROM comp_matches m JOIN audit_calls c USING (source_id, line, pos)
+			WHERE c.outcome = 'applied' AND c.ts IS NOT NULL
+		), own AS (
+			SELECT DISTINCT d.idx, e.source_id, e.line, e.pos
+			FROM evidence_rows e JOIN dup_groups d USING (rule_no, grp)
+			SEMI JOIN comp_matches m ON e.source_id = m.source_id AND e.line = m.line AND e.pos = m.pos
 		)
-		if err := rows.Scan(&of, &c.sid, &c.Source, &rank, &c.Line, &c.Pos, &ts, &c.ActionType, &c.Key, &c.ResponseID,
-			&c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
-			rows.Close()
-			return err
-		}
-		t := time.Unix(0, ts).UTC()
-		c.TS, c.Outcome = &t, Outcome(outcome)
-		by[of] = append(by[of], c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		SELECT d.idx, d.first_at, cc.*,
+			row_number() OVER (PARTITION BY d.idx ORDER BY cc.ts, d.first_at, cc.path_rank, cc.line, cc.pos, cc.source_id) AS rn
+		FROM dup_effects d JOIN cc ON cc.of = d.response_id AND cc.ts > d.first_ts
+		WHERE NOT EXISTS (SELECT 1 FROM own o WHERE o.idx = d.idx AND o.source_id = cc.source_id AND o.line = cc.line AND o.pos = cc.pos)`); err != nil {
 		return err
 	}
-	// a group's own calls never compensate it
-	type at struct {
-		idx  int
-		sid  int32
-		line int64
-		pos  int32
-	}
-	own := map[at]bool{}
-	rows, err = conn.QueryContext(ctx, `SELECT d.idx, e.source_id, e.line, e.pos
-		FROM evidence_rows e JOIN dup_groups d USING (rule_no, grp)
-		SEMI JOIN comp_matches m ON e.source_id = m.source_id AND e.line = m.line AND e.pos = m.pos`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var a at
-		if err := rows.Scan(&a.idx, &a.sid, &a.line, &a.pos); err != nil {
-			rows.Close()
-			return err
-		}
-		own[a] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	// each group's side effects that some compensating call names, in the
-	// order they first happened
-	type effect struct {
-		id    string
-		first time.Time
-	}
-	effects := map[int][]effect{}
-	rows, err = conn.QueryContext(ctx, `SELECT idx, response_id, first_ts FROM dup_effects
-		SEMI JOIN (SELECT DISTINCT s FROM comp_matches) m ON response_id = m.s
-		ORDER BY idx, first_at`)
+	// per group: the side effects undone, the compensations in all, and the
+	// first five distinct response ids undone and compensating actions, in
+	// the order of their first compensation (what the message names)
+	rows, err := conn.QueryContext(ctx, `WITH o AS (SELECT idx, of, min(rn) AS r FROM comp_rows GROUP BY idx, of),
+		a AS (SELECT idx, action_type, min(rn) AS r FROM comp_rows GROUP BY idx, action_type),
+		t AS (SELECT idx, count(*) AS total FROM comp_rows GROUP BY idx),
+		os AS (SELECT idx, count(*) AS n, to_json(min_by(of, r, 5))::VARCHAR AS v FROM o GROUP BY idx),
+		ac AS (SELECT idx, count(*) AS n, to_json(min_by(action_type, r, 5))::VARCHAR AS v FROM a GROUP BY idx)
+		SELECT idx, t.total, os.n, os.v, ac.n, ac.v FROM t JOIN os USING (idx) JOIN ac USING (idx)`)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var (
-			idx int
-			e   effect
-			ts  int64
+			idx, total, undone int
+			ofs, acts          string
+			n                  compNames
 		)
-		if err := rows.Scan(&idx, &e.id, &ts); err != nil {
+		if err := rows.Scan(&idx, &total, &undone, &ofs, &n.actionsTotal, &acts); err != nil {
 			rows.Close()
 			return err
 		}
-		e.first = time.Unix(0, ts).UTC()
-		effects[idx] = append(effects[idx], e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for idx, f := range dups {
-		undone := 0
-		for _, e := range effects[idx] {
-			hit := false
-			for _, cc := range by[e.id] {
-				if own[at{idx, cc.sid, cc.Line, cc.Pos}] || !cc.TS.After(e.first) {
-					continue // a compensation comes after the side effect it undoes
-				}
-				f.Compensations = append(f.Compensations, Compensation{Call: cc.Call, Of: e.id})
-				hit = true
-			}
-			if hit {
-				undone++
-			}
+		if err := json.Unmarshal([]byte(ofs), &n.of); err != nil {
+			rows.Close()
+			return err
 		}
-		if undone == 0 {
-			continue
+		if err := json.Unmarshal([]byte(acts), &n.actions); err != nil {
+			rows.Close()
+			return err
 		}
-		sort.SliceStable(f.Compensations, func(a, b int) bool { return f.Compensations[a].TS.Before(*f.Compensations[b].TS) })
+		f := dups[idx]
+		f.compNames, f.CompensationsTotal = &n, total
 		f.Stats.Compensated = undone
 		f.Stats.ExtraRemaining = max(0, f.Stats.SideEffects-1-undone)
 		if f.Stats.ExtraRemaining == 0 {
 			f.Compensated, f.SeverityBefore, f.Severity = true, f.Severity, Low
 		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// the compensations each finding lists: its first maxListed (0: all)
+	where := ""
+	if maxListed > 0 {
+		where = " WHERE rn <= " + strconv.Itoa(maxListed)
+	}
+	rows, err = conn.QueryContext(ctx, `SELECT idx, of, path, line, pos, ts, action_type, idempotency_key, response_id,
+			status, status_num, effect, session_id, outcome, span_id, run_id, duration_ms
+		FROM comp_rows`+where+` ORDER BY idx, rn`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			idx     int
+			outcome string
+			ts      int64
+			c       Compensation
+		)
+		if err := rows.Scan(&idx, &c.Of, &c.Source, &c.Line, &c.Pos, &ts, &c.ActionType, &c.Key, &c.ResponseID,
+			&c.Status, &c.StatusNum, &c.Effect, &c.SessionID, &outcome, &c.SpanID, &c.RunID, &c.DurationMS); err != nil {
+			return err
+		}
+		t := time.Unix(0, ts).UTC()
+		c.TS, c.Outcome = &t, Outcome(outcome)
+		dups[idx].Compensations = append(dups[idx].Compensations, c)
+	}
+	if err := rows.Err(); err != nil {
+		return err
 	}
 	return nil
 }

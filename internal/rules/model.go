@@ -110,6 +110,15 @@ type messageNames struct {
 	effectsTotal             int // distinct later effects in all
 }
 
+// compNames are the compensations a message names, read from all of them:
+// the first five distinct response ids undone (as many as
+// Stats.Compensated in all) and compensating actions, each in the order of
+// its first compensation.
+type compNames struct {
+	of, actions  []string
+	actionsTotal int
+}
+
 // Finding is one rule firing on one group of calls.
 type Finding struct {
 	ID         string // stable: a hash of the rule and the group's identity (the key; the fingerprint and the chain's first call; the action)
@@ -128,8 +137,10 @@ type Finding struct {
 	// args paths, ["*"] for whole args, ["*", "!path", ...] for whole args
 	// but the ignored paths.
 	Identity []string
-	// Compensations are later calls that undid side effects of this finding.
-	Compensations []Compensation
+	// Compensations are later calls that undid side effects of this finding:
+	// the first ones (Options.MaxEvidence) of CompensationsTotal.
+	Compensations      []Compensation
+	CompensationsTotal int
 	// Compensated: every extra side effect was undone; the severity dropped
 	// to low from SeverityBefore.
 	Compensated    bool
@@ -143,6 +154,7 @@ type Finding struct {
 	ruleNo    int    // the rule_rows group it comes from, while the audit runs
 	grp       string
 	names     *messageNames // what its message names, from every call of the group (nil: from Calls)
+	compNames *compNames    // what its message names of its compensations, from all of them (nil: from Compensations)
 	patternAt int           // the evidence call the pattern points at (PatternNote)
 }
 

@@ -44,6 +44,11 @@ func Redact(res *Result, salt []byte) {
 				n.keys[j] = *tok("key", &n.keys[j])
 			}
 		}
+		if n := f.compNames; n != nil {
+			for j := range n.of {
+				n.of[j] = *tok("resp", &n.of[j])
+			}
+		}
 		for j := range f.Compensations {
 			c := &f.Compensations[j]
 			c.Key = tok("key", c.Key)
