@@ -31,13 +31,22 @@ var (
 // response id and effect decide). Statuses are few; calls are many: the
 // views join this table instead of evaluating the mapping on every call.
 func statusOutcomes(ctx context.Context, conn *sql.Conn, cfg *config.Config) error {
-	_, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE status_outcomes (status VARCHAR PRIMARY KEY, status_outcome VARCHAR);
-		INSERT INTO status_outcomes SELECT status, `+statusOutcomeSQL(cfg)+`
-		FROM (SELECT DISTINCT status FROM calls WHERE status IS NOT NULL) c`)
+	_, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE status_outcomes (status VARCHAR, status_num BOOLEAN, status_outcome VARCHAR, PRIMARY KEY (status, status_num));
+		INSERT INTO status_outcomes SELECT status, status_num, `+statusOutcomeSQL(cfg)+`
+		FROM (SELECT status, status_num, `+httpCodeSQL+` AS http FROM (SELECT DISTINCT status, status_num FROM calls WHERE status IS NOT NULL)) c`)
 	return err
 }
 
-// outcomeSQL is the expression that classes a row of calls (alias c):
+// httpCodeSQL is the HTTP code a status (alias-free: status, status_num)
+// holds, or NULL: a JSON number whose value is a whole number from 100 to
+// 599 (402, 402.0, 4.02e2), or a string of three digits after trimming
+// ("402 "; not "4e2" or "402.0", which are words).
+const httpCodeSQL = `CASE WHEN status_num THEN CASE WHEN TRY_CAST(status AS DOUBLE) BETWEEN 100 AND 599
+        AND TRY_CAST(status AS DOUBLE) = floor(TRY_CAST(status AS DOUBLE)) THEN CAST(TRY_CAST(status AS DOUBLE) AS INTEGER) END
+    WHEN regexp_full_match(trim(status), '[0-9]{3}') THEN CAST(trim(status) AS INTEGER) END`
+
+// outcomeSQL is the expression that classes a row of calls (alias c, with
+// c.http its httpCodeSQL):
 //  1. the configuration's statuses, then
 //  2. an HTTP code, then the built-in words, then
 //  3. without a status that says: a response id or an effect means applied
@@ -64,9 +73,9 @@ func outcomeSQL(cfg *config.Config) string {
 		in(cfg.Outcomes.Rejected, Rejected)
 		in(cfg.Outcomes.Unknown, Unknown)
 	}
-	b.WriteString(` WHEN length(c.status) = 3 AND TRY_CAST(c.status AS SMALLINT) BETWEEN 100 AND 599 THEN
-	    CASE WHEN c.status LIKE '2%' THEN 'applied' WHEN c.status = '408' THEN 'unknown'
-	         WHEN c.status LIKE '4%' THEN 'rejected' ELSE 'unknown' END`)
+	b.WriteString(` WHEN c.http BETWEEN 100 AND 599 THEN
+	    CASE WHEN c.http BETWEEN 200 AND 299 THEN 'applied' WHEN c.http = 408 THEN 'unknown'
+	         WHEN c.http BETWEEN 400 AND 499 THEN 'rejected' ELSE 'unknown' END`)
 	in(AppliedStatuses, Applied)
 	in(RejectedStatuses, Rejected)
 	in(UnknownStatuses, Unknown)

@@ -60,6 +60,27 @@ func TestOutcomeMapping(t *testing.T) {
 			t.Errorf("line %d {%s}: %s, want %s", c.Line, cases[i].fields, c.Outcome, cases[i].want)
 		}
 	}
+	// an HTTP code in any number form, or three digits in a string after
+	// trimming; other strings are words (say nothing: the response id does)
+	codes := []struct {
+		status string
+		want   rules.Outcome
+	}{
+		{`402.0`, rules.Rejected}, {`4.22e2`, rules.Rejected}, {`"402 "`, rules.Rejected}, {`" 422"`, rules.Rejected},
+		{`504.0`, rules.Unknown}, {`" 504 "`, rules.Unknown}, {`408.0`, rules.Unknown}, {`2.01E2`, rules.Applied},
+		{`"4e2"`, rules.Applied}, {`"402.0"`, rules.Applied}, {`402.5`, rules.Applied}, {`"1000"`, rules.Applied},
+		{`600`, rules.Applied}, {`-404`, rules.Applied},
+	}
+	ls = ls[:0]
+	for i, c := range codes {
+		ls = append(ls, fmt.Sprintf(`{"ts":"2026-11-16T09:%02d:00Z","action_type":"x","args":{"n":%d},"status":%s,"response_id":"r%d"}`, i, i, c.status, i))
+	}
+	res = auditWith(t, rules.Options{Window: rules.DefaultWindow}, map[string][]string{"a.jsonl": ls})
+	for i, c := range findings(res, "missing-key")[0].Calls {
+		if c.Outcome != codes[i].want {
+			t.Errorf("line %d status %s: %s, want %s", c.Line, codes[i].status, c.Outcome, codes[i].want)
+		}
+	}
 	// the config can reclass a code, too
 	cfg2, _ := config.Parse("c.toml", []byte("[outcomes]\nunknown = [\"429\"]\n"))
 	res = auditWith(t, rules.Options{Window: rules.DefaultWindow, Config: cfg2}, map[string][]string{"a.jsonl": {
