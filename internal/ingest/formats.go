@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -153,17 +154,21 @@ func detect(v any) Format {
 		}
 		return ""
 	}
+	_, batches := m["batches"].([]any)
+	_, spanData := m["span_data"].(map[string]any)
 	switch {
+	// a call record first: its other members may be named anything
+	// (unknown fields are ignored), "run_type" or "batches" included
+	case m["action_type"] != nil:
+		return FormatJSONL
 	case m["resourceSpans"] != nil || m["resource_spans"] != nil:
 		return FormatOTLP
-	case m["batches"] != nil || asObject(m["trace"])["resourceSpans"] != nil: // Grafana Tempo
+	case batches || asObject(m["trace"])["resourceSpans"] != nil: // Grafana Tempo
 		return FormatOTLP
-	case m["object"] == "trace.span" || m["object"] == "trace" || m["span_data"] != nil:
+	case m["object"] == "trace.span" || m["object"] == "trace" || spanData:
 		return FormatOpenAIAgents
 	case m["run_type"] != nil:
 		return FormatLangSmith
-	case m["action_type"] != nil:
-		return FormatJSONL
 	case m["type"] != nil && (m["traceId"] != nil || m["trace_id"] != nil) && (m["startTime"] != nil || m["start_time"] != nil):
 		return FormatLangfuse
 	}
@@ -176,6 +181,15 @@ func detect(v any) Format {
 	}
 	return ""
 }
+
+// The member names that mark a format in a record too long to decode from
+// the sniffed bytes.
+var (
+	markJSONL     = regexp.MustCompile(`"action_type"\s*:`)
+	markOTLP      = regexp.MustCompile(`"resourceSpans"\s*:`)
+	markAgents    = regexp.MustCompile(`"object"\s*:\s*"trace\.span"|"span_data"\s*:\s*\{`)
+	markLangSmith = regexp.MustCompile(`"run_type"\s*:`)
+)
 
 // sniff guesses the format of a stream from its first bytes: whether it
 // is one JSON document (an array, or a pretty-printed object) rather than
@@ -223,16 +237,23 @@ func sniff(head []byte) (doc bool, f Format) {
 			}
 		}
 	}
-	// the first record is longer than what was looked at: its member names
+	// the first record is longer than what was looked at: the member name
+	// that marks a format and comes first (a call record's action_type may
+	// follow args that hold "run_type"; an OTLP export opens with
+	// resourceSpans)
+	first, at := Format(""), len(head)
+	for _, m := range []struct {
+		re *regexp.Regexp
+		f  Format
+	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
+		if loc := m.re.FindIndex(head); loc != nil && loc[0] < at {
+			first, at = m.f, loc[0]
+		}
+	}
+	if first != "" {
+		return doc, first
+	}
 	switch {
-	case bytes.Contains(head, []byte(`"resourceSpans"`)):
-		return doc, FormatOTLP
-	case bytes.Contains(head, []byte(`"trace.span"`)) || bytes.Contains(head, []byte(`"span_data"`)):
-		return doc, FormatOpenAIAgents
-	case bytes.Contains(head, []byte(`"run_type"`)):
-		return doc, FormatLangSmith
-	case bytes.Contains(head, []byte(`"action_type"`)):
-		return doc, FormatJSONL
 	case bytes.Contains(head, []byte(`"type"`)) && (bytes.Contains(head, []byte(`"traceId"`)) || bytes.Contains(head, []byte(`"trace_id"`))) &&
 		(bytes.Contains(head, []byte(`"startTime"`)) || bytes.Contains(head, []byte(`"start_time"`))):
 		return doc, FormatLangfuse

@@ -158,6 +158,13 @@ func TestSniff(t *testing.T) {
 		{`{"something":"else"}` + "\n", false, ""},
 		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"` + strings.Repeat("x", 100) + ``, false, FormatOTLP},                                     // cut short
 		{`{"id":"o1","traceId":"t","type":"GENERATION","startTime":"2026-11-18T10:00:00Z","input":"` + strings.Repeat("x", 100), false, FormatLangfuse}, // cut short
+		// a call record whose other members look like a trace export's: unknown fields are ignored
+		{`{"ts":1,"action_type":"a","batches":2}` + "\n", false, FormatJSONL},
+		{`{"ts":1,"run_type":"scheduled","action_type":"a"}` + "\n", false, FormatJSONL},
+		{`{"ts":1,"action_type":"a","object":"trace","span_data":{}}` + "\n", false, FormatJSONL},
+		{`{"ts":1,"args":{"run_type":"nightly","x":"` + strings.Repeat("x", 100), false, FormatLangSmith},                                          // cut short: only run_type seen
+		{`{"ts":1,"action_type":"a","args":{"run_type":"nightly","x":"` + strings.Repeat("x", 100), false, FormatJSONL},                            // cut short: action_type first
+		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"action_type","value":"` + strings.Repeat("x", 100), false, FormatOTLP}, // cut short
 	}
 	for _, c := range cases {
 		doc, f := sniff([]byte(c.head))
