@@ -291,8 +291,22 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		if _, err := io.CopyN(io.Discard, counted, start); err != nil {
 			return st, &InputError{path, fmt.Errorf("changed while being read (shorter than a moment ago): %w", err)}
 		}
-		// A last line that had no terminator is read again, whole this time.
-		if from.tailLine.Valid {
+		// A last line that had no terminator is read again, whole this
+		// time. When this file continues another one (a copy of its
+		// beginning), that file is left as it is on disk: only the line's
+		// records move to this reading, so the other file, unchanged, stays
+		// unchanged for the next run.
+		if from.tailLine.Valid && from.absPath != abs {
+			for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings"} {
+				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
+					return st, err
+				}
+			}
+			if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls WHERE source_id = ?),
+				malformed = (SELECT count(*) FROM malformed WHERE source_id = ?) WHERE source_id = ?`, from.id, from.id, from.id); err != nil {
+				return st, err
+			}
+		} else if from.tailLine.Valid {
 			for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings"} {
 				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
 					return st, err

@@ -256,6 +256,32 @@ func TestIngestRotatedCopy(t *testing.T) {
 	}
 }
 
+// A file whose last line has no terminator, continued by another (its
+// copy that grew): the line is read once, by the continuation, and the
+// first file, unchanged, stays unchanged on every later run.
+func TestIngestContinuedUnterminatedLine(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	d := openMem(t)
+	a := write(t, dir, "a.jsonl", []byte(l1+"\n"+l2))
+	b := write(t, dir, "b.jsonl", []byte(l1+"\n"+l2+"\n"+l3+"\n"))
+	want := []string{"a.jsonl:1:a", "b.jsonl:2:b", "b.jsonl:3:c"}
+	for run := 1; run <= 3; run++ {
+		for _, p := range []string{a, b} {
+			st, err := d.IngestFile(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run > 1 && st.Status != StatusUnchanged {
+				t.Errorf("run %d: %s is %s, want unchanged", run, p, st.Status)
+			}
+		}
+		if got := rows(t, d); !reflect.DeepEqual(got, want) {
+			t.Errorf("run %d: rows %q, want %q", run, got, want)
+		}
+	}
+}
+
 func TestSchemaMigrationAndVersion(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
