@@ -389,6 +389,25 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// A trace record's error names its span, observation or run id: redacted
+// like the calls' span ids.
+func TestRedactMalformedTraceRecords(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "spans.jsonl", `{"object":"trace.span","id":"span_SECRETX","trace_id":"t","started_at":"2026-11-18T15:14:05Z","ended_at":"2026-11-18T15:14:35Z","span_data":{"type":"function","name":"","input":"{}"},"error":null}
+{"object":"trace.span","id":"span_SECRETY","trace_id":"t","started_at":"not a time","ended_at":"2026-11-18T15:14:35Z","span_data":{"type":"function","name":"refund","input":"{}"},"error":null}
+`)
+	for _, format := range []string{"json", "markdown", "table"} {
+		plain := run(t, nil, "audit", "-q", "-f", format, p).stdout
+		if !strings.Contains(plain, "span_SECRETX") || !strings.Contains(plain, "span_SECRETY") {
+			t.Fatalf("%s: the errors do not name the spans, nothing to redact:\n%s", format, plain)
+		}
+		r := run(t, nil, "audit", "-q", "--redact", "-f", format, p)
+		if strings.Contains(r.stdout, "SECRET") || !strings.Contains(r.stdout, "span span-") {
+			t.Errorf("%s: a span id shows, or no token stands for it:\n%s", format, r.stdout)
+		}
+	}
+}
+
 func TestCLIHostileArguments(t *testing.T) {
 	dir := t.TempDir()
 	// a path full of SQL: it is a parameter, never SQL text

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 )
 
 // Redact replaces the identifiers a client report must not show — keys,
@@ -23,6 +24,20 @@ func Redact(res *Result, salt []byte) {
 		m.Write([]byte(*s))
 		t := kind + "-" + hex.EncodeToString(m.Sum(nil))[:10]
 		return &t
+	}
+	// a trace record's error names it by its span, observation or run id
+	// ("span 5b8aa5a2d2c872e8: a function span without a name"): the id
+	// reads as the token its calls' span id gets
+	for i := range res.Malformed {
+		m := &res.Malformed[i]
+		for _, kind := range []string{"span ", "observation ", "run "} {
+			if rest, ok := strings.CutPrefix(m.Error, kind); ok {
+				if id, msg, ok := strings.Cut(rest, ": "); ok {
+					m.Error = kind + *tok("span", &id) + ": " + msg
+				}
+				break
+			}
+		}
 	}
 	for i := range res.Findings {
 		f := &res.Findings[i]
