@@ -296,7 +296,7 @@ const candidateCalls = `CREATE OR REPLACE TEMP TABLE candidate_calls AS
 WITH h AS (
     SELECT CASE WHEN idempotency_key IS NOT NULL THEN hash(action_type, idempotency_key) END AS kh,
         CASE WHEN idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable THEN hash(fp) END AS fh,
-        CASE WHEN idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable THEN hash(args_fp) END AS ah
+        CASE WHEN idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable THEN hash(fp) END AS ah
     FROM audit_calls
 ), twice_keys AS (
     SELECT kh FROM h WHERE kh IS NOT NULL GROUP BY kh HAVING count(*) >= 2
@@ -309,7 +309,7 @@ SELECT source_id, line, pos, path_rank, ts, action_type, idempotency_key, respon
 FROM audit_calls
 WHERE CASE WHEN idempotency_key IS NOT NULL
     THEN hash(action_type, idempotency_key) IN (SELECT kh FROM twice_keys)
-        OR (args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable AND hash(args_fp) IN (SELECT ah FROM twice_args))
+        OR (args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable AND hash(fp) IN (SELECT ah FROM twice_args))
     ELSE fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable AND hash(fp) IN (SELECT fh FROM twice_fps)
 END`
 

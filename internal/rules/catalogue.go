@@ -168,9 +168,10 @@ type messageData struct {
 	Action       string
 	Key          string
 	Stats        statsText
-	Responses    names // distinct non-null response ids in evidence order
-	Keys         names // distinct keys in evidence order
-	LaterEffects names // distinct effects, other than noop, of calls after the first
+	Responses    names  // distinct non-null response ids in evidence order
+	Keys         names  // distinct keys in evidence order
+	LaterEffects names  // distinct effects, other than noop, of calls after the first
+	Same         string // what identifies the operation: "args", or the identity paths
 }
 
 // names are the values a message lists, of total in all.
@@ -208,7 +209,13 @@ func Message(f *Finding, quote func(string) string) string {
 }
 
 func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
-	d := messageData{Action: quote(f.ActionType), Stats: statsText{Stats: f.Stats, Span: humanDuration(f.Stats.Span)}}
+	d := messageData{Action: quote(f.ActionType), Stats: statsText{Stats: f.Stats, Span: humanDuration(f.Stats.Span)}, Same: "args"}
+	if id := f.Identity; id != nil && (len(id) == 0 || id[0] != "*") { // configured identity paths
+		d.Same = "identity (the action alone)"
+		if len(id) > 0 {
+			d.Same = strings.Join(quoteAll(id, quote), ", ")
+		}
+	}
 	if f.Key != nil {
 		d.Key = quote(*f.Key)
 	}

@@ -1,12 +1,17 @@
 package rules_test
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/idemaudit/idemaudit/internal/config"
+	"github.com/idemaudit/idemaudit/internal/ingest"
 	"github.com/idemaudit/idemaudit/internal/rules"
 )
 
@@ -211,6 +216,47 @@ func TestUnstableKey(t *testing.T) {
 		)
 		check(t, res, ids)
 	})
+}
+
+// With an identity configured, the operation is those args: a retry that
+// changed another arg (the payment method) under a fresh key is still the
+// same operation. Keyed calls without args take no part: their fingerprint
+// would be the session's.
+func TestUnstableKeyByIdentity(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.Parse("c.toml", []byte("[actions.book]\nidentity = [\"user\", \"flight\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := ingest.Open(ctx, "", ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.Config = cfg
+	p := filepath.Join(t.TempDir(), "a.jsonl")
+	log := strings.Join([]string{
+		c(t0, "book", "3f9c", "b1", `"args":{"user":"u","flight":"f","pay":"p1"}`),
+		c(at(30*time.Second), "book", "a1d0", "b2", `"args":{"user":"u","flight":"f","pay":"p2"}`),
+		c(at(time.Hour), "book", "k7", "b7", `"args":{"user":"u","flight":"g","pay":"p1"}`),
+		c(at(time.Hour+time.Second), "book", "k8", "b8", `"args":{"user":"v","flight":"g","pay":"p1"}`),
+		c(at(2*time.Hour), "charge", "k1", "c1", `"session_id":"s1"`),
+		c(at(2*time.Hour+time.Second), "charge", "k2", "c2", `"session_id":"s1"`),
+	}, "\n") + "\n"
+	if err := os.WriteFile(p, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.IngestFile(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rules.Audit(ctx, db.Conn, rules.Options{Window: rules.DefaultWindow, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, res, []string{"unstable-key"}, want{"unstable-key", rules.High, []int64{1, 2}})
+	if f := findings(res, "unstable-key"); len(f) == 1 && !strings.Contains(f[0].Message, "with the same user, flight within 30s") {
+		t.Errorf("message %q does not say what made the calls one operation", f[0].Message)
+	}
 }
 
 func TestKeyPayloadMismatch(t *testing.T) {

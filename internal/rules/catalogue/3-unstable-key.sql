@@ -1,40 +1,43 @@
--- Keyed calls with the same args fingerprint, chained within the window,
--- that carry two or more distinct keys: a fresh key per retry. High when two
+-- Keyed calls with the same fingerprint, chained within the window, that
+-- carry two or more distinct keys: a fresh key per retry. The fingerprint is
+-- the args' (without ignored paths), or the configured identity's; calls
+-- without args take no part (their fingerprint would be the session's, and
+-- two keys in one session are two operations as often as not). High when two
 -- or more of the chain's calls may have had an effect (distinct response ids
 -- of calls not rejected, plus such calls without one), else medium: the keys
 -- are unstable but no duplicate happened this time. Repeatable actions are
 -- left out (a fresh key per intended repeat is right).
 WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
-    -- window. Grouped by a 64-bit hash of the args fingerprint, far cheaper than
+    -- window. Grouped by a 64-bit hash of the fingerprint, far cheaper than
     -- the fingerprint: a collision only lets a few more calls through to the
     -- exact partitions below (a chain of one call never fires).
-    SELECT hash(args_fp) AS h
+    SELECT hash(fp) AS h
     FROM candidate_calls
     WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
     GROUP BY h
     HAVING count(*) >= 2
 ), k AS (
-    SELECT source_id, line, pos, path_rank, ts, args_fp, idempotency_key, action_type, response_id, outcome
-    FROM candidate_calls a SEMI JOIN rekeyed r ON hash(a.args_fp) = r.h
+    SELECT source_id, line, pos, path_rank, ts, fp, idempotency_key, action_type, response_id, outcome
+    FROM candidate_calls a SEMI JOIN rekeyed r ON hash(a.fp) = r.h
     WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
-    FROM k WINDOW w AS (PARTITION BY args_fp ORDER BY ts, path_rank, line, pos, source_id)
+    FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path_rank, line, pos, source_id)
 ), c AS (
     SELECT *,
-        sum(brk) OVER (PARTITION BY args_fp ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) AS chain
+        sum(brk) OVER (PARTITION BY fp ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), g AS (
-    SELECT args_fp, chain,
+    SELECT fp, chain,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
             + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS effects
     FROM c
-    GROUP BY args_fp, chain
+    GROUP BY fp, chain
     HAVING count(DISTINCT idempotency_key) >= 2
 )
 -- grp is stable: the fingerprint and the chain's first call
-SELECT args_fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY args_fp, chain) AS grp,
+SELECT fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY fp, chain) AS grp,
        CASE WHEN effects >= 2 THEN 'high' ELSE 'medium' END AS severity, action_type,
        NULL::VARCHAR AS idempotency_key, source_id, line, pos
-FROM c JOIN g USING (args_fp, chain)
+FROM c JOIN g USING (fp, chain)
