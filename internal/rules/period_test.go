@@ -21,10 +21,12 @@ var (
 
 // periodLog spans three weeks; each line says where it should be reported.
 var periodLog = []string{
-	// 1-2: a keyless chain crossing Sunday→Monday between W46 and W47: W46 only
+	// 1-2: a keyless chain crossing Sunday→Monday between W46 and W47, its
+	// second email sent in W47: W47 only (the duplicate happened then)
 	c("2026-11-15T23:58:00Z", "send_email", "", "m1", `"args":{"to":"a"}`),
 	c("2026-11-16T00:03:00Z", "send_email", "", "m2", `"args":{"to":"a"}`),
-	// 3-4: a chain starting Sunday night of W47, ending in W48: W47, both calls
+	// 3-4: a chain starting Sunday night of W47, its second email in W48:
+	// not in W47 (W48's report has it)
 	c("2026-11-22T23:55:00Z", "send_email", "", "m3", `"args":{"to":"b"}`),
 	c("2026-11-23T00:02:00Z", "send_email", "", "m4", `"args":{"to":"b"}`),
 	// 5-6: a key answered in W45 and again, differently, in W47: W47, new
@@ -44,6 +46,12 @@ var periodLog = []string{
 	c("2026-11-20T10:00:00Z", "book", "", "x2", `"effect":"created"`, `"args":{"i":3}`),
 	// 15: untimed: in no period report
 	c("", "charge", "k9", "r9"),
+	// 16-18: a chain crossing into W47 that W46's report sees deduped (16-17,
+	// one response id, up to a window past its end) and whose third call,
+	// past that window, sent a second notice: low in W46, high and new in W47
+	c("2026-11-15T23:55:00Z", "notify", "", "n1", `"args":{"to":"c"}`),
+	c("2026-11-16T00:04:00Z", "notify", "", "n1", `"args":{"to":"c"}`),
+	c("2026-11-16T00:13:00Z", "notify", "", "n2", `"args":{"to":"c"}`),
 }
 
 type got struct {
@@ -66,8 +74,10 @@ func TestPeriodReports(t *testing.T) {
 	want := []got{
 		{"same-key-different-response", true, []int64{5, 6}},
 		{"same-key-different-response", false, []int64{7, 8, 9}},
-		{"repeat-without-key", true, []int64{3, 4}},
+		{"repeat-without-key", true, []int64{16, 17, 18}},
+		{"repeat-without-key", true, []int64{1, 2}},
 		{"missing-key", false, []int64{2, 3}}, // send_email was keyless in W46 already
+		{"missing-key", false, []int64{17, 18}},
 		{"missing-key", false, []int64{11}},
 		{"missing-key", true, []int64{12}},
 		{"missing-key", true, []int64{14}},
@@ -75,7 +85,7 @@ func TestPeriodReports(t *testing.T) {
 	if g := periodFindings(res); !reflect.DeepEqual(g, want) {
 		t.Errorf("W47 findings\n got  %v\n want %v", g, want)
 	}
-	if res.Summary.Calls != 7 || res.Summary.NewFindings != 4 || res.Summary.UntimedCalls != 1 {
+	if res.Summary.Calls != 9 || res.Summary.NewFindings != 5 || res.Summary.UntimedCalls != 1 {
 		t.Errorf("W47 summary %+v", res.Summary)
 	}
 	if res.Period.Label == nil || *res.Period.Label != "2026-W47" || !res.Period.Start.Equal(w47.Start) {
@@ -85,12 +95,25 @@ func TestPeriodReports(t *testing.T) {
 	res46 := auditWith(t, rules.Options{Window: 10 * time.Minute, Period: &w46}, files)
 	want46 := []got{
 		{"same-key-different-response", true, []int64{7, 8}}, // evidence: calls up to a window past the week
-		{"repeat-without-key", true, []int64{1, 2}},
 		{"missing-key", true, []int64{10}},
+		{"repeat-without-key", true, []int64{16, 17}},
+		{"missing-key", true, []int64{16}},
 		{"missing-key", true, []int64{1}},
 	}
 	if g := periodFindings(res46); !reflect.DeepEqual(g, want46) {
 		t.Errorf("W46 findings\n got  %v\n want %v", g, want46)
+	}
+	// the notices: deduped as far as W46's report sees, a second notice in W47
+	severity := func(r *rules.Result, line int64) rules.Severity {
+		for _, f := range findings(r, "repeat-without-key") {
+			if lines(f)[0] == line {
+				return f.Severity
+			}
+		}
+		return 0
+	}
+	if s46, s47 := severity(res46, 16), severity(res, 16); s46 != rules.Low || s47 != rules.High {
+		t.Errorf("the notice chain is %q in W46, %q in W47; want low, then high", s46, s47)
 	}
 
 	// trend: W45, W46, W47
@@ -102,13 +125,13 @@ func TestPeriodReports(t *testing.T) {
 		calls = append(calls, p.Calls)
 		sev = append(sev, p.FindingsBySeverity)
 	}
-	if !reflect.DeepEqual(labels, []string{"2026-W45", "2026-W46", "2026-W47"}) || !reflect.DeepEqual(calls, []int64{1, 5, 7}) {
+	if !reflect.DeepEqual(labels, []string{"2026-W45", "2026-W46", "2026-W47"}) || !reflect.DeepEqual(calls, []int64{1, 6, 9}) {
 		t.Errorf("trend %v %v", labels, calls)
 	}
 	wantSev := []map[rules.Severity]int{
 		{},
-		{rules.Critical: 1, rules.High: 1, rules.Low: 2},
-		{rules.Critical: 2, rules.High: 1, rules.Low: 4},
+		{rules.Critical: 1, rules.Low: 3}, // the chains crossing into W47 count there
+		{rules.Critical: 2, rules.High: 2, rules.Low: 5},
 	}
 	if !reflect.DeepEqual(sev, wantSev) {
 		t.Errorf("trend severities %v, want %v", sev, wantSev)
@@ -128,7 +151,7 @@ func TestFindingIDsAndBaseline(t *testing.T) {
 		ids = append(ids, first.Findings[i].ID)
 		ids2 = append(ids2, again.Findings[i].ID)
 	}
-	if !reflect.DeepEqual(ids, ids2) || len(ids) != 7 {
+	if !reflect.DeepEqual(ids, ids2) || len(ids) != 9 {
 		t.Fatalf("ids differ or missing: %v %v", ids, ids2)
 	}
 	seen := map[string]bool{}
@@ -140,7 +163,7 @@ func TestFindingIDsAndBaseline(t *testing.T) {
 	}
 	base := map[string]bool{ids[0]: true, ids[3]: true}
 	res := auditWith(t, rules.Options{Window: 10 * time.Minute, Period: &w47, Baseline: base}, files)
-	if res.Summary.Suppressed != 2 || res.Summary.FindingsBySeverity[rules.Critical] != 1 || res.Summary.FindingsBySeverity[rules.Low] != 3 {
+	if res.Summary.Suppressed != 2 || res.Summary.FindingsBySeverity[rules.Critical] != 1 || res.Summary.FindingsBySeverity[rules.High] != 1 || res.Summary.FindingsBySeverity[rules.Low] != 5 {
 		t.Errorf("baseline: %+v", res.Summary)
 	}
 	for _, f := range res.Findings {

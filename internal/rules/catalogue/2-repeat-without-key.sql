@@ -26,7 +26,7 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
     FROM k WINDOW w AS (PARTITION BY fp ORDER BY ts, path_rank, line, pos, source_id)
 ), c AS (
-    SELECT source_id, line, pos, ts, fp,
+    SELECT source_id, line, pos, path_rank, ts, fp,
         sum(brk) OVER (PARTITION BY fp ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), cc AS ( -- each chained call with what its chain's severity needs
@@ -41,9 +41,22 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
     GROUP BY fp, chain
     HAVING count(*) >= 2
 )
--- grp is stable: the fingerprint and the chain's first call
+, e AS ( -- in a chain of two side effects or more, the calls that bring one:
+    -- not rejected, with a response id not seen before in the chain, or none
+    SELECT cc.*, g.first_ts, g.effects, g.rejected,
+        outcome <> 'rejected' AND (response_id IS NULL OR row_number() OVER (
+            PARTITION BY fp, chain, response_id, outcome = 'rejected' ORDER BY ts, path_rank, line, pos, source_id) = 1) AS brings
+    FROM cc JOIN g USING (fp, chain)
+)
+-- grp is stable: the fingerprint and the chain's first call. A call is
+-- offending when it brings a side effect after the chain's first one: the
+-- duplicate happened then (a chain crossing into the next period is
+-- reported in the period its extra side effect happened in). A chain of
+-- at most one side effect happened at its first call (offending NULL).
 SELECT fp::VARCHAR || '/' || first_ts AS grp,
        CASE WHEN effects >= 2 THEN 'high' ELSE 'low' END AS severity,
        CASE WHEN effects <= 1 AND rejected >= 1 THEN 'retry-after-rejection' ELSE 'repeat-without-key' END AS rule,
-       action_type, NULL::VARCHAR AS idempotency_key, source_id, line, pos
-FROM cc JOIN g USING (fp, chain)
+       action_type, NULL::VARCHAR AS idempotency_key, source_id, line, pos,
+       CASE WHEN effects >= 2 THEN brings AND sum(brings::INTEGER) OVER (
+            PARTITION BY fp, chain ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) >= 2 END AS offending
+FROM e

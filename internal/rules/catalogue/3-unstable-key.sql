@@ -36,8 +36,19 @@ WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
     GROUP BY fp, chain
     HAVING count(DISTINCT idempotency_key) >= 2
 )
--- grp is stable: the fingerprint and the chain's first call
+, e AS ( -- in a chain of two side effects or more, the calls that bring one:
+    -- not rejected, with a response id not seen before in the chain, or none
+    SELECT c.*, g.effects,
+        outcome <> 'rejected' AND (response_id IS NULL OR row_number() OVER (
+            PARTITION BY fp, chain, response_id, outcome = 'rejected' ORDER BY ts, path_rank, line, pos, source_id) = 1) AS brings
+    FROM c JOIN g USING (fp, chain)
+)
+-- grp is stable: the fingerprint and the chain's first call. Offending, in
+-- a chain of two side effects or more: a call that brings one after the
+-- first (as in repeat-without-key); otherwise the chain's first call.
 SELECT fp::VARCHAR || '/' || min(ts) OVER (PARTITION BY fp, chain) AS grp,
        CASE WHEN effects >= 2 THEN 'high' ELSE 'medium' END AS severity, action_type,
-       NULL::VARCHAR AS idempotency_key, source_id, line, pos
-FROM c JOIN g USING (fp, chain)
+       NULL::VARCHAR AS idempotency_key, source_id, line, pos,
+       CASE WHEN effects >= 2 THEN brings AND sum(brings::INTEGER) OVER (
+            PARTITION BY fp, chain ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) >= 2 END AS offending
+FROM e
