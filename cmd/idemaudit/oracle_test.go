@@ -39,13 +39,13 @@ type oCall struct {
 // oOutcome classes a call after the README's table, written anew here.
 func oOutcome(c oCall) string {
 	st := strings.ToLower(strings.TrimSpace(c.status))
-	if len(c.status) == 3 && strings.Trim(c.status, "0123456789") == "" && c.status >= "100" && c.status <= "599" {
+	if code := strings.TrimSpace(c.status); len(code) == 3 && strings.Trim(code, "0123456789") == "" && code >= "100" && code <= "599" {
 		switch {
-		case c.status[0] == '2':
+		case code[0] == '2':
 			return "applied"
-		case c.status == "408":
+		case code == "408":
 			return "unknown"
-		case c.status[0] == '4':
+		case code[0] == '4':
 			return "rejected"
 		}
 		return "unknown"
@@ -335,6 +335,15 @@ func oAudit(calls []oCall, window time.Duration) []oFinding {
 
 // oEffects counts what may have happened: distinct response ids of calls
 // not rejected, plus each such call without one.
+// oNoop: an effect that says nothing happened (README "Rules").
+func oNoop(e string) bool {
+	switch strings.ToLower(e) {
+	case "noop", "no-op", "no_op", "none":
+		return true
+	}
+	return false
+}
+
 func oEffects(cs []oCall) int {
 	ids, n := map[string]bool{}, 0
 	for _, c := range cs {
@@ -342,6 +351,7 @@ func oEffects(cs []oCall) int {
 		case c.outcome == "rejected":
 		case c.hasResp:
 			ids[c.resp] = true
+		case oNoop(c.effect): // nothing happened, it says
 		default:
 			n++
 		}

@@ -504,7 +504,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
         least(max(ts)::HUGEINT - min(ts), 9223372036854775807)::BIGINT AS span_ns, min(k) AS first_k, -- time.Sub's cap: ts spans 1800-2199
         count(*) FILTER (WHERE outcome = 'applied') AS applied, count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
-            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS side_effects,
+            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false)) AS side_effects,
         CASE WHEN min_by(offending IS NULL, k) AND min(ts) IS NOT NULL THEN min(ts)
             ELSE min(ts) FILTER (WHERE ` + said + `) END AS first_offending,
         ` + spans + ` AS spans` + first + `

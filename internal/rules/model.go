@@ -93,7 +93,8 @@ type Stats struct {
 
 	Applied, Rejected, Unknown int // calls by outcome
 	// SideEffects counts what may have happened: distinct response ids of
-	// calls not rejected, plus each such call without a response id.
+	// calls not rejected, plus each such call without a response id whose
+	// effect is not noop.
 	SideEffects int
 	// Compensated counts side effects (response ids) a later compensating
 	// call undid; ExtraRemaining the extra side effects (beyond the one

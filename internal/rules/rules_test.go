@@ -132,6 +132,18 @@ func TestRepeatWithoutKey(t *testing.T) {
 		)
 		check(t, res, ids, want{"repeat-without-key", rules.Low, []int64{1, 2}})
 	})
+	t.Run("a retry without a response id whose effect says noop: no second side effect, low", func(t *testing.T) {
+		res := auditLines(t,
+			c(t0, "send_email", "", "m1", args, `"effect":"created"`),
+			c(at(30*time.Second), "send_email", "", "", same, `"status":"ok"`, `"effect":"No-Op"`),
+			c(at(2*time.Hour), "send_email", "", "m2", args, `"effect":"created"`), // the same without noop: high
+			c(at(2*time.Hour+30*time.Second), "send_email", "", "", same, `"status":"ok"`, `"effect":"sent"`),
+		)
+		check(t, res, ids, want{"repeat-without-key", rules.High, []int64{3, 4}}, want{"repeat-without-key", rules.Low, []int64{1, 2}})
+		if f := findings(res, ids[0]); len(f) == 2 && f[1].Stats.SideEffects != 1 {
+			t.Errorf("side effects %d, want 1", f[1].Stats.SideEffects)
+		}
+	})
 	t.Run("gaps: exactly the window chains, one nanosecond more does not", func(t *testing.T) {
 		res := auditLines(t,
 			c(t0, "send_email", "", "m1", args),

@@ -5,7 +5,7 @@
 --
 -- A chain's side effects: its distinct response ids among calls that were
 -- not rejected, plus every such call without a response id (applied or
--- unknown: it may have happened). Two or more: high. At most one, with a
+-- unknown: it may have happened) unless its effect says noop. Two or more: high. At most one, with a
 -- rejected call in the chain: a retry after a rejection (its own rule, low).
 -- Otherwise (the same response id again): low.
 WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
@@ -30,12 +30,12 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
         sum(brk) OVER (PARTITION BY fp ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) AS chain
     FROM b
 ), cc AS ( -- each chained call with what its chain's severity needs
-    SELECT c.*, a.response_id, a.action_type, a.outcome
+    SELECT c.*, a.response_id, a.action_type, a.outcome, a.effect
     FROM c JOIN candidate_calls a USING (source_id, line, pos)
 ), g AS (
     SELECT fp, chain, min(ts) AS first_ts,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
-            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS effects,
+            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false)) AS effects,
         count(*) FILTER (WHERE outcome = 'rejected') AS rejected
     FROM cc
     GROUP BY fp, chain
@@ -44,7 +44,7 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
 , e AS ( -- in a chain of two side effects or more, the calls that bring one:
     -- not rejected, with a response id not seen before in the chain, or none
     SELECT cc.*, g.first_ts, g.effects, g.rejected,
-        outcome <> 'rejected' AND (response_id IS NULL OR row_number() OVER (
+        outcome <> 'rejected' AND (response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false) OR response_id IS NOT NULL AND row_number() OVER (
             PARTITION BY fp, chain, response_id, outcome = 'rejected' ORDER BY ts, path_rank, line, pos, source_id) = 1) AS brings
     FROM cc JOIN g USING (fp, chain)
 )

@@ -4,7 +4,7 @@
 -- without args take no part (their fingerprint would be the session's, and
 -- two keys in one session are two operations as often as not). High when two
 -- or more of the chain's calls may have had an effect (distinct response ids
--- of calls not rejected, plus such calls without one), else medium: the keys
+-- of calls not rejected, plus such calls without one and not noop), else medium: the keys
 -- are unstable but no duplicate happened this time. Repeatable actions are
 -- left out (a fresh key per intended repeat is right).
 WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
@@ -17,7 +17,7 @@ WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
     GROUP BY h
     HAVING count(*) >= 2
 ), k AS (
-    SELECT source_id, line, pos, path_rank, ts, fp, idempotency_key, action_type, response_id, outcome
+    SELECT source_id, line, pos, path_rank, ts, fp, idempotency_key, action_type, response_id, outcome, effect
     FROM candidate_calls a SEMI JOIN rekeyed r ON hash(a.fp) = r.h
     WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
 ), b AS (
@@ -31,7 +31,7 @@ WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
 ), g AS (
     SELECT fp, chain,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
-            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL) AS effects
+            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false)) AS effects
     FROM c
     GROUP BY fp, chain
     HAVING count(DISTINCT idempotency_key) >= 2
@@ -39,7 +39,7 @@ WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
 , e AS ( -- in a chain of two side effects or more, the calls that bring one:
     -- not rejected, with a response id not seen before in the chain, or none
     SELECT c.*, g.effects,
-        outcome <> 'rejected' AND (response_id IS NULL OR row_number() OVER (
+        outcome <> 'rejected' AND (response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false) OR response_id IS NOT NULL AND row_number() OVER (
             PARTITION BY fp, chain, response_id, outcome = 'rejected' ORDER BY ts, path_rank, line, pos, source_id) = 1) AS brings
     FROM c JOIN g USING (fp, chain)
 )
