@@ -293,16 +293,19 @@ func oAudit(calls []oCall, window time.Duration) []oFinding {
 			if len(ch) < 2 {
 				continue
 			}
-			effects, rejected := oEffects(ch), 0
-			for _, c := range ch {
+			effects, rejected, wentThrough, rejectedFirst := oEffects(ch), 0, 0, true
+			for _, c := range ch { // in chain order
 				if c.outcome == "rejected" {
 					rejected++
+					rejectedFirst = rejectedFirst && wentThrough == 0
+				} else {
+					wentThrough++
 				}
 			}
 			switch {
 			case effects >= 2:
 				out = append(out, oCompensate(oFinding{"repeat-without-key", "high", ch[0].action, "", refs(ch)}, ch, calls))
-			case rejected > 0:
+			case rejected > 0 && rejectedFirst:
 				out = append(out, oFinding{"retry-after-rejection", "low", ch[0].action, "", refs(ch)})
 			default:
 				out = append(out, oFinding{"repeat-without-key", "low", ch[0].action, "", refs(ch)})

@@ -144,6 +144,16 @@ func TestRepeatWithoutKey(t *testing.T) {
 			t.Errorf("side effects %d, want 1", f[1].Stats.SideEffects)
 		}
 	})
+	t.Run("a rejection, then the call that went through: retry-after-rejection; the other way: a repeat", func(t *testing.T) {
+		res := auditFiles(t, 0, map[string][]string{"a.jsonl": {
+			c(t0, "book", "", "err_1", `"args":{"trip":"t1"}`, `"status":409`),
+			c(at(30*time.Second), "book", "", "res_1", `"args":{"trip":"t1"}`, `"status":201`),
+			c(at(time.Hour), "book", "", "res_2", `"args":{"trip":"t2"}`, `"status":201`),
+			c(at(time.Hour+30*time.Second), "book", "", "err_2", `"args":{"trip":"t2"}`, `"status":409`),
+		}})
+		check(t, res, []string{"repeat-without-key", "retry-after-rejection"},
+			want{"retry-after-rejection", rules.Low, []int64{1, 2}}, want{"repeat-without-key", rules.Low, []int64{3, 4}})
+	})
 	t.Run("gaps: exactly the window chains, one nanosecond more does not", func(t *testing.T) {
 		res := auditLines(t,
 			c(t0, "send_email", "", "m1", args),

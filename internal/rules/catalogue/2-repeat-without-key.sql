@@ -5,9 +5,11 @@
 --
 -- A chain's side effects: its distinct response ids among calls that were
 -- not rejected, plus every such call without a response id (applied or
--- unknown: it may have happened) unless its effect says noop. Two or more: high. At most one, with a
--- rejected call in the chain: a retry after a rejection (its own rule, low).
--- Otherwise (the same response id again): low.
+-- unknown: it may have happened) unless its effect says noop. Two or more:
+-- high. At most one, with rejected calls first and then the calls that went
+-- through (or none): a retry after a rejection (its own rule, low).
+-- Otherwise (the same response id again, or a rejection after the call
+-- that went through): low.
 WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
     -- need a window. Grouped by a 64-bit hash of the fingerprint, far cheaper
     -- than the fingerprint: a collision only lets a few more calls through to
@@ -36,14 +38,17 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
     SELECT fp, chain, min(ts) AS first_ts,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
             + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false)) AS effects,
-        count(*) FILTER (WHERE outcome = 'rejected') AS rejected
+        count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
+        -- rejected calls then the ones that went through, not the other way
+        coalesce(max({'t': ts, 'r': path_rank, 'l': line, 'p': pos, 's': source_id}) FILTER (WHERE outcome = 'rejected')
+            < min({'t': ts, 'r': path_rank, 'l': line, 'p': pos, 's': source_id}) FILTER (WHERE outcome <> 'rejected'), true) AS rejected_first
     FROM cc
     GROUP BY fp, chain
     HAVING count(*) >= 2
 )
 , e AS ( -- in a chain of two side effects or more, the calls that bring one:
     -- not rejected, with a response id not seen before in the chain, or none
-    SELECT cc.*, g.first_ts, g.effects, g.rejected,
+    SELECT cc.*, g.first_ts, g.effects, g.rejected, g.rejected_first,
         outcome <> 'rejected' AND (response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false) OR response_id IS NOT NULL AND row_number() OVER (
             PARTITION BY fp, chain, response_id, outcome = 'rejected' ORDER BY ts, path_rank, line, pos, source_id) = 1) AS brings
     FROM cc JOIN g USING (fp, chain)
@@ -55,7 +60,7 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
 -- at most one side effect happened at its first call (offending NULL).
 SELECT fp::VARCHAR || '/' || first_ts AS grp,
        CASE WHEN effects >= 2 THEN 'high' ELSE 'low' END AS severity,
-       CASE WHEN effects <= 1 AND rejected >= 1 THEN 'retry-after-rejection' ELSE 'repeat-without-key' END AS rule,
+       CASE WHEN effects <= 1 AND rejected >= 1 AND rejected_first THEN 'retry-after-rejection' ELSE 'repeat-without-key' END AS rule,
        action_type, NULL::VARCHAR AS idempotency_key, source_id, line, pos,
        CASE WHEN effects >= 2 THEN brings AND sum(brings::INTEGER) OVER (
             PARTITION BY fp, chain ORDER BY ts, path_rank, line, pos, source_id ROWS UNBOUNDED PRECEDING) >= 2 END AS offending
