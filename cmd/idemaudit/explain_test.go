@@ -96,9 +96,9 @@ func TestExplain(t *testing.T) {
 	}
 
 	// Markdown for an incident doc: hostile values stay inside their cells
-	hostile := writeFile(t, dir, "hostile.jsonl",
-		`{"ts":"2026-11-16T09:00:00Z","action_type":"a|b","idempotency_key":"k|<script>`+"`"+`","response_id":"r1","status":504}`+"\n"+
-			`{"ts":"2026-11-16T09:00:10Z","action_type":"a|b","idempotency_key":"k|<script>`+"`"+`","response_id":"r2\u001b[31m"}`+"\n")
+	hostile := writeFile(t, dir, "hos|tile.jsonl", // the source and span ids sit in the where column
+		`{"ts":"2026-11-16T09:00:00Z","action_type":"a|b","idempotency_key":"k|<script>`+"`"+`","response_id":"r1","status":504,"span_id":"sp|1"}`+"\n"+
+			`{"ts":"2026-11-16T09:00:10Z","action_type":"a|b","idempotency_key":"k|<script>`+"`"+`","response_id":"r2\u001b[31m","span_id":"sp|2"}`+"\n")
 	md := run(t, nil, "explain", "-f", "markdown", "--key", "k|<script>`", hostile)
 	if md.code != 0 {
 		t.Fatal(md.stderr)

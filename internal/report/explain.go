@@ -83,7 +83,7 @@ func explainMarkdown(w io.Writer, ex *rules.Explanation) error {
 	b := bufio.NewWriter(w)
 	fmt.Fprintf(b, "### Timeline of %s\n\n", mdCode(ex.Subject))
 	fmt.Fprintf(b, "| time | gap | action | key | response id | status | outcome | effect | duration | where |\n|---|---|---|---|---|---|---|---|---|---|\n")
-	mdWhere := func(s string, _ int) string { return mdCode(s) }
+	mdWhere := func(s string, _ int) string { return mdCell(s) }
 	for i, c := range ex.Calls {
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", stamp(c.TS), gap(ex.Calls, i), mdCell(c.ActionType),
 			mdCellPtr(c.Key), mdCellPtr(c.ResponseID), mdCellPtr(c.Status), c.Outcome, mdCellPtr(c.Effect), duration(c), where(c, mdWhere))
