@@ -351,7 +351,9 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	}
 	if err != nil {
 		if ctx.Err() == nil && !isDBError(err) {
-			return st, &InputError{path, fmt.Errorf("read failed after %d bytes (line %d): %w", counted.n, st.FirstLine+st.Lines, err)}
+			// the line that was being read: the counting reader saw every
+			// byte from the source's start, the known beginning included
+			return st, &InputError{path, fmt.Errorf("read failed after %d bytes (line %d): %w; nothing of this reading was kept", counted.n, counted.safe.lines+1, err)}
 		}
 		return st, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -120,6 +121,31 @@ func TestIngestGzipAndStdin(t *testing.T) {
 	st, err := d.IngestReader(context.Background(), "-", bytes.NewReader(gz(t, []byte(lines))))
 	if err != nil || st.Calls != 3 || st.Source != "-" {
 		t.Errorf("stdin: %+v %v", st, err)
+	}
+}
+
+// A new file cut short past the first megabytes: the error names the line
+// that was being read, counted over every byte before it.
+func TestIngestBrokenGzipNamesItsLine(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < 4<<20; i++ {
+		fmt.Fprintf(&b, `{"ts":%d,"action_type":"send_%d","args":{"n":%d,"pad":"%x"}}`+"\n", 1794787200+i, i%7, i, i*2654435761)
+	}
+	full := gz(t, []byte(b.String()))
+	cut := full[:len(full)/2]
+	zr, err := gzip.NewReader(bytes.NewReader(cut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readable, _ := io.ReadAll(zr) // what can be read before the stream breaks
+	line := bytes.Count(readable, []byte{'\n'}) + 1
+	if line < 10000 {
+		t.Fatalf("only %d lines readable: not past the first chunks", line)
+	}
+	d := openMem(t)
+	_, err = d.IngestFile(context.Background(), write(t, t.TempDir(), "cut.jsonl.gz", cut))
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("(line %d)", line)) {
+		t.Errorf("want the error to name line %d, got %v", line, err)
 	}
 }
 
