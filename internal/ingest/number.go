@@ -307,12 +307,16 @@ func (p *Parser) duration(r *Record) error {
 		if err != nil {
 			return err
 		}
+		r.Duration, r.HasDuration = 0, false
 		if f, err := strconv.ParseFloat(string(n), 64); err == nil {
 			r.Duration, r.HasDuration = f, true
 		}
 		return nil
 	}
-	return p.skip() // a duration of another type is ignored, like an unknown field
+	// a duration of another type says none (the last member given wins:
+	// "duration_ms":30000,"duration_ms":null has none)
+	r.Duration, r.HasDuration = 0, false
+	return p.skip()
 }
 
 // truncateQuote quotes a value for an error message, cut to a readable length.

@@ -125,6 +125,16 @@ func TestParseFields(t *testing.T) {
 	if err := p.Parse([]byte(`{"action_type":"a","status":"ok","args":null}`), &r); err != nil || r.StatusNum || r.HasArgs || r.HasFP {
 		t.Errorf("record %+v %v", r, err)
 	}
+	// a member given twice: the last wins, a null or a string too
+	for line, want := range map[string]bool{
+		`{"action_type":"a","duration_ms":30000,"duration_ms":null}`:   false,
+		`{"action_type":"a","duration_ms":30000,"duration_ms":"slow"}`: false,
+		`{"action_type":"a","duration_ms":null,"duration_ms":5}`:       true,
+	} {
+		if err := p.Parse([]byte(line), &r); err != nil || r.HasDuration != want {
+			t.Errorf("%s: duration %v (%v), want one: %v", line, r.Duration, err, want)
+		}
+	}
 }
 
 func TestCanonicalArgs(t *testing.T) {
