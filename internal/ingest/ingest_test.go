@@ -387,13 +387,15 @@ func TestExpand(t *testing.T) {
 
 func TestIngestOverlongLine(t *testing.T) {
 	long := `{"action_type":"a","args":"` + strings.Repeat("x", maxLine) + `"}`
-	data := `{"action_type":"first"}` + "\n" + long + "\n" + `{"action_type":"after"}` + "\n"
+	prefix := `{"action_type":"b","args":"`
+	longest := prefix + strings.Repeat("y", maxLine-len(prefix)-2) + `"}` // maxLine bytes: the longest kept
+	data := `{"action_type":"first"}` + "\n" + long + "\n" + `{"action_type":"after"}` + "\n" + longest + "\n"
 	d := openMem(t)
 	st, err := d.IngestFile(context.Background(), write(t, t.TempDir(), "long.jsonl", []byte(data)))
-	if err != nil || st.Lines != 3 || st.Calls != 2 || st.Malformed != 1 {
+	if err != nil || st.Lines != 4 || st.Calls != 3 || st.Malformed != 1 {
 		t.Fatalf("%+v %v", st, err)
 	}
-	want := []string{"long.jsonl:1:first", "long.jsonl!2!line", "long.jsonl:3:after"}
+	want := []string{"long.jsonl:1:first", "long.jsonl!2!line", "long.jsonl:3:after", "long.jsonl:4:b"}
 	if got := rows(t, d); !reflect.DeepEqual(got, want) {
 		t.Errorf("rows %q, want %q", got, want)
 	}

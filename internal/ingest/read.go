@@ -222,8 +222,8 @@ func split(ctx context.Context, src io.Reader, first int64, out chan<- chunk, t 
 			t.open, t.line = true, line+int64(bytes.Count(buf[:cut], []byte{'\n'}))
 		}
 		if cut == 0 { // one line fills the buffer
-			if cap(buf) < maxLine {
-				grown := make([]byte, len(buf), 2*cap(buf))
+			if cap(buf) <= maxLine { // room for a line of maxLine bytes and its newline
+				grown := make([]byte, len(buf), min(2*cap(buf), maxLine+1))
 				copy(grown, buf)
 				buf = grown
 				continue
