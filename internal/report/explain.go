@@ -32,7 +32,7 @@ func gap(cs []rules.Call, i int) string {
 	}
 	d := cs[i].TS.Sub(*cs[i-1].TS)
 	if d < time.Second {
-		return fmt.Sprintf("+%gs", d.Seconds())
+		return "+" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s" // never an exponent
 	}
 	return "+" + d.Truncate(time.Millisecond).String()
 }

@@ -276,8 +276,8 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 
 // humanDuration prints 45s, 3m10s, 2h0m0s; sub-second spans as 0.25s.
 func humanDuration(d time.Duration) string {
-	if d < time.Second {
-		return fmt.Sprintf("%gs", d.Seconds())
+	if d < time.Second { // 0.25s, 0.000001s: never an exponent
+		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 	}
 	return d.Truncate(time.Second).String()
 }

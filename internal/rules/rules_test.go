@@ -154,6 +154,15 @@ func TestRepeatWithoutKey(t *testing.T) {
 		check(t, res, []string{"repeat-without-key", "retry-after-rejection"},
 			want{"retry-after-rejection", rules.Low, []int64{1, 2}}, want{"repeat-without-key", rules.Low, []int64{3, 4}})
 	})
+	t.Run("a span under a second reads in decimals", func(t *testing.T) {
+		res := auditLines(t,
+			c("2026-11-16T09:00:00Z", "send_email", "", "m1", args),
+			c("2026-11-16T09:00:00.000001Z", "send_email", "", "m2", same),
+		)
+		if f := findings(res, ids[0]); len(f) != 1 || !strings.Contains(f[0].Message, "within 0.000001s:") {
+			t.Errorf("findings %+v", f)
+		}
+	})
 	t.Run("gaps: exactly the window chains, one nanosecond more does not", func(t *testing.T) {
 		res := auditLines(t,
 			c(t0, "send_email", "", "m1", args),
