@@ -406,6 +406,9 @@ func TestIngestByteOrderMark(t *testing.T) {
 	if st.Calls != 1 || st.Malformed != 1 {
 		t.Errorf("a BOM opening the file is skipped, one later is not: %+v %v", st, malformedErrors(t, d))
 	}
+	if e := malformedErrors(t, d); len(e) != 1 || !strings.Contains(e[0], "byte order mark at byte 1") {
+		t.Errorf("the error %q does not say what and where", e)
+	}
 }
 
 // Versions up to 4 let an object or array after args overwrite the args'

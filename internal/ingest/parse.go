@@ -139,6 +139,9 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 	p.b, p.pos, p.depth, p.spans = line, 0, 0, p.spans[:0]
 	p.ws()
 	if p.pos >= len(p.b) || p.b[p.pos] != '{' {
+		if bytes.HasPrefix(p.b[p.pos:], []byte("\xef\xbb\xbf")) {
+			return p.fail("not a JSON object: a byte order mark at byte %d", p.pos+1)
+		}
 		return p.fail("not a JSON object")
 	}
 	var argsCanon []byte
