@@ -199,7 +199,11 @@ func describe(st ingest.Stats) string {
 	}
 	switch st.Status {
 	case ingest.StatusGrown:
-		line += "; the lines before were already ingested"
+		if st.FirstLine > 1 {
+			line += "; the lines before were already ingested"
+		} else {
+			line += "; it was empty when ingested"
+		}
 	case ingest.StatusContinues:
 		line += fmt.Sprintf("; lines 1–%d already ingested as %s", st.FirstLine-1, safe(st.Of))
 	case ingest.StatusReplaced:

@@ -376,3 +376,17 @@ func TestIngestProgressCountsEveryByte(t *testing.T) {
 		t.Errorf("grown file: progress told %d bytes of %d", told, len(body))
 	}
 }
+
+// A log created empty (ingested before its first line) that then grows is
+// grown, not replaced: a little, or past the head at once.
+func TestIngestEmptyThenGrown(t *testing.T) {
+	for _, n := range []int{1, 300} { // 300 lines: past the head in one step
+		d := openMem(t)
+		dir := t.TempDir()
+		p := write(t, dir, "app.jsonl", nil)
+		mustIngest(t, d, p, StatusNew, 1, 0)
+		write(t, dir, "app.jsonl", []byte(bigLines("a", 1794787200, n)))
+		mustIngest(t, d, p, StatusGrown, 1, int64(n))
+		mustIngest(t, d, p, StatusUnchanged, 1, 0)
+	}
+}

@@ -120,7 +120,9 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 				return res, err
 			} else if done {
 				keep = true
-				return partialScan(res, grownTail, c.n, raw, head, f), nil
+				r := partialScan(res, grownTail, c.n, raw, head, f)
+				r.prefix = grownFromEmpty(r.prefix, segs, abs, c.n)
+				return r, nil
 			}
 		}
 		if err := advance(m); err != nil {
@@ -136,7 +138,9 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 			return res, err
 		} else if done {
 			keep = true
-			return partialScan(res, grownTail, c.n, raw, head, f), nil
+			r := partialScan(res, grownTail, c.n, raw, head, f)
+			r.prefix = grownFromEmpty(r.prefix, segs, abs, c.n)
+			return r, nil
 		}
 	}
 	for {
@@ -155,6 +159,7 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 	if res.prefix == nil && grownTail != nil && grownTail.endBytes < res.size {
 		res.prefix = grownTail // read from the start; its partial line is deleted and read again, whole
 	}
+	res.prefix = grownFromEmpty(res.prefix, segs, abs, res.size)
 	for i := range segs {
 		k := &segs[i]
 		if k.endBytes == res.size && k.endHash == res.hash && (res.size > 0 || k.absPath == abs) {
@@ -167,6 +172,21 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 		res.whole = res.prefix // nothing after the known lines
 	}
 	return res, nil
+}
+
+// grownFromEmpty is the known beginning of a file of size bytes: prefix,
+// or, when none matched, a segment of the same path that was empty (a log
+// created before its first line was written): it grew from nothing.
+func grownFromEmpty(prefix *known, segs []known, abs string, size int64) *known {
+	if prefix != nil || size <= 0 || abs == "" {
+		return prefix
+	}
+	for i := range segs {
+		if k := &segs[i]; k.absPath == abs && k.endBytes == 0 {
+			return k
+		}
+	}
+	return nil
 }
 
 // needsMore reports whether a known segment could still be this file's
