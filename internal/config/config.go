@@ -432,13 +432,20 @@ func (c *Config) FingerprintDigest() string {
 // error when a database was built with others.
 func (c *Config) DescribeFingerprints() string {
 	var parts []string
-	for _, m := range []map[string]Action{c.Actions, c.cli} {
+	// where each comes from: an --identity wins over every entry of the
+	// file, so the same paths given there and on the command line are not
+	// the same settings
+	for i, m := range []map[string]Action{c.Actions, c.cli} {
+		from := ""
+		if i == 1 {
+			from = " (--identity)"
+		}
 		for p, a := range m {
 			switch {
 			case a.Identity != nil:
-				parts = append(parts, fmt.Sprintf("%s: identity %s", p, strings.Join(a.Identity, ",")))
+				parts = append(parts, fmt.Sprintf("%s: identity %s%s", p, strings.Join(a.Identity, ","), from))
 			case a.Ignore != nil:
-				parts = append(parts, fmt.Sprintf("%s: ignore %s", p, strings.Join(a.Ignore, ",")))
+				parts = append(parts, fmt.Sprintf("%s: ignore %s%s", p, strings.Join(a.Ignore, ","), from))
 			}
 		}
 	}
