@@ -201,9 +201,21 @@ func sniff(head []byte) (doc bool, f Format) {
 		return false, ""
 	}
 	if trimmed[0] == '[' {
-		// one array over several lines; a file of one array per line is JSON Lines
+		// one array over several lines; a file of one array per line is JSON
+		// Lines, even when its first line is broken (cut short): the next
+		// line is an array of its own
 		first, rest, _ := bytes.Cut(trimmed, []byte{'\n'})
 		doc = !json.Valid(first) || len(bytes.TrimSpace(rest)) == 0
+		if doc && !json.Valid(first) {
+			for len(rest) > 0 {
+				var next []byte
+				next, rest, _ = bytes.Cut(rest, []byte{'\n'})
+				if next = bytes.TrimSpace(next); len(next) > 0 {
+					doc = !(next[0] == '[' && json.Valid(next))
+					break
+				}
+			}
+		}
 	} else if first, _, _ := bytes.Cut(trimmed, []byte{'\n'}); !json.Valid(first) {
 		// an object over several lines (pretty-printed, or a page whose
 		// records sit on lines of their own) — not a broken first line of

@@ -158,6 +158,10 @@ func TestSniff(t *testing.T) {
 		{`{"something":"else"}` + "\n", false, ""},
 		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"` + strings.Repeat("x", 100) + ``, false, FormatOTLP},                                     // cut short
 		{`{"id":"o1","traceId":"t","type":"GENERATION","startTime":"2026-11-18T10:00:00Z","input":"` + strings.Repeat("x", 100), false, FormatLangfuse}, // cut short
+		// one array per line whose first line was cut short: still JSON Lines
+		{`[{"ts":1,"action_type":"a"},{"ts":` + "\n" + `[{"ts":2,"action_type":"b"}]` + "\n", false, FormatJSONL},
+		// one array over several lines: a document
+		{"[\n  {\"ts\": 1, \"action_type\": \"a\"},\n  {\"ts\": 2, \"action_type\": \"b\"}\n]\n", true, FormatJSONL},
 		// a call record whose other members look like a trace export's: unknown fields are ignored
 		{`{"ts":1,"action_type":"a","batches":2}` + "\n", false, FormatJSONL},
 		{`{"ts":1,"run_type":"scheduled","action_type":"a"}` + "\n", false, FormatJSONL},
