@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -98,6 +100,18 @@ func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 	return out, rows.Err()
 }
 
+// dbText is a file name as the database keeps it: a VARCHAR holds only
+// UTF-8, and a file name may be any bytes. A name that is not UTF-8 is kept
+// Go-quoted ("a\xffb.jsonl"): the same name always maps to the same text,
+// and no UTF-8 name starts with a quote and reads as valid Go quoting of
+// non-UTF-8 bytes.
+func dbText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
 // IngestFile reads one file into the database, in one transaction: on any
 // error the database is as it was before. It is idempotent: content already
 // in the database is never added again. A file whose beginning is already
@@ -120,13 +134,14 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = real
 	}
+	key := dbText(abs) // the file as the database names it (abs opens it)
 	segs, err := d.knownSegments(ctx)
 	if err != nil {
 		return st, err
 	}
 	// Pass 1: hash the content, looking for the longest known beginning.
 	t0 := time.Now()
-	scan, err := scanFile(ctx, path, abs, segs)
+	scan, err := scanFile(ctx, path, key, segs)
 	d.timed("ingest: known beginnings", t0)
 	if err != nil {
 		return st, err
@@ -138,9 +153,9 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 	// this path read before with other import settings: read it anew
 	var drop []int32
 	for _, k := range []*known{scan.whole, scan.prefix} {
-		if k != nil && k.absPath == abs && d.readOtherwise(k) {
+		if k != nil && k.absPath == key && d.readOtherwise(k) {
 			for _, s := range segs {
-				if s.absPath == abs {
+				if s.absPath == key {
 					drop = append(drop, s.id)
 				}
 			}
@@ -151,7 +166,7 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 	}
 	if k := scan.whole; k != nil {
 		st.Status, st.Of = StatusDuplicate, k.path
-		if k.absPath == abs {
+		if k.absPath == key {
 			st.Status = StatusUnchanged
 		}
 		return st, nil
@@ -162,13 +177,13 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 		st.Of = k.path
 		st.FirstLine = k.safeLines + 1
 		st.Status = StatusContinues
-		if k.absPath == abs {
+		if k.absPath == key {
 			st.Status = StatusGrown
 		}
 	} else if st.Status != StatusReread {
 		st.Status = StatusNew
 		for _, k := range segs {
-			if k.absPath == abs {
+			if k.absPath == key {
 				st.Status = StatusReplaced
 				st.Of = k.path
 			}
@@ -296,7 +311,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		// beginning), that file is left as it is on disk: only the line's
 		// records move to this reading, so the other file, unchanged, stays
 		// unchanged for the next run.
-		if from.tailLine.Valid && from.absPath != abs {
+		if from.tailLine.Valid && from.absPath != dbText(abs) {
 			for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings"} {
 				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
 					return st, err
@@ -376,7 +391,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	}
 	var absPath any
 	if abs != "" {
-		absPath = abs
+		absPath = dbText(abs)
 	}
 	var tailLine any
 	if tl.open {
@@ -391,7 +406,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		lines, calls, malformed, safe_bytes, safe_hash, safe_lines, end_bytes, end_hash, tail_line, continues, ingested_at,
 		format, collapsed, skipped, import_settings, head_hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, path, absPath, st.FirstLine, start, st.Lines, st.Calls, st.Malformed,
+		id, dbText(path), absPath, st.FirstLine, start, st.Lines, st.Calls, st.Malformed,
 		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, time.Now().UTC(),
 		string(st.Format), st.Collapsed, st.Skipped, nullable(d.Import.Settings(st.Format)), counted.headHash())
 	return st, err

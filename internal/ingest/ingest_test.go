@@ -452,3 +452,24 @@ func TestMigrationClearsStaleFingerprints(t *testing.T) {
 		t.Errorf("fingerprints after migration %v, want %v", got, want)
 	}
 }
+
+// A file name need not be UTF-8: it is kept quoted, read, and known again.
+func TestIngestFileNameNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a\xffb.jsonl")
+	if err := os.WriteFile(p, []byte(lines), 0o644); err != nil {
+		t.Skipf("this file system refuses the name: %v", err)
+	}
+	d := openMem(t)
+	st, err := d.IngestFile(context.Background(), p)
+	if err != nil || st.Status != StatusNew || st.Calls != 3 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if st, err := d.IngestFile(context.Background(), p); err != nil || st.Status != StatusUnchanged {
+		t.Errorf("again: %+v %v", st, err)
+	}
+	var path string
+	if err := d.Conn.QueryRowContext(context.Background(), "SELECT path FROM sources").Scan(&path); err != nil || path != strconv.Quote(p) {
+		t.Errorf("kept as %q (%v), want %q", path, err, strconv.Quote(p))
+	}
+}
