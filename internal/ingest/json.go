@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -404,8 +405,11 @@ func (p *Parser) strEscaped() ([]byte, error) {
 				return nil, p.fail("invalid JSON: bad \\u escape at byte %d", p.pos-1)
 			}
 			if utf16.IsSurrogate(r) {
-				// A valid pair decodes to one rune; a lone surrogate becomes
-				// U+FFFD, as in encoding/json, so the value stays valid UTF-8.
+				// A valid pair decodes to one rune. A lone surrogate (a UTF-16
+				// string cut inside a pair) has no UTF-8 form: it is kept as
+				// the text of its escape, \ud83d, so two values that differ
+				// only there stay two (as U+FFFD, like encoding/json, two keys
+				// cut from different emoji would be one key).
 				save := p.pos
 				if p.pos+1 < len(b) && b[p.pos] == '\\' && b[p.pos+1] == 'u' {
 					p.pos += 2
@@ -417,7 +421,8 @@ func (p *Parser) strEscaped() ([]byte, error) {
 					}
 				}
 				p.pos = save
-				r = utf8.RuneError
+				p.str = fmt.Appendf(p.str, "\\u%04x", r)
+				continue
 			}
 			p.str = utf8.AppendRune(p.str, r)
 		default:

@@ -125,6 +125,10 @@ func TestParseFields(t *testing.T) {
 	if err := p.Parse([]byte(`{"action_type":"a","status":"ok","args":null}`), &r); err != nil || r.StatusNum || r.HasArgs || r.HasFP {
 		t.Errorf("record %+v %v", r, err)
 	}
+	// a lone surrogate in a key is kept as the text of its escape
+	if err := p.Parse([]byte(`{"action_type":"a","idempotency_key":"k\ud83d"}`), &r); err != nil || r.Key != `k\ud83d` {
+		t.Errorf("key %q %v", r.Key, err)
+	}
 	// a member given twice: the last wins, a null or a string too
 	for line, want := range map[string]bool{
 		`{"action_type":"a","duration_ms":30000,"duration_ms":null}`:   false,
@@ -166,6 +170,8 @@ func TestCanonicalArgs(t *testing.T) {
 		{`0.1`, `0.10000000000000001`},
 		{`true`, `"true"`},
 		{`{"a":1}`, `{"A":1}`},
+		{`"k\ud800"`, `"k\udbff"`}, // lone surrogates: two strings cut inside two pairs
+		{`"k\ud83d"`, `"k\ufffd"`},
 	}
 	for _, d := range different {
 		a, _ := CanonicalArgs([]byte(d[0]))
