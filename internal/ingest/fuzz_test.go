@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,7 +81,9 @@ func FuzzCanonicalArgs(f *testing.F) {
 		var val any
 		dec := json.NewDecoder(bytes.NewReader(v))
 		dec.UseNumber()
-		if dec.Decode(&val) == nil && !hasDuplicateNames(v) {
+		// (a lone surrogate is kept as its escape's text, where
+		// encoding/json makes it U+FFFD: such input is left out)
+		if dec.Decode(&val) == nil && !hasDuplicateNames(v) && !surrogateEscape.Match(v) {
 			if re, err := json.Marshal(val); err == nil {
 				if c2, err := CanonicalArgs(re); err != nil || c2 != c {
 					t.Fatalf("re-escaping changed the canonical form: %q vs %q (from %q)", c2, c, re)
@@ -96,6 +99,10 @@ func FuzzCanonicalArgs(f *testing.F) {
 		}
 	})
 }
+
+// surrogateEscape finds a \u escape of a UTF-16 surrogate (of a pair, or
+// lone).
+var surrogateEscape = regexp.MustCompile(`\\u[dD][89abAB]|\\u[dD][c-fC-F]`)
 
 // hasDuplicateNames reports whether an object in v names a member twice
 // (encoding/json keeps the last one in a map; the order of the survivors
