@@ -112,16 +112,16 @@ func epochNanos(n []byte) (int64, bool) {
 	if len(d) == 0 {
 		return 0, true
 	}
+	// the unit by magnitude, of a time before 1970 too (1800 in seconds has
+	// 10 digits, in milliseconds 13: the ranges never meet)
 	scale := int64(9)
-	if !neg {
-		switch digits := int64(len(d)) + exp; { // digits before the point
-		case digits >= 19:
-			scale = 0
-		case digits >= 16:
-			scale = 3
-		case digits >= 13:
-			scale = 6
-		}
+	switch digits := int64(len(d)) + exp; { // digits before the point
+	case digits >= 19:
+		scale = 0
+	case digits >= 16:
+		scale = 3
+	case digits >= 13:
+		scale = 6
 	}
 	exp += scale
 	if int64(len(d))+exp > 19 {
@@ -329,8 +329,11 @@ func truncateQuote(s []byte) string {
 }
 
 // isNumber reports whether s is a plain decimal number: digits with at
-// most one point.
+// most one point, maybe after a minus.
 func isNumber(s []byte) bool {
+	if len(s) > 1 && s[0] == '-' { // a time before 1970
+		s = s[1:]
+	}
 	dot := false
 	for i, c := range s {
 		switch {
