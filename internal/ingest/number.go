@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"math"
+	"math/big"
 	"strconv"
+	"strings"
 )
 
 // decimal splits a valid JSON number literal into sign, significant digits
@@ -64,6 +67,9 @@ func decimal(n []byte) (neg bool, digits []byte, exp int64) {
 // appendCanonNumber writes one normal form per numeric value: 2000, 2e3 and
 // 2000.0 all become 2000; 0.50 becomes 0.5; -0 becomes 0.
 func appendCanonNumber(dst, n []byte) []byte {
+	if e := bytes.IndexAny(n, "eE"); e >= 0 && len(bytes.TrimLeft(n[e+1:], "+-0")) > 15 {
+		return appendCanonHugeExp(dst, n, e)
+	}
 	neg, d, exp := decimal(n)
 	if len(d) == 0 {
 		return append(dst, '0')
@@ -94,6 +100,27 @@ func appendCanonNumber(dst, n []byte) []byte {
 		dst = strconv.AppendInt(dst, exp, 10)
 	}
 	return dst
+}
+
+// appendCanonHugeExp is appendCanonNumber for an exponent of more than 15
+// digits (e at n[e]), which decimal saturates: exact, in big integers, so
+// 1e1000000000000000 and 1e10000000000000000 stay two values.
+func appendCanonHugeExp(dst, n []byte, e int) []byte {
+	neg, d, small := decimal(n[:e]) // the mantissa: its digits, and the exponent its point and zeros give
+	if len(d) == 0 {
+		return append(dst, '0')
+	}
+	exp, ok := new(big.Int).SetString(strings.TrimPrefix(string(n[e+1:]), "+"), 10)
+	if !ok {
+		exp = new(big.Int)
+	}
+	exp.Add(exp, big.NewInt(small))
+	if neg {
+		dst = append(dst, '-')
+	}
+	dst = append(dst, d...)
+	dst = append(dst, 'e')
+	return exp.Append(dst, 10)
 }
 
 // Accepted timestamps lie in [1800-01-01, 2200-01-01) UTC. Anything outside is

@@ -157,6 +157,7 @@ func TestCanonicalArgs(t *testing.T) {
 		{`"/"`, `"\/"`},
 		{`{"a":1,"a":2}`, `{"a":2}`},
 		{`"\ud83d\ude00"`, `"😀"`},
+		{`1e10000000000000000`, `10e9999999999999999`, `0.1e+10000000000000001`, `1.0E10000000000000000`},
 	}
 	for _, group := range same {
 		first, err := CanonicalArgs([]byte(group[0]))
@@ -179,6 +180,8 @@ func TestCanonicalArgs(t *testing.T) {
 		{`{"a":1}`, `{"A":1}`},
 		{`"k\ud800"`, `"k\udbff"`}, // lone surrogates: two strings cut inside two pairs
 		{`"k\ud83d"`, `"k\ufffd"`},
+		{`1e1000000000000000`, `1e10000000000000000`}, // exponents past int64's digits stay exact
+		{`1e-1000000000000000`, `1e-10000000000000000`},
 	}
 	for _, d := range different {
 		a, _ := CanonicalArgs([]byte(d[0]))
