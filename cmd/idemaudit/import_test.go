@@ -259,12 +259,12 @@ func TestExports(t *testing.T) {
 		{[]string{"otlp/strands-latest-conventions.jsonl"}, 4, 0, []string{ // gen_ai.input/output.messages parts
 			"same-key-different-response/critical/create_invoice/repeat 3 4",
 			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
-		{[]string{"otlp/tempo-v2-trace.json"}, 4, 0, []string{ // {"trace": TracesData}
-			"same-key-different-response/critical/Billing-create_invoice/repeat 1 1",
-			"repeat-without-key/high/Billing-charge_card/retry-after-error 1 1"}},
+		{[]string{"otlp/tempo-v2-trace.json"}, 4, 0, []string{ // {"trace": TracesData}: each span at its line
+			"same-key-different-response/critical/Billing-create_invoice/repeat 223 314",
+			"repeat-without-key/high/Billing-charge_card/retry-after-error 40 132"}},
 		{[]string{"otlp/tempo-batches.json"}, 4, 0, []string{ // {"batches": [...]}
-			"same-key-different-response/critical/Billing-create_invoice/repeat 1 1",
-			"repeat-without-key/high/Billing-charge_card/retry-after-error 1 1"}},
+			"same-key-different-response/critical/Billing-create_invoice/repeat 222 313",
+			"repeat-without-key/high/Billing-charge_card/retry-after-error 39 131"}},
 		{[]string{"otlp/langfuse-v3-otel.jsonl"}, 4, 0, []string{ // langfuse.observation.* attributes
 			"same-key-different-response/critical/create_invoice/repeat 3 4",
 			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},

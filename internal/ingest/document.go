@@ -244,6 +244,41 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 					return err
 				}
 				k, _ := kt.(string)
+				// Grafana Tempo: {"batches": [ResourceSpans...]}, or
+				// {"trace": {"resourceSpans": [...]}}: span by span too
+				if spec.format == FormatOTLP && !wrapped && k == "batches" && next() == '[' {
+					wrapped = true
+					if err := resourceSpans(); err != nil {
+						return err
+					}
+					continue
+				}
+				if spec.format == FormatOTLP && !wrapped && k == "trace" && next() == '{' {
+					wrapped = true
+					if err := expect('{'); err != nil {
+						return err
+					}
+					for dec.More() {
+						it, err := dec.Token()
+						if err != nil {
+							return err
+						}
+						if ik, _ := it.(string); (ik == "resourceSpans" || ik == "resource_spans" || ik == "batches") && next() == '[' {
+							if err := resourceSpans(); err != nil {
+								return err
+							}
+							continue
+						}
+						var skip json.RawMessage
+						if err := dec.Decode(&skip); err != nil {
+							return err
+						}
+					}
+					if err := expect('}'); err != nil {
+						return err
+					}
+					continue
+				}
 				if wrapperKeys[k] && !wrapped && spec.format != FormatJSONL && next() == '[' {
 					wrapped = true
 					if k == "resourceSpans" || k == "resource_spans" {
