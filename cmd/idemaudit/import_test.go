@@ -366,3 +366,51 @@ func TestRereadKeepsPruned(t *testing.T) {
 		t.Errorf("%d calls after the re-read, want 1 (the pruned one stays pruned)", got.Summary.Calls)
 	}
 }
+
+// A tool span holding another of the same tool through spans that are no
+// tool call (an HTTP span between an MCP client's span and its server's) is
+// a wrapper too: one call, in one export or when the HTTP span comes last
+// in an export of its own.
+func TestWrapperThroughOtherSpans(t *testing.T) {
+	span := func(id, parent, name string, attrs string, result bool) string {
+		if result {
+			attrs += `,{"key":"gen_ai.tool.call.result","value":{"stringValue":"{\"id\":\"ch_1\"}"}}`
+		}
+		return `{"traceId":"T1","spanId":"` + id + `","parentSpanId":"` + parent + `","name":"` + name +
+			`","startTimeUnixNano":"1794993242000000000","endTimeUnixNano":"1794993247000000000","attributes":[` + attrs + `]}`
+	}
+	tool := `{"key":"gen_ai.tool.name","value":{"stringValue":"charge_card"}},{"key":"gen_ai.tool.call.arguments","value":{"stringValue":"{\"amount\":5}"}}`
+	a := span("A", "", "execute_tool charge_card", `{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},`+tool, false)
+	x := span("X", "A", "POST /mcp", `{"key":"http.request.method","value":{"stringValue":"POST"}}`, false)
+	y := span("Y", "X", "POST", `{"key":"http.request.method","value":{"stringValue":"POST"}}`, false)
+	b := span("B", "Y", "tools/call charge_card", `{"key":"mcp.method.name","value":{"stringValue":"tools/call"}},`+tool, true)
+	line := func(spans ...string) string {
+		return `{"resourceSpans":[{"resource":{"attributes":[]},"scopeSpans":[{"scope":{},"spans":[` + strings.Join(spans, ",") + `]}]}]}` + "\n"
+	}
+	dir := t.TempDir()
+	calls := func(r result) (int, int) {
+		var rep struct {
+			Summary struct {
+				Calls int `json:"calls"`
+				Dups  int `json:"telemetry_duplicates"`
+			} `json:"summary"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%v: %s", err, r.stderr)
+		}
+		return rep.Summary.Calls, rep.Summary.Dups
+	}
+	one := writeFile(t, dir, "one.jsonl", line(b)+line(y)+line(a, x)) // the links across lines, the attempt first
+	if n, d := calls(run(t, nil, "audit", "-q", "-f", "json", one)); n != 1 || d != 1 {
+		t.Errorf("one export: %d calls, %d collapsed; want the attempt alone, the wrapper collapsed", n, d)
+	}
+	db := filepath.Join(dir, "w.duckdb")
+	for _, f := range []string{writeFile(t, dir, "tools.jsonl", line(a, b)), writeFile(t, dir, "http.jsonl", line(x, y))} {
+		if r := run(t, nil, "ingest", "-q", "--db", db, f); r.code != 0 {
+			t.Fatalf("ingest %s: %s", f, r.stderr)
+		}
+	}
+	if n, d := calls(run(t, nil, "report", "--db", db, "--since", "2026-01-01", "-f", "json")); n != 1 || d != 1 {
+		t.Errorf("the HTTP spans read last: %d calls, %d collapsed; want 1 and 1", n, d)
+	}
+}

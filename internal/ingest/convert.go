@@ -98,6 +98,20 @@ type converter struct {
 	// (an OpenAI Agents trace's group_id, a Langfuse trace's sessionId):
 	// their calls get the session at the end of the ingest
 	sessions map[string]string
+	// links are the spans read that are no tool call, with their parents:
+	// how tool spans nest through them (an HTTP span between an MCP
+	// client's tool span and its server's)
+	links []spanLink
+}
+
+// spanLink is a span of a trace export that is no tool call, and its parent.
+type spanLink struct{ trace, span, parent string }
+
+// link notes a span that is no tool call, when it has a parent.
+func (cv *converter) link(trace, span, parent string) {
+	if span != "" && parent != "" {
+		cv.links = append(cv.links, spanLink{trace, span, parent})
+	}
 }
 
 // traceSession notes the conversation of a trace record.
@@ -334,6 +348,7 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 	attrs := otlpAttrs(sp["attributes"])
 	action, tool, _ := cv.otlpTool(sp, attrs)
 	if !tool {
+		cv.link(scalar(first(sp, "traceId", "trace_id")), scalar(first(sp, "spanId", "span_id")), scalar(first(sp, "parentSpanId", "parent_span_id")))
 		return nil, nil
 	}
 	n := &nativeCall{Action: action, Trace: scalar(first(sp, "traceId", "trace_id")), Span: scalar(first(sp, "spanId", "span_id")),
@@ -487,6 +502,7 @@ func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 		return nil, nil
 	}
 	if typ != "TOOL" && !cv.toolSpan(name) {
+		cv.link(scalar(first(m, "traceId", "trace_id")), scalar(m["id"]), scalar(first(m, "parentObservationId", "parent_observation_id")))
 		return nil, nil
 	}
 	n := &nativeCall{Action: name, Trace: scalar(first(m, "traceId", "trace_id")), Span: scalar(m["id"]),
@@ -521,6 +537,7 @@ func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 // langsmith reads one run of type tool.
 func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
 	if scalar(m["run_type"]) != "tool" && !cv.toolSpan(scalar(m["name"])) {
+		cv.link(scalar(m["trace_id"]), scalar(m["id"]), scalar(m["parent_run_id"]))
 		return nil, nil
 	}
 	n := &nativeCall{Action: scalar(m["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"]), Parent: scalar(m["parent_run_id"])}
@@ -564,6 +581,7 @@ func (cv *converter) openai(m map[string]any) (*nativeCall, error) {
 	}
 	sd, _ := m["span_data"].(map[string]any)
 	if scalar(sd["type"]) != "function" && !cv.toolSpan(scalar(sd["name"])) {
+		cv.link(scalar(m["trace_id"]), scalar(m["id"]), scalar(m["parent_id"]))
 		return nil, nil
 	}
 	n := &nativeCall{Action: scalar(sd["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"]), Parent: scalar(m["parent_id"])}

@@ -91,6 +91,16 @@ CREATE TABLE IF NOT EXISTS arg_strings (
 	strings   VARCHAR NOT NULL,
 	pos       INTEGER DEFAULT 0
 );
+-- the spans of trace exports that are no tool call (an HTTP span, an LLM
+-- generation), with their parents: a tool span may hold another through
+-- them (a wrapper, see collapse). Created on opening any database (a binary
+-- that does not know it ignores it); sources read before it have none.
+CREATE TABLE IF NOT EXISTS span_links (
+	source_id INTEGER NOT NULL,
+	trace_id  VARCHAR,
+	span_id   VARCHAR NOT NULL,
+	parent_id VARCHAR NOT NULL
+);
 CREATE TABLE IF NOT EXISTS malformed (
 	source_id INTEGER NOT NULL,
 	line      BIGINT  NOT NULL,

@@ -61,6 +61,8 @@ func (p *Parser) importValue(v any, ln int64, b *batch) {
 	b.skipped += int64(skipped)
 	b.imported = p.conv.format.Imported()
 	p.flushSessions(b)
+	b.links = append(b.links, p.conv.links...)
+	p.conv.links = p.conv.links[:0]
 	bad = append(convBad, bad...)
 	if len(bad) > 0 {
 		msg := bad[0].err.Error()

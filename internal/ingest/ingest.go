@@ -273,7 +273,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 	}()
 	for _, old := range d.drop { // read anew: what the earlier reading kept goes, in this transaction
-		for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings", "sources"} {
+		for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings", "span_links", "sources"} {
 			if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ?", old); err != nil {
 				return st, err
 			}
@@ -470,6 +470,10 @@ func (d *DB) appendAll(parent context.Context, id int32, src io.Reader, path str
 					pend.bytes += len(s) + 32
 				}
 			}
+			for _, l := range b.links {
+				pend.links = append(pend.links, l)
+				pend.bytes += len(l.trace) + len(l.span) + len(l.parent) + 32
+			}
 			for _, m := range b.malformed {
 				if len(st.MalformedAt) < 10 {
 					st.MalformedAt = append(st.MalformedAt, m.Line)
@@ -543,6 +547,7 @@ var maxPending = 8 << 20
 type pending struct {
 	bad   []Malformed
 	strs  []argStrings
+	links []spanLink
 	bytes int
 }
 
@@ -555,7 +560,7 @@ type argStrings struct {
 // appendPending writes the malformed lines and args strings held back
 // and empties p.
 func (d *DB) appendPending(id int32, p *pending) error {
-	if len(p.bad) == 0 && len(p.strs) == 0 {
+	if len(p.bad) == 0 && len(p.strs) == 0 && len(p.links) == 0 {
 		return nil
 	}
 	err := d.Conn.Raw(func(raw any) error {
@@ -568,9 +573,19 @@ func (d *DB) appendPending(id int32, p *pending) error {
 				return []driver.Value{id, p.strs[i].line, p.strs[i].strings, p.strs[i].pos}
 			})
 		}
+		if err == nil {
+			err = appendRows(conn, "span_links", len(p.links), func(i int) []driver.Value {
+				l := p.links[i]
+				var trace driver.Value
+				if l.trace != "" {
+					trace = l.trace
+				}
+				return []driver.Value{id, trace, l.span, l.parent}
+			})
+		}
 		return err
 	})
-	*p = pending{bad: p.bad[:0], strs: p.strs[:0]}
+	*p = pending{bad: p.bad[:0], strs: p.strs[:0], links: p.links[:0]}
 	return err
 }
 
@@ -626,6 +641,26 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error 
 		mine = `SELECT DISTINCT coalesce(trace_id, '') AS t, span_id AS s FROM calls c WHERE span_id IS NOT NULL AND ` + imported("c")
 		touches = ""
 	}
+	// wrap_pairs: each tool span (child) and a tool span of the same tool
+	// holding it (wrapper) in the same trace: its parent, or the first tool
+	// span up through spans that are no tool call (span_links; at most 32
+	// of them). A pair touches this source by its child, its wrapper or a
+	// link between them (an export of the HTTP spans alone, read last).
+	if _, err := d.Conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE wrap_pairs AS
+		WITH RECURSIVE up(t, source_id, line, pos, action_type, anc, depth, via) AS (
+			SELECT coalesce(c.trace_id, ''), c.source_id, c.line, c.pos, c.action_type, c.parent_id, 0, false
+			FROM calls c WHERE c.parent_id IS NOT NULL AND `+imported("c")+`
+			UNION ALL
+			SELECT up.t, up.source_id, up.line, up.pos, up.action_type, l.parent_id, up.depth + 1, up.via OR l.source_id = $1
+			FROM up JOIN span_links l ON coalesce(l.trace_id, '') = up.t AND l.span_id = up.anc
+			WHERE up.depth < 32
+		)
+		SELECT DISTINCT c.source_id, c.line, c.pos, p.source_id AS p_source_id, p.line AS p_line, p.pos AS p_pos
+		FROM up c JOIN calls p ON coalesce(p.trace_id, '') = c.t AND p.span_id = c.anc AND p.action_type = c.action_type
+		WHERE `+imported("p")+` `+strings.Replace(touches, ")", " OR c.via)", 1), id); err != nil {
+		return dbError{err}
+	}
+	defer d.Conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS wrap_pairs")
 	if _, err := d.Conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE collapse_rows AS
 		WITH mine AS (`+mine+`
 		), copies AS (
@@ -637,10 +672,7 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error 
 			FROM calls c JOIN mine ON coalesce(c.trace_id, '') = mine.t AND c.span_id = mine.s
 			WHERE `+imported("c")+`
 		), nested AS ( -- a tool span holding spans of the same tool
-			SELECT DISTINCT p.source_id, p.line, p.pos
-			FROM calls c JOIN calls p ON coalesce(p.trace_id, '') = coalesce(c.trace_id, '') AND p.span_id = c.parent_id
-				AND p.action_type = c.action_type
-			WHERE c.parent_id IS NOT NULL AND `+imported("c")+` AND `+imported("p")+` `+touches+`
+			SELECT DISTINCT p_source_id AS source_id, p_line AS line, p_pos AS pos FROM wrap_pairs
 		)
 		SELECT source_id, line, pos FROM copies WHERE rn > 1
 		UNION SELECT * FROM nested`, id); err != nil {
@@ -649,11 +681,10 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error 
 	// the attempts under a wrapper set aside keep its conversation (of a
 	// wrapper exported twice with two, the copy read first's)
 	if _, err := d.Conn.ExecContext(ctx, `UPDATE calls SET session_id = w.session_id
-		FROM (SELECT p.trace_id, p.span_id, p.action_type, first(p.session_id ORDER BY p.source_id, p.line, p.pos) AS session_id
-			FROM calls p JOIN collapse_rows r ON p.source_id = r.source_id AND p.line = r.line AND p.pos = r.pos
-			WHERE p.session_id IS NOT NULL GROUP BY p.trace_id, p.span_id, p.action_type) w
-		WHERE calls.parent_id = w.span_id AND coalesce(calls.trace_id, '') = coalesce(w.trace_id, '')
-			AND calls.action_type = w.action_type AND calls.session_id IS NULL`); err != nil {
+		FROM (SELECT k.source_id, k.line, k.pos, first(p.session_id ORDER BY p.source_id, p.line, p.pos) AS session_id
+			FROM wrap_pairs k JOIN calls p ON p.source_id = k.p_source_id AND p.line = k.p_line AND p.pos = k.p_pos
+			WHERE p.session_id IS NOT NULL GROUP BY k.source_id, k.line, k.pos) w
+		WHERE calls.source_id = w.source_id AND calls.line = w.line AND calls.pos = w.pos AND calls.session_id IS NULL`); err != nil {
 		return dbError{err}
 	}
 	// every export's counts: a re-read may have given rows back to any

@@ -38,6 +38,7 @@ type batch struct {
 	skipped   int64             // records of an export that are no tool call
 	imported  bool              // the records come from a trace export
 	sessions  map[string]string // trace id → conversation, from trace records
+	links     []spanLink        // spans of trace exports that are no tool call, with their parents
 	records   []Record
 	lineNos   []int64
 	pos       []int32 // each record's place among its line's records; nil: all 0 (one call a line)
