@@ -20,9 +20,11 @@ import (
 type Options struct {
 	Window time.Duration // the chain gap for window rules
 	// Period, when set, makes a period report: findings that happened in
-	// [Start, End), evaluated over all earlier calls and the calls up to one
-	// window past the end, so a chain crossing the start is found once, in
-	// the period of its first call, and a key reused across periods is seen.
+	// [Start, End) (an offending call there: a chain's extra side effect, a
+	// key's new response id; an untimed one counts in the period of its
+	// group's first timed call), evaluated over all earlier calls, the
+	// untimed ones and the calls up to one window past the end, so a key
+	// reused across periods is seen.
 	Period   *Span
 	Trend    []Span          // earlier periods to sum up, oldest first (period reports)
 	Baseline map[string]bool // finding ids to report as suppressed
@@ -65,7 +67,9 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		if !p.Start.Before(p.End) {
 			return nil, fmt.Errorf("the period is empty: %s to %s", p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339))
 		}
-		auditWhere = fmt.Sprintf(" WHERE c.ts < %d", p.End.Add(o.Window).UnixNano())
+		// untimed calls too: the key rules see them (a key's second
+		// response id may come from a call without ts)
+		auditWhere = fmt.Sprintf(" WHERE (c.ts < %d OR c.ts IS NULL)", p.End.Add(o.Window).UnixNano())
 		periodWhere = fmt.Sprintf(" WHERE ts >= %d AND ts < %d", p.Start.UnixNano(), p.End.UnixNano())
 	}
 	cfg := o.Config
@@ -472,8 +476,12 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
 		var in []string
 		for _, s := range sp {
 			at := fmt.Sprintf("ts >= %d AND ts < %d", s.Start.UnixNano(), s.End.UnixNano())
-			in = append(in, fmt.Sprintf("CASE WHEN coalesce(bool_or(%s) FILTER (WHERE %s), false) OR (min_by(offending IS NULL, k) AND min_by(%s, k)) THEN '1' ELSE '0' END",
-				at, said, at))
+			// an untimed offending call counts in the period of the
+			// group's first timed call (when it happened is unknown; the
+			// group was in use then)
+			in = append(in, fmt.Sprintf("CASE WHEN coalesce(bool_or(%s) FILTER (WHERE %s), false) OR (min_by(offending IS NULL, k) AND min_by(%s, k))"+
+				" OR (coalesce(bool_or(%s) FILTER (WHERE ts IS NULL), false) AND min(ts) >= %d AND min(ts) < %d) THEN '1' ELSE '0' END",
+				at, said, at, said, s.Start.UnixNano(), s.End.UnixNano()))
 		}
 		spans = "concat(" + strings.Join(in, ", ") + ")"
 	}
@@ -506,7 +514,8 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
             + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false)) AS side_effects,
         CASE WHEN min_by(offending IS NULL, k) AND min(ts) IS NOT NULL THEN min(ts)
-            ELSE min(ts) FILTER (WHERE ` + said + `) END AS first_offending,
+            ELSE coalesce(min(ts) FILTER (WHERE ` + said + `),
+                CASE WHEN bool_or(` + said + `) FILTER (WHERE ts IS NULL) THEN min(ts) END) END AS first_offending,
         ` + spans + ` AS spans` + first + `
     FROM evidence_rows e
     GROUP BY rule_no, grp
