@@ -389,4 +389,19 @@ func TestIngestEmptyThenGrown(t *testing.T) {
 		mustIngest(t, d, p, StatusGrown, 1, int64(n))
 		mustIngest(t, d, p, StatusUnchanged, 1, 0)
 	}
+	// what the empty file was read as says nothing: a trace export written
+	// into it later is told by its content
+	d := openMem(t)
+	dir := t.TempDir()
+	p := write(t, dir, "spans.jsonl", nil)
+	mustIngest(t, d, p, StatusNew, 1, 0)
+	otlp, err := os.ReadFile(filepath.Join("..", "..", "sample-logs", "traces", "otlp-collector.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "spans.jsonl", otlp)
+	st, err := d.IngestFile(context.Background(), p)
+	if err != nil || st.Status != StatusGrown || st.Format != FormatOTLP || st.Calls == 0 || st.Malformed != 0 {
+		t.Errorf("a trace export in a file ingested empty: %+v %v", st, err)
+	}
 }

@@ -75,6 +75,9 @@ type known struct {
 	format    Format
 	settings  string
 	head      *duckdb.UUID // the source's first headSize bytes; nil: shorter, or not known
+	// tailSame (found by a scan, not kept): the file read continues this
+	// segment's unterminated last line too, byte for byte
+	tailSame bool
 }
 
 func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
@@ -308,10 +311,13 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 		// A last line that had no terminator is read again, whole this
 		// time. When this file continues another one (a copy of its
-		// beginning), that file is left as it is on disk: only the line's
-		// records move to this reading, so the other file, unchanged, stays
-		// unchanged for the next run.
-		if from.tailLine.Valid && from.absPath != dbText(abs) {
+		// beginning) and begins that line the same, that file is left as it
+		// is on disk: only the line's records move to this reading, so the
+		// other file, unchanged, stays unchanged for the next run.
+		if from.tailLine.Valid && from.absPath != dbText(abs) && !from.tailSame {
+			// this file's line there is another than the other file's
+			// unterminated one: each keeps its own
+		} else if from.tailLine.Valid && from.absPath != dbText(abs) {
 			for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings"} {
 				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
 					return st, err
@@ -337,7 +343,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	}
 	var tl tail
 	var knownFormat Format
-	if from != nil {
+	if from != nil && from.endBytes > 0 { // an empty file said nothing of its format
 		knownFormat = from.format
 	}
 	t0 := time.Now()

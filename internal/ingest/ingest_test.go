@@ -308,6 +308,27 @@ func TestIngestContinuedUnterminatedLine(t *testing.T) {
 	}
 }
 
+// A copy that continues a file's complete lines but holds another line
+// where the file's unterminated one is: each file keeps its own line.
+func TestIngestContinuedOtherLine(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	d := openMem(t)
+	a := write(t, dir, "a.jsonl", []byte(l1+"\n"+l2))
+	b := write(t, dir, "b.jsonl", []byte(l1+"\n"+l3+"\n"))
+	want := []string{"a.jsonl:1:a", "a.jsonl:2:b", "b.jsonl:2:c"}
+	for run := 1; run <= 2; run++ {
+		for _, p := range []string{a, b} {
+			if _, err := d.IngestFile(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := rows(t, d); !reflect.DeepEqual(got, want) {
+			t.Errorf("run %d: rows %q, want %q", run, got, want)
+		}
+	}
+}
+
 func TestSchemaMigrationAndVersion(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()

@@ -79,12 +79,27 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 			tailOnly[k.endBytes] = append(tailOnly[k.endBytes], k)
 		}
 	}
+	// a segment's unterminated last line: is this file's the same, so far?
+	tailEnds := map[int64][]*known{}
+	tailSame := map[*known]bool{}
+	for i := range segs {
+		k := &segs[i]
+		if k.safeBytes > 0 && k.tailLine.Valid && k.endBytes > k.safeBytes {
+			if byOffset[k.endBytes] == nil && tailOnly[k.endBytes] == nil && tailEnds[k.endBytes] == nil {
+				marks = append(marks, k.endBytes)
+			}
+			tailEnds[k.endBytes] = append(tailEnds[k.endBytes], k)
+		}
+	}
 	var grownTail *known
 	sort.Slice(marks, func(i, j int) bool { return marks[i] < marks[j] })
 	c := newCountingReader(f)
 	buf := make([]byte, 1<<20)
 	check := func(m int64) {
 		sum := c.sum()
+		for _, k := range tailEnds[m] {
+			tailSame[k] = k.endHash == sum
+		}
 		for _, k := range tailOnly[m] {
 			if k.endHash == sum {
 				grownTail = k
@@ -121,7 +136,7 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 			} else if done {
 				keep = true
 				r := partialScan(res, grownTail, c.n, raw, head, f)
-				r.prefix = grownFromEmpty(r.prefix, segs, abs, c.n)
+				r.prefix = withTail(grownFromEmpty(r.prefix, segs, abs, c.n), tailSame)
 				return r, nil
 			}
 		}
@@ -139,7 +154,7 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 		} else if done {
 			keep = true
 			r := partialScan(res, grownTail, c.n, raw, head, f)
-			r.prefix = grownFromEmpty(r.prefix, segs, abs, c.n)
+			r.prefix = withTail(grownFromEmpty(r.prefix, segs, abs, c.n), tailSame)
 			return r, nil
 		}
 	}
@@ -171,20 +186,36 @@ func scanFile(ctx context.Context, path, abs string, segs []known) (scanResult, 
 	if res.prefix != nil && res.prefix.safeBytes == res.size && res.whole == nil {
 		res.whole = res.prefix // nothing after the known lines
 	}
+	res.prefix = withTail(res.prefix, tailSame)
 	return res, nil
 }
 
+// withTail is the known beginning, marked when this file holds its
+// unterminated last line too (a copy of it: tailSame says).
+func withTail(prefix *known, tailSame map[*known]bool) *known {
+	if prefix == nil || !tailSame[prefix] {
+		return prefix
+	}
+	k := *prefix
+	k.tailSame = true
+	return &k
+}
+
 // grownFromEmpty is the known beginning of a file of size bytes: prefix,
-// or, when none matched, a segment of the same path that was empty (a log
+// or, when none matched, the path's latest segment when it was empty (a log
 // created before its first line was written): it grew from nothing.
 func grownFromEmpty(prefix *known, segs []known, abs string, size int64) *known {
 	if prefix != nil || size <= 0 || abs == "" {
 		return prefix
 	}
+	var last *known // the path's latest segment: it was empty, not one before
 	for i := range segs {
-		if k := &segs[i]; k.absPath == abs && k.endBytes == 0 {
-			return k
+		if k := &segs[i]; k.absPath == abs && (last == nil || k.id > last.id) {
+			last = k
 		}
+	}
+	if last != nil && last.endBytes == 0 {
+		return last
 	}
 	return nil
 }
