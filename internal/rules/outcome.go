@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"database/sql"
+	"regexp"
 	"strings"
 
 	"github.com/idemaudit/idemaudit/internal/config"
@@ -45,6 +46,9 @@ const httpCodeSQL = `CASE WHEN status_num THEN CASE WHEN TRY_CAST(status AS DOUB
         AND TRY_CAST(status AS DOUBLE) = floor(TRY_CAST(status AS DOUBLE)) THEN CAST(TRY_CAST(status AS DOUBLE) AS INTEGER) END
     WHEN regexp_full_match(trim(status), '[0-9]{3}') THEN CAST(trim(status) AS INTEGER) END`
 
+// httpCode is a status the configuration lists that is an HTTP code.
+var httpCode = regexp.MustCompile(`^[0-9]{3}$`)
+
 // outcomeSQL is the expression that classes a row of calls (alias c, with
 // c.http its httpCodeSQL):
 //  1. the configuration's statuses, then
@@ -59,13 +63,22 @@ func outcomeSQL(cfg *config.Config) string {
 			return
 		}
 		b.WriteString(" WHEN " + s + " IN (")
+		var codes []string
 		for i, v := range list {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(sqlString(strings.ToLower(strings.TrimSpace(v))))
+			v = strings.ToLower(strings.TrimSpace(v))
+			b.WriteString(sqlString(v))
+			if httpCode.MatchString(v) {
+				codes = append(codes, v)
+			}
 		}
-		b.WriteString(") THEN '" + string(out) + "'")
+		b.WriteString(")")
+		if len(codes) > 0 { // "429" reclasses the code in any form: 429, 429.0, " 429"
+			b.WriteString(" OR c.http IN (" + strings.Join(codes, ", ") + ")")
+		}
+		b.WriteString(" THEN '" + string(out) + "'")
 	}
 	b.WriteString("CASE")
 	if cfg != nil {

@@ -89,6 +89,15 @@ func TestOutcomeMapping(t *testing.T) {
 	if c := findings(res, "missing-key")[0].Calls[0]; c.Outcome != rules.Unknown {
 		t.Errorf("429 reclassed: %s", c.Outcome)
 	}
+	// in any form the code takes
+	for _, status := range []string{`429.0`, `" 429 "`, `4.29e2`} {
+		res = auditWith(t, rules.Options{Window: rules.DefaultWindow, Config: cfg2}, map[string][]string{"a.jsonl": {
+			`{"ts":"2026-11-16T09:00:00Z","action_type":"x","args":{},"status":` + status + `}`,
+		}})
+		if c := findings(res, "missing-key")[0].Calls[0]; c.Outcome != rules.Unknown {
+			t.Errorf("429 reclassed, status %s: %s", status, c.Outcome)
+		}
+	}
 }
 
 // TestKeyRulesIgnoreRejectedCalls: a rejected call is no side effect.
