@@ -406,10 +406,11 @@ func (p *Parser) strEscaped() ([]byte, error) {
 			}
 			if utf16.IsSurrogate(r) {
 				// A valid pair decodes to one rune. A lone surrogate (a UTF-16
-				// string cut inside a pair) has no UTF-8 form: it is kept as
-				// the text of its escape, \ud83d, so two values that differ
-				// only there stay two (as U+FFFD, like encoding/json, two keys
-				// cut from different emoji would be one key).
+				// string cut inside a pair) has no UTF-8 form: it becomes
+				// U+FFFD followed by the text of its escape, �\ud83d, so two
+				// values that differ only there stay two (U+FFFD alone, as in
+				// encoding/json, made keys cut from different emoji one key),
+				// and a literal \ud83d (an escaped backslash) stays another.
 				save := p.pos
 				if p.pos+1 < len(b) && b[p.pos] == '\\' && b[p.pos+1] == 'u' {
 					p.pos += 2
@@ -421,7 +422,7 @@ func (p *Parser) strEscaped() ([]byte, error) {
 					}
 				}
 				p.pos = save
-				p.str = fmt.Appendf(p.str, "\\u%04x", r)
+				p.str = fmt.Appendf(p.str, "\ufffd\\u%04x", r)
 				continue
 			}
 			p.str = utf8.AppendRune(p.str, r)

@@ -133,7 +133,7 @@ func TestParseFields(t *testing.T) {
 		t.Errorf("record %+v %v", r, err)
 	}
 	// a lone surrogate in a key is kept as the text of its escape
-	if err := p.Parse([]byte(`{"action_type":"a","idempotency_key":"k\ud83d"}`), &r); err != nil || r.Key != `k\ud83d` {
+	if err := p.Parse([]byte(`{"action_type":"a","idempotency_key":"k\ud83d"}`), &r); err != nil || r.Key != "k\ufffd\\ud83d" {
 		t.Errorf("key %q %v", r.Key, err)
 	}
 	// a member given twice: the last wins, a null or a string too
@@ -180,6 +180,7 @@ func TestCanonicalArgs(t *testing.T) {
 		{`{"a":1}`, `{"A":1}`},
 		{`"k\ud800"`, `"k\udbff"`}, // lone surrogates: two strings cut inside two pairs
 		{`"k\ud83d"`, `"k\ufffd"`},
+		{`"k\ud83d"`, `"k\\ud83d"`}, // a literal backslash-u is another string
 		{`1e1000000000000000`, `1e10000000000000000`}, // exponents past int64's digits stay exact
 		{`1e-1000000000000000`, `1e-10000000000000000`},
 	}
