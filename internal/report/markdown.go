@@ -266,7 +266,7 @@ func executiveSummary(r *rules.Result) []string {
 		case "repeat-without-key":
 			out = append(out, fmt.Sprintf("**%d %s %s repeated without an idempotency key** and likely executed twice or more.", n, a, ops))
 		case "repeat-without-key/deduped":
-			out = append(out, fmt.Sprintf("%d %s %s repeated without a key, but the downstream answered with the same response id each time (deduped).", n, a, ops))
+			out = append(out, fmt.Sprintf("%d %s %s repeated without a key, but took effect only once: no second side effect (the downstream deduped, or the retries were refused or did nothing).", n, a, ops))
 		case "compensated":
 			out = append(out, fmt.Sprintf("%d %s %s duplicated, then compensated: a later call undid every extra side effect (listed, low).", n, a, ops))
 		case "retry-after-rejection":
