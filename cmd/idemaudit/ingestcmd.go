@@ -206,6 +206,9 @@ func describe(st ingest.Stats) string {
 		}
 	case ingest.StatusContinues:
 		line += fmt.Sprintf("; lines 1–%d already ingested as %s", st.FirstLine-1, safe(st.Of))
+		if st.TakenOver > 0 { // that file's unterminated last line, whole here
+			line += fmt.Sprintf(" (line %d, unfinished there, is read here: %s moved)", st.FirstLine, plural(st.TakenOver, "call"))
+		}
 	case ingest.StatusReplaced:
 		line += "; its beginning changed since it was ingested: read as a new source"
 	case ingest.StatusReread:
@@ -276,7 +279,7 @@ func (e *env) ingest(args []string) (int, error) {
 	var calls, bad int64
 	for _, st := range all {
 		counts[st.Status]++
-		calls += st.Calls
+		calls += st.Calls - st.TakenOver
 		bad += st.Malformed
 	}
 	var parts []string

@@ -637,3 +637,19 @@ func TestCLICompensationFromAnotherSourceOfTheSamePath(t *testing.T) {
 		t.Fatalf("no repeat-without-key finding:\n%s", r.stdout)
 	}
 }
+
+// A copy that grew takes over the unfinished last line of the file it
+// continues: the summary counts the calls the database gained.
+func TestCLIContinuedTailCountsOnce(t *testing.T) {
+	dir := t.TempDir()
+	l1 := `{"ts":"2026-11-16T09:30:00Z","action_type":"send_email","args":{"to":"a"}}`
+	l2 := `{"ts":"2026-11-16T09:31:00Z","action_type":"send_email","args":{"to":"b"}}`
+	l3 := `{"ts":"2026-11-16T09:40:00Z","action_type":"send_email","args":{"to":"c"}}`
+	writeFile(t, dir, "a.jsonl", l1+"\n"+l2)
+	writeFile(t, dir, "b.jsonl", l1+"\n"+l2+"\n"+l3+"\n")
+	db := filepath.Join(dir, "t.duckdb")
+	r := run(t, nil, "ingest", "--db", db, filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl"))
+	if r.code != 0 || !strings.Contains(r.stdout, "3 calls added") || !strings.Contains(r.stdout, "1 call moved") {
+		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -42,6 +42,9 @@ type Stats struct {
 	Format    Format
 	Collapsed int64 // telemetry duplicates: records of a (trace, span) already read
 	Skipped   int64 // records of a trace export that are no tool call
+	// TakenOver: calls of another source's unterminated last line that this
+	// one holds whole (a copy that grew) and took over: not added, moved
+	TakenOver int64
 
 	sessions map[string]string // trace id → conversation, from the source's trace records
 	// MalformedAt holds the first malformed lines' numbers (at most 10).
@@ -318,6 +321,9 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 			// this file's line there is another than the other file's
 			// unterminated one: each keeps its own
 		} else if from.tailLine.Valid && from.absPath != dbText(abs) {
+			if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64).Scan(&st.TakenOver); err != nil {
+				return st, err
+			}
 			for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings"} {
 				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
 					return st, err
