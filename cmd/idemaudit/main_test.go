@@ -653,3 +653,31 @@ func TestCLIContinuedTailCountsOnce(t *testing.T) {
 		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// The executive summary and explain's verdict say what the findings say: a
+// refunded double charge whose key was also executed again keeps its high
+// replay in the summary; a summary whose only duplicate was compensated
+// does not call it evident there was none; a replay is no "no duplicate".
+func TestSummaryAndVerdictWithCompensatedDuplicates(t *testing.T) {
+	dir := t.TempDir()
+	charges := `{"ts":"2026-11-16T10:00:00Z","action_type":"charge_card","idempotency_key":"chg-42","response_id":"ch_1","args":{"amount":2000},"status":"ok","effect":"created"}
+{"ts":"2026-11-16T10:00:31Z","action_type":"charge_card","idempotency_key":"chg-42","response_id":"ch_2","args":{"amount":2000},"status":"ok","effect":"created"}
+{"ts":"2026-11-16T10:05:00Z","action_type":"refund_charge","response_id":"re_1","args":{"charge":"ch_2"},"status":"ok"}
+`
+	md := run(t, nil, "audit", "-q", "-f", "markdown", writeFile(t, dir, "replayed.jsonl", charges)).stdout
+	if !strings.Contains(md, "replayed and executed again") {
+		t.Errorf("the high replay is not in the summary:\n%s", md)
+	}
+	md = run(t, nil, "audit", "-q", "-f", "markdown", writeFile(t, dir, "refunded.jsonl", strings.ReplaceAll(charges, `,"effect":"created"`, ""))).stdout
+	if !strings.Contains(md, "No duplicate side effect remains: every one found was compensated") || strings.Contains(md, "is evident") {
+		t.Errorf("the summary misstates a compensated duplicate:\n%s", md)
+	}
+	v := strings.Join(explainJSONOut(t, "--key", "chg-42", filepath.Join(dir, "replayed.jsonl")).Verdict, "\n")
+	tickets := writeFile(t, dir, "tickets.jsonl", `{"ts":"2026-11-16T10:00:00Z","action_type":"create_ticket","idempotency_key":"tk-9","response_id":"t1","effect":"created"}
+{"ts":"2026-11-16T10:01:00Z","action_type":"create_ticket","idempotency_key":"tk-9","response_id":"t1","effect":"created"}
+`)
+	v += "\n" + strings.Join(explainJSONOut(t, "--key", "tk-9", tickets).Verdict, "\n")
+	if strings.Contains(v, "No duplicate side effect") {
+		t.Errorf("a verdict says no duplicate next to a key executed again:\n%s", v)
+	}
+}

@@ -229,11 +229,17 @@ func executiveSummary(r *rules.Result) []string {
 	type key struct{ rule, action string }
 	counts := map[key]int{}
 	var order []key
-	// A key whose dedupe failed is also a non-noop replay: say it once.
+	// A key whose dedupe failed is also a non-noop replay: say it once,
+	// while the failed dedupe is said (not suppressed) as a standing
+	// duplicate (not compensated: a refund does not undo the replay).
 	doubled := map[[2]string]bool{}
+	compensated := 0
 	for _, f := range r.Findings {
-		if f.Rule == "same-key-different-response" && f.Key != nil {
+		if f.Rule == "same-key-different-response" && f.Key != nil && !f.Suppressed && !f.Compensated {
 			doubled[[2]string{f.ActionType, *f.Key}] = true
+		}
+		if f.Compensated && !f.Suppressed {
+			compensated++
 		}
 	}
 	for _, f := range r.Findings {
@@ -320,7 +326,11 @@ func executiveSummary(r *rules.Result) []string {
 		r.Summary.FindingsBySeverity[rules.Medium]+r.Summary.FindingsBySeverity[rules.Low] == 0 {
 		out = append(out, "No duplicate side effects were found.")
 	} else if critical, high := r.Summary.FindingsBySeverity[rules.Critical], r.Summary.FindingsBySeverity[rules.High]; critical+high == 0 {
-		out = append([]string{"No duplicate side effect is evident; the findings below are about coverage and key hygiene."}, out...)
+		if compensated > 0 {
+			out = append([]string{"No duplicate side effect remains: every one found was compensated; the other findings below are about coverage and key hygiene."}, out...)
+		} else {
+			out = append([]string{"No duplicate side effect is evident; the findings below are about coverage and key hygiene."}, out...)
+		}
 	}
 	if len(r.ReadOnly) > 0 {
 		var names []string

@@ -240,6 +240,9 @@ func Verdict(ex *Explanation, quote func(string) string) []string {
 			}
 			s += "."
 		default:
+			if f.Rule == "non-noop-replay" {
+				dup++ // the downstream says it executed the key again
+			}
 			s = Message(f, quote)
 			if n := PatternNote(f, quote); n != "" {
 				s += " (" + n + ")"
