@@ -180,7 +180,7 @@ func TestCanonicalArgs(t *testing.T) {
 		{`{"a":1}`, `{"A":1}`},
 		{`"k\ud800"`, `"k\udbff"`}, // lone surrogates: two strings cut inside two pairs
 		{`"k\ud83d"`, `"k\ufffd"`},
-		{`"k\ud83d"`, `"k\\ud83d"`}, // a literal backslash-u is another string
+		{`"k\ud83d"`, `"k\\ud83d"`},                   // a literal backslash-u is another string
 		{`1e1000000000000000`, `1e10000000000000000`}, // exponents past int64's digits stay exact
 		{`1e-1000000000000000`, `1e-10000000000000000`},
 	}

@@ -49,8 +49,9 @@ const SuggestThreshold = 0.8
 // SuggestIdentities proposes, per action type, the args paths that stay
 // constant across the calls of a chain (the same action in the same
 // session, each gap at most window: retries, mostly) but vary across the
-// action's calls. Paths are leaves of the args objects; an array is one
-// value. Calls without ts or args are not used.
+// action's calls. Paths are the leaves of the args objects and the objects
+// below the top, each compared whole; an array is one value. Calls without
+// ts or args are not used.
 func SuggestIdentities(calls []SuggestCall, window time.Duration) []ActionSuggestion {
 	byAction := map[string][]int{}
 	for i, c := range calls {
@@ -147,8 +148,10 @@ func value(m map[string]string, p string) string {
 	return "null"
 }
 
-// flatten maps each leaf path of canonical args to its canonical value;
-// arrays are leaves. Args that are not an object are one path, "".
+// flatten maps each path of canonical args to its canonical value: the
+// leaves, arrays, and each object below the top as one value too (an
+// identity path may name an object: it is compared whole). Args that are
+// not an object are one path, "".
 func flatten(args []byte) map[string]string {
 	out := map[string]string{}
 	dec := json.NewDecoder(bytes.NewReader(args))
@@ -166,6 +169,10 @@ func flatten(args []byte) map[string]string {
 					p = prefix + "." + k
 				}
 				walk(p, x)
+			}
+			if prefix != "" {
+				b, _ := json.Marshal(m)
+				out[prefix] = string(b)
 			}
 			return
 		}

@@ -58,4 +58,26 @@ func TestSuggestIdentities(t *testing.T) {
 	if got[1].Chains != 0 || got[1].Identity != nil {
 		t.Errorf("ping %+v", got[1])
 	}
+	// meta is an object: one value, which varies with its rid
+	if p := ev["meta"]; p.ConstantChains != 0 || p.Distinct != 7 || p.Suggest {
+		t.Errorf("meta %+v", p)
+	}
+
+	// a path that is an object in some calls and a plain value in others
+	// is compared whole: an object that changes within every chain varies
+	mixed := rules.SuggestIdentities([]rules.SuggestCall{
+		c("charge", "s1", 0, `{"customer":{"id":"c1"},"amount":5}`),
+		c("charge", "s1", 1, `{"customer":{"id":"c2"},"amount":5}`),
+		c("charge", "s2", 0, `{"customer":{"id":"c3"},"amount":7}`),
+		c("charge", "s2", 1, `{"customer":{"id":"c4"},"amount":7}`),
+		c("charge", "s3", 0, `{"customer":"c5","amount":9}`),
+	}, 10*time.Minute)
+	for _, p := range mixed[0].Paths {
+		if p.Path == "customer" && (p.ConstantChains != 0 || p.Suggest) {
+			t.Errorf("customer %+v: suggested though it changes in every chain", p)
+		}
+	}
+	if !reflect.DeepEqual(mixed[0].Identity, []string{"amount"}) {
+		t.Errorf("identity %q, want amount", mixed[0].Identity)
+	}
 }
