@@ -367,6 +367,36 @@ func TestRereadKeepsPruned(t *testing.T) {
 	}
 }
 
+// A log's unfinished last line that a prune deleted stays deleted when the
+// log grows and the line is read again, whole.
+func TestGrownTailKeepsPruned(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "z.duckdb")
+	log := writeFile(t, dir, "app.jsonl", `{"ts":"2026-11-04T09:00:00Z","action_type":"send_email","args":{"to":"x"},"status":"timeout"}`+"\n"+
+		`{"ts":"2026-11-04T09:00:45Z","action_type":"send_email","args":{"to":"x"},"response_id":"m1","status":"ok"}`)
+	for _, args := range [][]string{
+		{"ingest", "--config", os.DevNull, "--db", db, log},
+		{"prune", "--db", db, "--keep", "1w", "--now", "2026-11-16T00:00:00Z"},
+	} {
+		if r := run(t, nil, args...); r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\n" + `{"ts":"2026-11-17T10:00:00Z","action_type":"x","idempotency_key":"a","response_id":"r","status":"ok"}` + "\n")
+	f.Close()
+	if r := run(t, nil, "ingest", "--config", os.DevNull, "--db", db, log); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	rep := run(t, nil, "report", "--config", os.DevNull, "--db", db, "--since", "2020-01-01", "-f", "json")
+	if got := parseReport(t, rep.stdout); got.Summary.Calls != 1 {
+		t.Errorf("%d calls, want 1: the pruned last line came back", got.Summary.Calls)
+	}
+}
+
 // A tool span holding another of the same tool through spans that are no
 // tool call (an HTTP span between an MCP client's span and its server's) is
 // a wrapper too: one call, in one export or when the HTTP span comes last

@@ -365,7 +365,11 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		tl = tail{}
 	}
 	if err == nil && len(d.drop) > 0 {
-		err = d.keepPruned(ctx, id, &st)
+		err = d.keepPruned(ctx, id, &st, 0)
+	} else if err == nil && from != nil && from.tailLine.Valid && st.Lines > 0 {
+		// the unterminated last line read again, whole: what a prune
+		// deleted of it stays deleted
+		err = d.keepPruned(ctx, id, &st, st.FirstLine)
 	}
 	if err == nil && len(st.sessions) > 0 {
 		err = d.traceSessions(ctx, id, st.sessions)
@@ -772,9 +776,10 @@ func (d *DB) loggedTwice(ctx context.Context, id int32, imported, all bool, st *
 	return d.setAside(ctx, id, "twice_rows", "source_id IN (SELECT DISTINCT source_id FROM twice_rows)", st)
 }
 
-// keepPruned deletes, from a source read anew, the calls older than what an
-// earlier prune deleted: they were pruned once and stay so.
-func (d *DB) keepPruned(ctx context.Context, id int32, st *Stats) error {
+// keepPruned deletes, from a source read anew (or its line, when line is
+// not 0: a last line read again), the calls older than what an earlier
+// prune deleted: they were pruned once and stay so.
+func (d *DB) keepPruned(ctx context.Context, id int32, st *Stats, line int64) error {
 	var cutoff sql.NullInt64
 	if err := d.Conn.QueryRowContext(ctx, "SELECT max(value::BIGINT) FROM idemaudit_meta WHERE key = 'pruned_before'").Scan(&cutoff); err != nil {
 		return dbError{err}
@@ -782,11 +787,11 @@ func (d *DB) keepPruned(ctx context.Context, id int32, st *Stats) error {
 	if !cutoff.Valid {
 		return nil
 	}
-	if _, err := d.Conn.ExecContext(ctx, `DELETE FROM arg_strings a WHERE a.source_id = ? AND EXISTS
-		(SELECT 1 FROM calls c WHERE c.source_id = a.source_id AND c.line = a.line AND c.pos = a.pos AND c.ts < ?)`, id, cutoff.Int64); err != nil {
+	if _, err := d.Conn.ExecContext(ctx, `DELETE FROM arg_strings a WHERE a.source_id = ? AND (? = 0 OR a.line = ?) AND EXISTS
+		(SELECT 1 FROM calls c WHERE c.source_id = a.source_id AND c.line = a.line AND c.pos = a.pos AND c.ts < ?)`, id, line, line, cutoff.Int64); err != nil {
 		return dbError{err}
 	}
-	r, err := d.Conn.ExecContext(ctx, "DELETE FROM calls WHERE source_id = ? AND ts < ?", id, cutoff.Int64)
+	r, err := d.Conn.ExecContext(ctx, "DELETE FROM calls WHERE source_id = ? AND (? = 0 OR line = ?) AND ts < ?", id, line, line, cutoff.Int64)
 	if err != nil {
 		return dbError{err}
 	}
