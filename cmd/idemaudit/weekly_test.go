@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -290,5 +291,49 @@ func TestDiskFull(t *testing.T) {
 	r = run(t, nil, "report", "--db", db, "--since", "2026-01-01", "-f", "json")
 	if rep := parseReport(t, r.stdout); r.code != 0 || rep.Summary.Calls != 1 {
 		t.Errorf("read-only report: exit %d, %d calls: %s", r.code, rep.Summary.Calls, r.stderr)
+	}
+}
+
+// A period report of a log read as it grew is the report of the same log
+// read once: its inputs count the file, not the segments that happened to
+// hold the period's calls.
+func TestPeriodReportIndependentOfIngestHistory(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	for i := 0; i < 9; i++ {
+		day := 10 + i // W46: Nov 10-15; W47 from Nov 16
+		lines = append(lines, fmt.Sprintf(`{"ts":"2026-11-%02dT09:00:00Z","action_type":"send_email","args":{"to":"x%d"}}`, day, i))
+	}
+	lines = append(lines[:3], append([]string{"not json"}, lines[3:]...)...)
+	grown, once := filepath.Join(dir, "grown"), filepath.Join(dir, "once")
+	os.MkdirAll(grown, 0o755)
+	os.MkdirAll(once, 0o755)
+	gp := writeFile(t, grown, "app.jsonl", strings.Join(lines[:7], "\n")+"\n")
+	if r := run(t, nil, "ingest", "-q", "--db", filepath.Join(dir, "g.duckdb"), gp); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	writeFile(t, grown, "app.jsonl", strings.Join(lines, "\n")+"\n")
+	writeFile(t, once, "app.jsonl", strings.Join(lines, "\n")+"\n")
+	for _, c := range []struct{ db, log string }{{"g.duckdb", gp}, {"o.duckdb", filepath.Join(once, "app.jsonl")}} {
+		if r := run(t, nil, "ingest", "-q", "--db", filepath.Join(dir, c.db), c.log); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+	}
+	report := func(db string) string {
+		r := run(t, nil, "report", "--db", filepath.Join(dir, db), "--week", "2026-W46", "-f", "json", "--now", "2026-11-30T00:00:00Z")
+		if r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		var rep struct {
+			Inputs    []struct{ Lines, Calls, Malformed int } `json:"inputs"`
+			Malformed []struct{ Line int }                    `json:"malformed"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%+v %+v", rep.Inputs, rep.Malformed)
+	}
+	if g, o := report("g.duckdb"), report("o.duckdb"); g != o {
+		t.Errorf("read as it grew: %s\nread once:        %s", g, o)
 	}
 }

@@ -82,13 +82,14 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 		return err
 	}
 	// The sources the report draws on: all of them for an ad-hoc audit,
-	// those with calls in the period for a period report.
+	// the files with calls in the period for a period report: every segment
+	// of such a file (a log read as it grew is one input, as if read once)
 	sources := "SELECT source_id FROM sources"
 	if o.Period != nil {
-		sources = "SELECT DISTINCT source_id FROM period_calls"
+		sources = "SELECT source_id FROM sources WHERE path IN (SELECT path FROM sources WHERE source_id IN (SELECT DISTINCT source_id FROM period_calls))"
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT s.path, m.line, m.error FROM malformed m JOIN sources s USING (source_id)
-		WHERE source_id IN (`+sources+`) ORDER BY m.source_id, m.line`)
+		WHERE source_id IN (`+sources+`) ORDER BY s.path, m.line, m.error`)
 	if err != nil {
 		return err
 	}
