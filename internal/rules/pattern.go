@@ -126,6 +126,9 @@ func PatternNote(f *Finding, quote func(string) string) string {
 // preciseDuration writes a time span to a tenth of a second under a minute
 // (29.9s, not 29s: the timeline shows the same), to the second above.
 func preciseDuration(d time.Duration) string {
+	if d < time.Millisecond { // 0.0005s, as the timeline's gap (rounding would say 1ms, or 0s)
+		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+	}
 	if d < time.Second {
 		return d.Round(time.Millisecond).String()
 	}

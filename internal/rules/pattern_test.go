@@ -28,8 +28,11 @@ func TestPatterns(t *testing.T) {
 		// two, nothing else to say
 		`{"ts":"2026-11-16T13:00:00Z","action_type":"note","args":{"e":1},"status":"ok","response_id":"n1"}`,
 		`{"ts":"2026-11-16T13:00:10Z","action_type":"note","args":{"e":1},"status":"ok","response_id":"n2"}`,
+		// a 504 retried half a millisecond later
+		`{"ts":"2026-11-16T14:00:00Z","action_type":"fast","args":{"f":1},"status":504}`,
+		`{"ts":"2026-11-16T14:00:00.0005Z","action_type":"fast","args":{"f":1},"status":"ok","response_id":"f2"}`,
 	)
-	want := map[string]string{"charge": "retry-after-error", "pay": "retry-after-error", "book": "concurrent", "mail": "replay", "post": "retry-storm", "note": "repeat"}
+	want := map[string]string{"charge": "retry-after-error", "pay": "retry-after-error", "book": "concurrent", "mail": "replay", "post": "retry-storm", "note": "repeat", "fast": "retry-after-error"}
 	for _, f := range findings(res, "repeat-without-key") {
 		if f.Pattern != want[f.ActionType] {
 			t.Errorf("%s: pattern %q, want %q", f.ActionType, f.Pattern, want[f.ActionType])
@@ -44,6 +47,9 @@ func TestPatterns(t *testing.T) {
 		}
 		if f.ActionType == "charge" && strings.Contains(note, "client timeout") {
 			t.Errorf("charge note %q: no duration, no client timeout", note)
+		}
+		if f.ActionType == "fast" && !strings.Contains(note, "retried 0.0005s later") {
+			t.Errorf("fast note %q: the gap as the timeline shows it", note)
 		}
 		if f.ActionType == "book" && !strings.Contains(note, ":6 (span `s2`) started before the one at") {
 			t.Errorf("book note %q", note)
