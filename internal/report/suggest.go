@@ -30,13 +30,14 @@ func Suggestions(w io.Writer, format string, window time.Duration, ss []rules.Ac
 			Chains     int      `json:"chains"`
 			Identity   []string `json:"suggested_identity"`
 			Paths      []path   `json:"paths"`
+			Coarse     []string `json:"too_coarse,omitempty"` // constant paths that together tell too few operations apart
 		}
 		out := struct {
 			WindowSeconds float64  `json:"window_seconds"`
 			Actions       []action `json:"actions"`
 		}{window.Seconds(), []action{}}
 		for _, s := range ss {
-			a := action{s.Action, s.Calls, s.Chains, s.Identity, []path{}}
+			a := action{s.Action, s.Calls, s.Chains, s.Identity, []path{}, s.Coarse}
 			if a.Identity == nil {
 				a.Identity = []string{}
 			}
@@ -96,6 +97,14 @@ func Suggestions(w io.Writer, format string, window time.Duration, ss []rules.Ac
 		}
 		if err := t.Render(); err != nil {
 			return err
+		}
+		if len(s.Coarse) > 0 {
+			q := make([]string, len(s.Coarse))
+			for i, p := range s.Coarse {
+				q[i] = termSafe(p, tableCellMax)
+			}
+			fmt.Fprintf(b, "  not suggested: %s stay constant in the chains but take %d %s together over %d calls, too few to tell operations apart (the chains may hold different operations: give an identity by hand)\n",
+				strings.Join(q, ", "), s.Values, map[bool]string{true: "value", false: "values"}[s.Values == 1], s.Calls)
 		}
 		fmt.Fprintln(b)
 		if len(s.Identity) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -39,7 +40,17 @@ type ActionSuggestion struct {
 	Chains   int // chains of two or more calls
 	Paths    []PathEvidence
 	Identity []string // the suggested paths; nil when there is no chain to learn from
+	// Coarse holds the paths that passed one by one but together take too
+	// few values to tell the action's operations apart (more than
+	// CoarseCalls calls a value: currency and a constant description, say);
+	// then nothing is suggested. Values: how many they take together.
+	Coarse []string
+	Values int
 }
+
+// CoarseCalls is the most calls an identity value may cover on average:
+// retries make two or three calls of one operation, not dozens.
+const CoarseCalls = 10
 
 // SuggestThreshold is the share of chains in which a path must stay
 // constant to be suggested: a chain may hold two different operations (two
@@ -135,6 +146,24 @@ func SuggestIdentities(calls []SuggestCall, window time.Duration) []ActionSugges
 				s.Identity = append(s.Identity, p)
 			}
 			s.Paths = append(s.Paths, ev)
+		}
+		if len(s.Identity) > 0 {
+			combos := map[string]bool{}
+			for j := range flat {
+				var k strings.Builder
+				for _, p := range s.Identity {
+					k.WriteString(value(flat[j], p))
+					k.WriteByte(0)
+				}
+				combos[k.String()] = true
+			}
+			s.Values = len(combos)
+			if len(flat) > CoarseCalls*len(combos) {
+				s.Coarse, s.Identity = s.Identity, nil
+				for i := range s.Paths {
+					s.Paths[i].Suggest = false
+				}
+			}
 		}
 		out = append(out, s)
 	}

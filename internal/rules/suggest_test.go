@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,5 +80,24 @@ func TestSuggestIdentities(t *testing.T) {
 	}
 	if !reflect.DeepEqual(mixed[0].Identity, []string{"amount"}) {
 		t.Errorf("identity %q, want amount", mixed[0].Identity)
+	}
+
+	// chains of different operations, with a currency that never changes
+	// within them: two values over 40 calls tell nothing apart
+	var many []rules.SuggestCall
+	for i := 0; i < 20; i++ {
+		cur := []string{"eur", "usd"}[i%2]
+		many = append(many,
+			c("pay", string(rune('a'+i)), 0, `{"currency":"`+cur+`","amount":`+strconv.Itoa(i)+`}`),
+			c("pay", string(rune('a'+i)), 1, `{"currency":"`+cur+`","amount":`+strconv.Itoa(100+i)+`}`))
+	}
+	coarse := rules.SuggestIdentities(many, 10*time.Minute)[0]
+	if coarse.Identity != nil || !reflect.DeepEqual(coarse.Coarse, []string{"currency"}) || coarse.Values != 2 {
+		t.Errorf("identity %q, coarse %q (%d values): want nothing suggested, currency too coarse", coarse.Identity, coarse.Coarse, coarse.Values)
+	}
+	for _, p := range coarse.Paths {
+		if p.Suggest {
+			t.Errorf("%s still marked suggested", p.Path)
+		}
 	}
 }
