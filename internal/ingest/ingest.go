@@ -313,35 +313,29 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 			return st, &InputError{path, fmt.Errorf("changed while being read (shorter than a moment ago): %w", err)}
 		}
 		// A last line that had no terminator is read again, whole this
-		// time. When this file continues another one (a copy of its
-		// beginning) and begins that line the same, that file is left as it
-		// is on disk: only the line's records move to this reading, so the
-		// other file, unchanged, stays unchanged for the next run.
-		if from.tailLine.Valid && from.absPath != dbText(abs) && !from.tailSame {
-			// this file's line there is another than the other file's
-			// unterminated one: each keeps its own
-		} else if from.tailLine.Valid && from.absPath != dbText(abs) {
-			if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64).Scan(&st.TakenOver); err != nil {
-				return st, err
+		// time: its records go, and the segment ends before it. When this
+		// file continues another one (a copy of its beginning), that file
+		// is left as it is on disk: if this one holds the line byte for
+		// byte, only the line's records move to this reading (so the other
+		// file, unchanged, stays unchanged for the next run); if it holds
+		// another line there, each file keeps its own.
+		if other := from.absPath != dbText(abs); from.tailLine.Valid && (!other || from.tailSame) {
+			if other {
+				if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64).Scan(&st.TakenOver); err != nil {
+					return st, err
+				}
 			}
 			for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings"} {
 				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
 					return st, err
 				}
 			}
-			if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET calls = (SELECT count(*) FROM calls WHERE source_id = ?),
-				malformed = (SELECT count(*) FROM malformed WHERE source_id = ?) WHERE source_id = ?`, from.id, from.id, from.id); err != nil {
-				return st, err
+			ends := `tail_line = NULL, end_bytes = safe_bytes, end_hash = safe_hash,
+				head_hash = CASE WHEN safe_bytes >= ` + fmt.Sprint(headSize) + ` THEN head_hash END, lines = lines - 1, `
+			if other {
+				ends = ""
 			}
-		} else if from.tailLine.Valid {
-			for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings"} {
-				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
-					return st, err
-				}
-			}
-			if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET tail_line = NULL, end_bytes = safe_bytes, end_hash = safe_hash,
-				head_hash = CASE WHEN safe_bytes >= `+fmt.Sprint(headSize)+` THEN head_hash END,
-				lines = lines - 1, calls = (SELECT count(*) FROM calls WHERE source_id = ?),
+			if _, err := d.Conn.ExecContext(ctx, `UPDATE sources SET `+ends+`calls = (SELECT count(*) FROM calls WHERE source_id = ?),
 				malformed = (SELECT count(*) FROM malformed WHERE source_id = ?) WHERE source_id = ?`, from.id, from.id, from.id); err != nil {
 				return st, err
 			}
