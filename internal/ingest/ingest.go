@@ -306,6 +306,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	}
 	counted := newCountingReader(src)
 	var start int64
+	rereadTail := false // another reading's unterminated last line is read again here
 	if from != nil {
 		// The known beginning is hashed, not parsed.
 		start = from.safeBytes
@@ -320,6 +321,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		// file, unchanged, stays unchanged for the next run); if it holds
 		// another line there, each file keeps its own.
 		if other := from.absPath != dbText(abs); from.tailLine.Valid && (!other || from.tailSame) {
+			rereadTail = true
 			if other {
 				if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64).Scan(&st.TakenOver); err != nil {
 					return st, err
@@ -360,7 +362,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	}
 	if err == nil && len(d.drop) > 0 {
 		err = d.keepPruned(ctx, id, &st, 0)
-	} else if err == nil && from != nil && from.tailLine.Valid && st.Lines > 0 {
+	} else if err == nil && rereadTail && st.Lines > 0 {
 		// the unterminated last line read again, whole: what a prune
 		// deleted of it stays deleted
 		err = d.keepPruned(ctx, id, &st, st.FirstLine)
