@@ -514,7 +514,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
             + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false)) AS side_effects,
         CASE WHEN min_by(offending IS NULL, k) AND min(ts) IS NOT NULL THEN min(ts)
-            ELSE coalesce(min(ts) FILTER (WHERE ` + said + `),
+            ELSE least(min(ts) FILTER (WHERE ` + said + `), -- an untimed offending call: at the group's first timed call
                 CASE WHEN bool_or(` + said + `) FILTER (WHERE ts IS NULL) THEN min(ts) END) END AS first_offending,
         ` + spans + ` AS spans` + first + `
     FROM evidence_rows e
