@@ -395,6 +395,25 @@ func TestGrownTailKeepsPruned(t *testing.T) {
 	if got := parseReport(t, rep.stdout); got.Summary.Calls != 1 {
 		t.Errorf("%d calls, want 1: the pruned last line came back", got.Summary.Calls)
 	}
+	// a copy of another pruned log's complete lines with other lines where
+	// its unfinished one was: those are new, however old, and stay (only a
+	// line read again keeps a prune)
+	db2 := filepath.Join(dir, "n.duckdb")
+	first := `{"ts":"2026-11-04T09:00:00Z","action_type":"send_email","args":{"to":"x"},"status":"timeout"}`
+	c := writeFile(t, dir, "c.jsonl", first+"\n"+`{"ts":"2026-11-04T09:01:00Z","action_type":"send_email","args":{"to":"w"}}`)
+	for _, args := range [][]string{
+		{"ingest", "--config", os.DevNull, "--db", db2, c},
+		{"prune", "--db", db2, "--keep", "1w", "--now", "2026-11-16T00:00:00Z"},
+	} {
+		if r := run(t, nil, args...); r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	copied := writeFile(t, dir, "copy.jsonl", first+"\n"+
+		`{"ts":"2026-11-05T09:00:00Z","action_type":"send_sms","args":{"to":"y"}}`+"\n"+`{"ts":"2026-11-05T09:01:00Z","action_type":"send_sms","args":{"to":"z"}}`+"\n")
+	if r := run(t, nil, "ingest", "--config", os.DevNull, "--db", db2, copied); r.code != 0 || !strings.Contains(r.stdout, "2 calls from lines 2–3") {
+		t.Errorf("the copy's own lines: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // A tool span holding another of the same tool through spans that are no
