@@ -326,8 +326,10 @@ func executiveSummary(r *rules.Result) []string {
 		r.Summary.FindingsBySeverity[rules.Medium]+r.Summary.FindingsBySeverity[rules.Low] == 0 {
 		out = append(out, "No duplicate side effects were found.")
 	} else if critical, high := r.Summary.FindingsBySeverity[rules.Critical], r.Summary.FindingsBySeverity[rules.High]; critical+high == 0 {
-		if compensated > 0 {
+		if total := critical + high + r.Summary.FindingsBySeverity[rules.Medium] + r.Summary.FindingsBySeverity[rules.Low]; compensated > 0 && total > compensated {
 			out = append([]string{"No duplicate side effect remains: every one found was compensated; the other findings below are about coverage and key hygiene."}, out...)
+		} else if compensated > 0 {
+			out = append([]string{"No duplicate side effect remains: every one found was compensated."}, out...)
 		} else {
 			out = append([]string{"No duplicate side effect is evident; the findings below are about coverage and key hygiene."}, out...)
 		}

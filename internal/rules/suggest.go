@@ -147,6 +147,18 @@ func SuggestIdentities(calls []SuggestCall, window time.Duration) []ActionSugges
 			}
 			s.Paths = append(s.Paths, ev)
 		}
+		// an object suggested whole covers its own paths: they go
+		kept := s.Identity[:0]
+		for _, p := range s.Identity {
+			covered := false
+			for _, q := range s.Identity {
+				covered = covered || (q != p && strings.HasPrefix(p, q+"."))
+			}
+			if !covered {
+				kept = append(kept, p)
+			}
+		}
+		s.Identity = kept
 		if len(s.Identity) > 0 {
 			combos := map[string]bool{}
 			for j := range flat {

@@ -59,6 +59,16 @@ func TestSuggestIdentities(t *testing.T) {
 	if got[1].Chains != 0 || got[1].Identity != nil {
 		t.Errorf("ping %+v", got[1])
 	}
+	// an object and its paths all constant in the chains: the object alone
+	nested := rules.SuggestIdentities([]rules.SuggestCall{
+		c("fly", "s1", 0, `{"user":{"id":"u1","name":"A"},"pay":"x"}`),
+		c("fly", "s1", 1, `{"user":{"id":"u1","name":"A"},"pay":"y"}`),
+		c("fly", "s2", 0, `{"user":{"id":"u2","name":"B"},"pay":"x"}`),
+		c("fly", "s2", 1, `{"user":{"id":"u2","name":"B"},"pay":"z"}`),
+	}, 10*time.Minute)
+	if !reflect.DeepEqual(nested[0].Identity, []string{"user"}) {
+		t.Errorf("identity %q, want user alone", nested[0].Identity)
+	}
 	// meta is an object: one value, which varies with its rid
 	if p := ev["meta"]; p.ConstantChains != 0 || p.Distinct != 7 || p.Suggest {
 		t.Errorf("meta %+v", p)
