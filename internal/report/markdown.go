@@ -401,35 +401,27 @@ func title(s string) string {
 
 // moreCalls says what an evidence table capped at shown rows leaves out.
 func moreCalls(f *rules.Finding, shown int) string {
-	shown = min(shown, len(f.Calls))
-	listed := len(f.Calls) - shown           // in the JSON report
-	unlisted := f.Stats.Calls - len(f.Calls) // sampled away by the rule
-	var parts []string
-	if listed > 0 {
-		parts = append(parts, fmt.Sprintf("%s in the JSON report", moreOf(listed)))
-	}
-	if unlisted > 0 {
-		parts = append(parts, fmt.Sprintf("%s, not listed (the report lists the first %d)", moreOf(unlisted), len(f.Calls)))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "…and " + strings.Join(parts, "; ") + "."
+	return leftOut(shown, len(f.Calls), f.Stats.Calls, moreOf)
 }
 
 // moreCompensations says what a list of a finding's compensating calls
-// cut at shown rows leaves out: the rest of the listed ones are in the JSON
-// report; past --max-evidence, none is listed.
+// cut at shown rows leaves out.
 func moreCompensations(f *rules.Finding, shown int) string {
-	shown = min(shown, len(f.Compensations))
-	listed := len(f.Compensations) - shown
-	unlisted := f.CompensationsTotal - len(f.Compensations)
+	return leftOut(shown, len(f.Compensations), f.CompensationsTotal, moreCompensating)
+}
+
+// leftOut says what a list cut at shown rows leaves out of the listed items
+// the report holds (the rest are in the JSON report) and of the total (past
+// the listed ones, none is: a rule's sample or --max-evidence); more names
+// n more items.
+func leftOut(shown, listed, total int, more func(n int) string) string {
+	shown = min(shown, listed)
 	var parts []string
-	if listed > 0 {
-		parts = append(parts, fmt.Sprintf("%s in the JSON report", moreCompensating(listed)))
+	if n := listed - shown; n > 0 {
+		parts = append(parts, fmt.Sprintf("%s in the JSON report", more(n)))
 	}
-	if unlisted > 0 {
-		parts = append(parts, fmt.Sprintf("%s, not listed (the report lists the first %d)", moreCompensating(unlisted), len(f.Compensations)))
+	if n := total - listed; n > 0 {
+		parts = append(parts, fmt.Sprintf("%s, not listed (the report lists the first %d)", more(n), listed))
 	}
 	if len(parts) == 0 {
 		return ""
