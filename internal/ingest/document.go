@@ -255,26 +255,12 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 				}
 				if spec.format == FormatOTLP && !wrapped && k == "trace" && next() == '{' {
 					wrapped = true
-					if err := expect('{'); err != nil {
-						return err
-					}
-					for dec.More() {
-						it, err := dec.Token()
-						if err != nil {
-							return err
+					if err := members(func(ik string) (bool, error) {
+						if (ik == "resourceSpans" || ik == "resource_spans" || ik == "batches") && next() == '[' {
+							return true, resourceSpans()
 						}
-						if ik, _ := it.(string); (ik == "resourceSpans" || ik == "resource_spans" || ik == "batches") && next() == '[' {
-							if err := resourceSpans(); err != nil {
-								return err
-							}
-							continue
-						}
-						var skip json.RawMessage
-						if err := dec.Decode(&skip); err != nil {
-							return err
-						}
-					}
-					if err := expect('}'); err != nil {
+						return false, nil
+					}, map[string]any{}); err != nil {
 						return err
 					}
 					continue
