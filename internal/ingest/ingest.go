@@ -658,10 +658,17 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error 
 	// span up through spans that are no tool call (span_links; at most 32
 	// of them). A pair touches this source by its child, its wrapper or a
 	// link between them (an export of the HTTP spans alone, read last).
+	// (only the traces this source has a call or link in can hold a pair
+	// that touches it: the others are not walked)
+	ownTraces := `AND coalesce(c.trace_id, '') IN (SELECT coalesce(trace_id, '') FROM calls WHERE source_id = $1
+		UNION SELECT coalesce(trace_id, '') FROM span_links WHERE source_id = $1)`
+	if all {
+		ownTraces = ""
+	}
 	if _, err := d.Conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE wrap_pairs AS
 		WITH RECURSIVE up(t, source_id, line, pos, action_type, anc, depth, via) AS (
 			SELECT coalesce(c.trace_id, ''), c.source_id, c.line, c.pos, c.action_type, c.parent_id, 0, false
-			FROM calls c WHERE c.parent_id IS NOT NULL AND `+imported("c")+`
+			FROM calls c WHERE c.parent_id IS NOT NULL AND `+imported("c")+` `+ownTraces+`
 			UNION ALL
 			SELECT up.t, up.source_id, up.line, up.pos, up.action_type, l.parent_id, up.depth + 1, up.via OR l.source_id = $1
 			FROM up JOIN span_links l ON coalesce(l.trace_id, '') = up.t AND l.span_id = up.anc
