@@ -367,6 +367,31 @@ func TestRereadKeepsPruned(t *testing.T) {
 	}
 }
 
+// A log read with --map keeps being read so: its new lines in a run
+// without import flags (cron), and a run with flags for trace exports only
+// does not read it anew with the defaults.
+func TestMappedLogKeepsItsSettings(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "x.duckdb")
+	log := writeFile(t, dir, "g.jsonl", `{"t":"2026-11-16T09:00:00Z","n":"charge","k":"k1","r":"r1"}`+"\n")
+	mapped := []string{"--map", "ts=t", "--map", "action_type=n", "--map", "idempotency_key=k", "--map", "response_id=r"}
+	if r := run(t, nil, append([]string{"ingest", "-q", "--config", os.DevNull, "--db", db}, append(mapped, log)...)...); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"t":"2026-11-16T09:00:30Z","n":"charge","k":"k1","r":"r2"}` + "\n")
+	f.Close()
+	for _, args := range [][]string{{log}, {"--key-path", "idempotency_key", log}} {
+		if r := run(t, nil, append([]string{"ingest", "--config", os.DevNull, "--db", db}, args...)...); r.code != 0 || strings.Contains(r.stdout, "malformed line (") {
+			t.Errorf("ingest %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	rep := parseReport(t, run(t, nil, "report", "--config", os.DevNull, "--db", db, "--since", "2026-01-01", "-f", "json").stdout)
+	if rep.Summary.Calls != 2 || len(rep.Findings) != 1 || rep.Findings[0].Rule != "same-key-different-response" {
+		t.Errorf("%d calls, findings %+v: want both calls read with the map, one critical", rep.Summary.Calls, rep.Findings)
+	}
+}
+
 // A log's unfinished last line that a prune deleted stays deleted when the
 // log grows and the line is read again, whole.
 func TestGrownTailKeepsPruned(t *testing.T) {

@@ -99,6 +99,43 @@ func (im *Import) Settings(f Format) string {
 	return strings.Join(parts, "; ")
 }
 
+// relevant reports whether a setting was given that bears on how a source
+// of format f is read: --from, or one of f's own (--map for JSON Lines;
+// --key-path, --response-path, --tool-spans for trace exports).
+func (im *Import) relevant(f Format) bool {
+	return im != nil && ((im.From != "" && im.From != FormatAuto) || im.Settings(f) != "")
+}
+
+// parseSettings is the Import that Settings described (for format f): how
+// a source was read, so its new lines are read the same way.
+func parseSettings(f Format, s string) *Import {
+	im := &Import{}
+	for _, part := range strings.Split(s, "; ") {
+		name, v, _ := strings.Cut(part, " ")
+		switch name {
+		case "map":
+			for _, m := range strings.Split(v, ", ") {
+				if field, path, ok := strings.Cut(m, "="); ok {
+					if im.Map == nil {
+						im.Map = map[string]string{}
+					}
+					im.Map[field] = path
+				}
+			}
+		case "key-path":
+			im.KeyPaths = strings.Split(v, ",")
+		case "response-path":
+			im.ResponsePaths = strings.Split(v, ",")
+		case "tool-spans":
+			im.ToolSpans = strings.Split(v, ",")
+		}
+	}
+	if im.Settings(f) != s {
+		return nil // not a description this version writes: read with the defaults
+	}
+	return im
+}
+
 // Given reports whether any import setting was given (not all defaults).
 func (im *Import) Given() bool {
 	return im != nil && ((im.From != "" && im.From != FormatAuto) || len(im.Map) > 0 || im.KeyPaths != nil ||

@@ -218,8 +218,11 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 // readOtherwise reports whether a known segment was read with other import
 // settings than this run's: another --from, --map, key or response paths.
 func (d *DB) readOtherwise(k *known) bool {
-	if !d.Import.Given() {
-		return false // a run without import flags (cron) keeps how each source was read
+	if !d.Import.relevant(k.format) {
+		// a run without import flags (cron) keeps how each source was
+		// read, and so does a run whose flags are for other formats
+		// (--key-path says nothing of a JSON Lines log's --map)
+		return false
 	}
 	f := k.format
 	if d.Import != nil && d.Import.From != "" && d.Import.From != FormatAuto {
@@ -347,6 +350,15 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	var knownFormat Format
 	if from != nil && from.endBytes > 0 { // an empty file said nothing of its format
 		knownFormat = from.format
+		// its new lines are read the way its beginning was, unless this
+		// run gives settings for its format
+		if from.settings != "" && !d.Import.relevant(from.format) {
+			if im := parseSettings(from.format, from.settings); im != nil {
+				saved := d.Import
+				d.Import = im
+				defer func() { d.Import = saved }()
+			}
+		}
 	}
 	t0 := time.Now()
 	lay, err := d.appendAll(ctx, id, counted, abs, st.FirstLine, knownFormat, &tl, &st)
