@@ -392,6 +392,29 @@ func TestMappedLogKeepsItsSettings(t *testing.T) {
 	}
 }
 
+// Reading a file anew with other settings drops the reading of its
+// content, not the calls of what the path held before (a log truncated and
+// rewritten: that content is gone from disk, its calls stay).
+func TestRereadKeepsEarlierContents(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "z.duckdb")
+	log := writeFile(t, dir, "app.log", `{"ts":"2026-11-16T09:00:00Z","action_type":"charge_card","idempotency_key":"k1","response_id":"r1"}`+"\n"+
+		`{"ts":"2026-11-16T09:00:30Z","action_type":"charge_card","idempotency_key":"k1","response_id":"r2"}`+"\n")
+	if r := run(t, nil, "ingest", "-q", "--config", os.DevNull, "--db", db, log); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	writeFile(t, dir, "app.log", `{"ts":"2026-11-16T10:00:00Z","action_type":"send_email","args":{"to":"a"}}`+"\n")
+	for _, args := range [][]string{{log}, {"--map", "effect=e", log}} {
+		if r := run(t, nil, append([]string{"ingest", "-q", "--config", os.DevNull, "--db", db}, args...)...); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+	}
+	rep := parseReport(t, run(t, nil, "report", "--config", os.DevNull, "--db", db, "--since", "2026-01-01", "-f", "json").stdout)
+	if rep.Summary.Calls != 3 || len(rep.Findings) == 0 || rep.Findings[0].Rule != "same-key-different-response" {
+		t.Errorf("%d calls, findings %+v: the double charge read before the rewrite is gone", rep.Summary.Calls, rep.Findings)
+	}
+}
+
 // A log's unfinished last line that a prune deleted stays deleted when the
 // log grows and the line is read again, whole.
 func TestGrownTailKeepsPruned(t *testing.T) {

@@ -78,6 +78,7 @@ type known struct {
 	format    Format
 	settings  string
 	head      *duckdb.UUID // the source's first headSize bytes; nil: shorter, or not known
+	continues sql.NullInt32 // the segment whose content this one's beginning is
 	// tailSame (found by a scan, not kept): the file read continues this
 	// segment's unterminated last line too, byte for byte
 	tailSame bool
@@ -85,7 +86,7 @@ type known struct {
 
 func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 	rows, err := d.Conn.QueryContext(ctx, `SELECT source_id, path, coalesce(abs_path, ''), safe_bytes, safe_hash,
-		safe_lines, end_bytes, end_hash, tail_line, coalesce(format, 'jsonl'), coalesce(import_settings, ''), head_hash FROM sources ORDER BY source_id`)
+		safe_lines, end_bytes, end_hash, tail_line, coalesce(format, 'jsonl'), coalesce(import_settings, ''), head_hash, continues FROM sources ORDER BY source_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +96,7 @@ func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 		var k known
 		var head sql.Null[duckdb.UUID]
 		if err := rows.Scan(&k.id, &k.path, &k.absPath, &k.safeBytes, &k.safeHash, &k.safeLines,
-			&k.endBytes, &k.endHash, &k.tailLine, &k.format, &k.settings, &head); err != nil {
+			&k.endBytes, &k.endHash, &k.tailLine, &k.format, &k.settings, &head, &k.continues); err != nil {
 			return nil, err
 		}
 		if head.Valid {
@@ -156,14 +157,23 @@ func (d *DB) IngestFile(ctx context.Context, path string) (Stats, error) {
 		defer scan.rest.Close()
 	}
 	st.Bytes = max(scan.size, 0) // -1 after a partial scan: the parse pass counts
-	// this path read before with other import settings: read it anew
+	// this path read before with other import settings: read it anew. What
+	// goes is the reading of this content: the matched segment and those it
+	// continues of this path; earlier contents of the path (replaced,
+	// truncated: no longer on disk) stay, as they would without the flags.
 	var drop []int32
 	for _, k := range []*known{scan.whole, scan.prefix} {
 		if k != nil && k.absPath == key && d.readOtherwise(k) {
-			for _, s := range segs {
-				if s.absPath == key {
-					drop = append(drop, s.id)
+			byID := map[int32]*known{}
+			for i := range segs {
+				byID[segs[i].id] = &segs[i]
+			}
+			for s := byID[k.id]; s != nil && s.absPath == key; {
+				drop = append(drop, s.id)
+				if !s.continues.Valid {
+					break
 				}
+				s = byID[s.continues.Int32]
 			}
 			scan.whole, scan.prefix = nil, nil
 			st.Status, st.Of = StatusReread, k.path
