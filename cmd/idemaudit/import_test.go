@@ -144,6 +144,13 @@ func TestFromOverridesDetection(t *testing.T) {
 	if r := run(t, nil, "audit", "--from", "otlp", "--map", "ts=@timestamp", "sample-logs/traces/"); r.code != 2 || !strings.Contains(r.stderr, "--map") {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
+	// a log forced to another format: no call, and a warning saying so (for OTLP too)
+	for _, from := range []string{"otlp", "langsmith"} {
+		r := run(t, nil, "audit", "--from", from, "sample-logs/billing-agent.jsonl")
+		if !strings.Contains(r.stderr, "no tool call among its") {
+			t.Errorf("--from %s on a log: no warning\n%s", from, r.stderr)
+		}
+	}
 }
 
 // TestExplainTrace: the forensic question on an export, by response id.

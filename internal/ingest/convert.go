@@ -290,7 +290,10 @@ func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int
 	if t, ok := m["trace"].(map[string]any); ok { // Grafana Tempo's trace API: {"trace": TracesData}
 		m = t
 	}
-	rss, _ := first(m, "resourceSpans", "resource_spans", "batches").([]any) // batches: Tempo's older API
+	rss, ok := first(m, "resourceSpans", "resource_spans", "batches").([]any) // batches: Tempo's older API
+	if !ok {
+		return 1, nil // no spans at all: a record of another kind, counted as no tool call
+	}
 	for _, rs := range rss {
 		rsm, _ := rs.(map[string]any)
 		res, _ := rsm["resource"].(map[string]any)
