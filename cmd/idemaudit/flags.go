@@ -54,6 +54,18 @@ func (f *importFlags) build() (*ingest.Import, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
+	for flag, list := range map[string][]string{"--key-path": f.keyPaths, "--response-path": f.respPaths, "--tool-spans": f.toolSpans} {
+		if list != nil && len(list) == 0 {
+			list = []string{""} // given empty: --key-path=
+		}
+		for _, v := range list {
+			// an empty path (--key-path=, or a trailing comma), or one ending in a dot, finds nothing
+			if v = strings.TrimSpace(v); v == "" || strings.HasSuffix(v, ".") || strings.HasPrefix(v, ".") {
+				return nil, usagef("%s %q: want names or dotted paths, e.g. %s", flag, strings.Join(list, ","),
+					map[string]string{"--key-path": "idempotency_key,args.request.key", "--response-path": "id,result.charge.id", "--tool-spans": "charge_*,book_*"}[flag])
+			}
+		}
+	}
 	im := &ingest.Import{From: from, KeyPaths: f.keyPaths, ResponsePaths: f.respPaths, ToolSpans: f.toolSpans}
 	for _, m := range f.maps {
 		if err := im.AddMap(m); err != nil {

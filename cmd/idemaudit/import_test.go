@@ -144,6 +144,12 @@ func TestFromOverridesDetection(t *testing.T) {
 	if r := run(t, nil, "audit", "--from", "otlp", "--map", "ts=@timestamp", "sample-logs/traces/"); r.code != 2 || !strings.Contains(r.stderr, "--map") {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
+	// an empty or dangling path finds nothing: a usage error, not silence
+	for _, arg := range []string{"--key-path=", "--response-path=", "--key-path=args.", "--response-path=id,", "--tool-spans="} {
+		if r := run(t, nil, "audit", arg, "sample-logs/traces/otlp-collector.jsonl"); r.code != 2 || !strings.Contains(r.stderr, "want names or dotted paths") {
+			t.Errorf("%s: exit %d %s", arg, r.code, r.stderr)
+		}
+	}
 	// a log forced to another format: no call, and a warning saying so (for OTLP too)
 	for _, from := range []string{"otlp", "langsmith"} {
 		r := run(t, nil, "audit", "--from", from, "sample-logs/billing-agent.jsonl")
