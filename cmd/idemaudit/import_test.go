@@ -524,3 +524,17 @@ func TestWrapperThroughOtherSpans(t *testing.T) {
 		t.Errorf("the HTTP spans read last: %d calls, %d collapsed; want 1 and 1", n, d)
 	}
 }
+
+// --map idempotency_key=PATH inside the args finds the key when the args
+// are a JSON string too (as args themselves are read).
+func TestMapKeyInsideStringArgs(t *testing.T) {
+	p := writeFile(t, t.TempDir(), "m.jsonl",
+		`{"@timestamp":"2026-11-16T09:00:00Z","tool":{"name":"charge_card","input":"{\"amount\":5,\"idem\":\"k1\"}"},"out":{"id":"r1"}}`+"\n"+
+			`{"@timestamp":"2026-11-16T09:00:30Z","tool":{"name":"charge_card","input":"{\"amount\":5,\"idem\":\"k1\"}"},"out":{"id":"r2"}}`+"\n")
+	r := run(t, nil, "audit", "-q", "-f", "json", "--config", os.DevNull, "--map", "ts=@timestamp", "--map", "action_type=tool.name",
+		"--map", "args=tool.input", "--map", "idempotency_key=tool.input.idem", "--map", "response_id=out.id", p)
+	rep := parseReport(t, r.stdout)
+	if len(rep.Findings) == 0 || rep.Findings[0].Rule != "same-key-different-response" {
+		t.Errorf("findings %+v: the key inside the string args was not read", rep.Findings)
+	}
+}

@@ -259,10 +259,15 @@ func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
 		n.Args, n.HasArgs = parseJSONString(v), true // as Parser.Parse reads args: JSON in a string, nothing else
 	}
 	k, _ := get("idempotency_key")
-	n.Key = scalar(k)
 	if ap, kp := path("args")+".", path("idempotency_key"); n.HasArgs && strings.HasPrefix(kp, ap) {
+		// a key inside the args: read from the args as parsed (they may be
+		// a JSON string), and left out of them
+		if v, ok := lookup(n.Args, strings.TrimPrefix(kp, ap)); ok {
+			k = v
+		}
 		n.Args = without(n.Args, strings.TrimPrefix(kp, ap))
 	}
+	n.Key = scalar(k)
 	for _, f := range []struct {
 		name string
 		dst  *string
