@@ -182,6 +182,12 @@ func (im *Import) describeMap() string {
 var wrapperKeys = map[string]bool{"data": true, "runs": true, "observations": true, "items": true, "spans": true,
 	"records": true, "resourceSpans": true, "resource_spans": true}
 
+// has reports whether m has the member k, null or not.
+func has(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
 // detect tells the format of one decoded record; "" when it has no mark of any.
 func detect(v any) Format {
 	m, ok := v.(map[string]any)
@@ -206,8 +212,8 @@ func detect(v any) Format {
 		return FormatOpenAIAgents
 	case m["run_type"] != nil:
 		return FormatLangSmith
-	case m["type"] != nil && (m["traceId"] != nil || m["trace_id"] != nil) && (m["startTime"] != nil || m["start_time"] != nil):
-		return FormatLangfuse
+	case m["type"] != nil && (has(m, "traceId") || has(m, "trace_id")) && (m["startTime"] != nil || m["start_time"] != nil):
+		return FormatLangfuse // (a trace id column may be null in a row: its presence tells)
 	}
 	for k := range wrapperKeys {
 		if a, ok := m[k].([]any); ok && len(a) > 0 {

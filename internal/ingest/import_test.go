@@ -357,6 +357,27 @@ func TestImportParquet(t *testing.T) {
 	}
 }
 
+// A Langfuse Parquet export whose first row has no trace id is still told
+// Langfuse by its columns.
+func TestImportParquetFirstRowWithoutTrace(t *testing.T) {
+	dir := t.TempDir()
+	rows := `{"id":"o0","type":"GENERATION","trace_id":null,"start_time":"2026-11-18T10:00:00Z","end_time":"2026-11-18T10:00:01Z","name":"llm","input":null,"output":null}
+{"id":"o1","type":"TOOL","trace_id":"t1","start_time":"2026-11-18T10:00:02Z","end_time":"2026-11-18T10:00:03Z","name":"charge_card","input":"{\"idempotency_key\":\"k1\",\"amount\":5}","output":"{\"id\":\"r1\"}"}
+{"id":"o2","type":"TOOL","trace_id":"t1","start_time":"2026-11-18T10:00:32Z","end_time":"2026-11-18T10:00:33Z","name":"charge_card","input":"{\"idempotency_key\":\"k1\",\"amount\":5}","output":"{\"id\":\"r2\"}"}
+`
+	src := write(t, dir, "obs.jsonl", []byte(rows))
+	pq := filepath.Join(dir, "obs.parquet")
+	d := openMem(t)
+	if _, err := d.Conn.ExecContext(context.Background(), "COPY (SELECT * FROM read_json_auto("+quoteLiteral(src)+")) TO "+
+		quoteLiteral(pq)+" (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := d.IngestFile(context.Background(), pq)
+	if err != nil || st.Format != FormatLangfuse || st.Calls != 2 || st.Malformed != 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+}
+
 // TestOTLPConventions: tool spans of the other instrumentations found in
 // OpenTelemetry exports are read too; other spans are not.
 func TestOTLPConventions(t *testing.T) {
