@@ -77,7 +77,7 @@ type known struct {
 	tailLine  sql.NullInt64 // its last line had no terminator: that line is re-read on growth
 	format    Format
 	settings  string
-	head      *duckdb.UUID // the source's first headSize bytes; nil: shorter, or not known
+	head      *duckdb.UUID  // the source's first headSize bytes; nil: shorter, or not known
 	continues sql.NullInt32 // the segment whose content this one's beginning is
 	// tailSame (found by a scan, not kept): the file read continues this
 	// segment's unterminated last line too, byte for byte
