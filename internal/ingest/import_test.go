@@ -322,6 +322,15 @@ func TestTelemetryDuplicates(t *testing.T) {
 	}
 }
 
+// writeParquet writes the JSON records of src as the Parquet file pq, with DuckDB.
+func writeParquet(t *testing.T, d *DB, src, pq string) {
+	t.Helper()
+	if _, err := d.Conn.ExecContext(context.Background(), "COPY (SELECT * FROM read_json_auto("+quoteLiteral(src)+")) TO "+
+		quoteLiteral(pq)+" (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestImportParquet writes a LangSmith export as Parquet with DuckDB and
 // reads it back: the same calls as from JSON Lines, located by row.
 func TestImportParquet(t *testing.T) {
@@ -329,10 +338,7 @@ func TestImportParquet(t *testing.T) {
 	src, _ := filepath.Abs(samples + "langsmith-runs.jsonl")
 	pq := filepath.Join(dir, "runs.parquet")
 	d := openMem(t)
-	if _, err := d.Conn.ExecContext(context.Background(), "COPY (SELECT * FROM read_json_auto("+quoteLiteral(src)+")) TO "+
-		quoteLiteral(pq)+" (FORMAT parquet)"); err != nil {
-		t.Fatal(err)
-	}
+	writeParquet(t, d, src, pq)
 	st, err := d.IngestFile(context.Background(), pq)
 	if err != nil {
 		t.Fatal(err)
@@ -368,10 +374,7 @@ func TestImportParquetFirstRowWithoutTrace(t *testing.T) {
 	src := write(t, dir, "obs.jsonl", []byte(rows))
 	pq := filepath.Join(dir, "obs.parquet")
 	d := openMem(t)
-	if _, err := d.Conn.ExecContext(context.Background(), "COPY (SELECT * FROM read_json_auto("+quoteLiteral(src)+")) TO "+
-		quoteLiteral(pq)+" (FORMAT parquet)"); err != nil {
-		t.Fatal(err)
-	}
+	writeParquet(t, d, src, pq)
 	st, err := d.IngestFile(context.Background(), pq)
 	if err != nil || st.Format != FormatLangfuse || st.Calls != 2 || st.Malformed != 0 {
 		t.Fatalf("%+v %v", st, err)
