@@ -11,6 +11,8 @@ import (
 	"runtime/pprof"
 	"syscall"
 	"time"
+
+	"github.com/idemaudit/idemaudit/internal/ingest"
 )
 
 // interruptGrace is how long an interrupted run may take to clean up (roll
@@ -37,6 +39,7 @@ func main() {
 		stop() // a second Ctrl-C kills at once
 		time.Sleep(interruptGrace)
 		fmt.Fprintln(os.Stderr, "idemaudit: interrupted")
+		ingest.RemoveSpillDirs() // the run did not get to close its database
 		os.Exit(exitInterrupt)
 	}()
 	if p := os.Getenv("IDEMAUDIT_CPUPROFILE"); p != "" { // for performance work

@@ -237,9 +237,21 @@ func TestCLIRerunOnKeptDatabaseChangesNothing(t *testing.T) {
 	}
 }
 
+// spillDirs lists the spill directories under a temp directory.
+func spillDirs(t *testing.T, tmp string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(tmp, "idemaudit-spill-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func TestCLIInterrupt(t *testing.T) {
+	tmp := t.TempDir()
 	cmd := exec.Command(binary, "audit", "-")
 	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	stdin, err := cmd.StdinPipe() // held open: the run blocks reading
 	if err != nil {
 		t.Fatal(err)
@@ -252,6 +264,9 @@ func TestCLIInterrupt(t *testing.T) {
 	}
 	stdin.Write([]byte(high))
 	time.Sleep(time.Second) // let it start and block on the pipe
+	if n := len(spillDirs(t, tmp)); n != 1 {
+		t.Errorf("%d spill directories while the run reads; want its own", n)
+	}
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -263,6 +278,11 @@ func TestCLIInterrupt(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(errb.String(), "interrupted") {
 		t.Errorf("exit %d, stderr %q; want 130 and a note", code, errb.String())
+	}
+	// the read never returned, so the run exited without closing its
+	// database: its spill directory must still be gone
+	if left := spillDirs(t, tmp); len(left) != 0 {
+		t.Errorf("an interrupted run left %v", left)
 	}
 }
 

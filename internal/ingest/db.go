@@ -228,7 +228,7 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	if o.TempDir == "" && path == "" {
 		// DuckDB would spill an in-memory database into ./.tmp of whatever
 		// directory it runs in; use a private directory, removed on Close.
-		if d.spill, err = os.MkdirTemp("", "idemaudit-spill-"); err == nil {
+		if d.spill, err = newSpillDir(); err == nil {
 			o.TempDir = d.spill
 		}
 	}
@@ -283,7 +283,7 @@ func (d *DB) Close() error {
 	err := d.db.Close()
 	d.connector.Close()
 	if d.spill != "" {
-		os.RemoveAll(d.spill)
+		removeSpillDir(d.spill)
 	}
 	return err
 }

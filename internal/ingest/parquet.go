@@ -19,11 +19,11 @@ func readParquet(ctx context.Context, path string, cfg *config.Config, keepArgs 
 	// DuckDB reads a path as a glob (runs[1].parquet, runs?.parquet): it
 	// reads the file through a link of a plain name instead, and spills
 	// (were it to) into a private directory
-	tmp, err := os.MkdirTemp("", "idemaudit-parquet-")
+	tmp, err := newSpillDir()
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
+	defer removeSpillDir(tmp)
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
