@@ -21,7 +21,7 @@ import (
 // SchemaVersion is the layout this build reads and writes. Version 1 (the
 // first release: sources without segments) is migrated on open; a newer
 // version is refused.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // schema is the database every other package reads. ts is nanoseconds since
 // the epoch (UTC), so window arithmetic is integer arithmetic and sub-
@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS sources (
 	collapsed   BIGINT  DEFAULT 0, -- telemetry duplicates dropped: records of a (trace, span) already read
 	skipped     BIGINT  DEFAULT 0, -- records of a trace export that are no tool call (LLM spans, reads are kept)
 	import_settings VARCHAR,       -- how it was read (--map, --key-path, ...; see Import.Settings); NULL: the defaults
-	head_hash   UUID               -- xxh3-128 of the source's first 64 KiB; NULL when shorter (or ingested before version 6)
+	head_hash   UUID,              -- xxh3-128 of the source's first 64 KiB; NULL when shorter (or ingested before version 6)
+	document    BOOLEAN DEFAULT false -- read as JSON documents (a stream of them resumes after its last complete one)
 );
 CREATE TABLE IF NOT EXISTS calls (
 	source_id       INTEGER NOT NULL,
@@ -152,6 +153,10 @@ ALTER TABLE sources ADD COLUMN import_settings VARCHAR;`,
 	// first. Older segments have none: a file as long as one of them is
 	// still hashed whole before it is read (slower, never wrong).
 	5: "ALTER TABLE sources ADD COLUMN IF NOT EXISTS head_hash UUID;",
+	// version 7 resumes a stream of JSON documents that grew. Documents
+	// read before were recorded as never resumable (no complete line),
+	// so they stay so: false is right for them.
+	6: "ALTER TABLE sources ADD COLUMN IF NOT EXISTS document BOOLEAN DEFAULT false;",
 }
 
 // staleFingerprints is migration 4's statement for one table.

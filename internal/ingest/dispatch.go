@@ -106,14 +106,32 @@ const sniffSize = 1 << 20
 type layout struct {
 	format    Format
 	lineBased bool // JSON Lines: a grown file can be resumed after its last complete line
+	document  bool // JSON documents (see docRead)
+}
+
+// docRead carries what resuming a stream of JSON documents needs. A
+// stream of documents (jq . output: pretty-printed records one after the
+// other) that grows is resumed after the line where its last complete
+// top-level value ends, like a log after its last complete line. In: the
+// earlier segment was read as documents (resume says so; its lines are
+// read as documents again, from first) and the hash state where this
+// reading starts. Out: that line end (safe), and whether anything follows
+// it (open: a value being written, or one that does not end its line, is
+// read again, whole, when the file grows).
+type docRead struct {
+	resume bool
+	base   hashState
+	safe   lineEnd
+	open   bool
 }
 
 // readSource reads one source whatever its format: JSON Lines (of any
 // format), one JSON document (an array, or an object holding records), or
 // Parquet (path names the file; DuckDB reads it). known is the format of
-// the source's earlier segment, when a grown source is resumed.
+// the source's earlier segment, when a grown source is resumed; doc, when
+// not nil, how documents are resumed (see docRead).
 func readSource(ctx context.Context, r io.Reader, path string, first int64, tl *tail, cfg *config.Config, keepArgs bool,
-	im *Import, known Format, deliver func(batch) error) (layout, error) {
+	im *Import, known Format, doc *docRead, deliver func(batch) error) (layout, error) {
 	if im == nil {
 		im = &Import{}
 	}
@@ -133,7 +151,7 @@ func readSource(ctx context.Context, r io.Reader, path string, first int64, tl *
 		f, err := readParquet(ctx, path, cfg, keepArgs, im, deliver)
 		return layout{format: f}, err
 	}
-	doc, sniffed := sniff(head)
+	isDoc, sniffed := sniff(head)
 	f := im.From
 	if f == "" || f == FormatAuto {
 		f = known
@@ -151,11 +169,14 @@ func readSource(ctx context.Context, r io.Reader, path string, first int64, tl *
 	if spec != nil || f != FormatJSONL || len(im.Map) > 0 || bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf"), []byte{'['}) {
 		spec = &convSpec{f, im} // the native parser reads objects only: arrays of calls go through the converter
 	}
-	if doc && first == 1 {
+	if (isDoc && first == 1) || (doc != nil && doc.resume) {
 		if spec == nil {
 			spec = &convSpec{f, im}
 		}
-		return layout{format: f}, readDocument(ctx, br, cfg, keepArgs, spec, deliver)
+		if doc == nil {
+			doc = &docRead{}
+		}
+		return layout{format: f, document: true}, readDocument(ctx, br, first, cfg, keepArgs, spec, doc, deliver)
 	}
 	return layout{format: f, lineBased: true}, parseAll(ctx, br, first, tl, cfg, keepArgs, spec, deliver)
 }

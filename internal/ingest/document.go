@@ -16,12 +16,15 @@ import (
 // records, an object holding them (an API page: {"data": [...]}; an OTLP
 // TracesData), or one record. Each record is located at the line where it
 // begins. A syntax error stops the reading there: what came before is
-// kept, the error is reported at its line as a malformed line.
-func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs bool, spec *convSpec, deliver func(batch) error) error {
+// kept, the error is reported at its line as a malformed line. firstLine is
+// the number of r's first line (after the known beginning of a stream of
+// documents that grew); doc gets the line end to resume after.
+func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config.Config, keepArgs bool, spec *convSpec, doc *docRead, deliver func(batch) error) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
+	whole := data
 	p := Parser{cfg: cfg, keepArgs: keepArgs, conv: spec.converter()}
 	b := batch{}
 	lines := int64(bytes.Count(data, []byte{'\n'}))
@@ -29,10 +32,11 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 		lines++
 	}
 	b.lines = lines
-	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
-		data = data[3:] // a byte order mark is not content; line numbers are unchanged
+	bom := 0
+	if firstLine == 1 && bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		data, bom = data[3:], 3 // a byte order mark is not content; line numbers are unchanged
 	}
-	var lineOff, lineNo int64 = 0, 1
+	lineOff, lineNo := int64(0), firstLine
 	lineAt := func(off int64) int64 {
 		if off > int64(len(data)) {
 			off = int64(len(data))
@@ -63,8 +67,8 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 			off = int64(len(data))
 		}
 		ln := lineAt(off)
-		if ln > lines && lines > 0 {
-			ln = lines // the end of a document with a final newline is its last line
+		if last := firstLine - 1 + lines; ln > last && lines > 0 {
+			ln = last // the end of a document with a final newline is its last line
 		}
 		msg := fmt.Sprintf("invalid JSON: %v; the rest of the document (from line %d) was not read", err, ln)
 		if truncated {
@@ -312,15 +316,26 @@ func readDocument(ctx context.Context, r io.Reader, cfg *config.Config, keepArgs
 		}
 		return nil
 	}
-	// one document, or several in a row (jq . of JSON Lines writes them so)
+	// one document, or several in a row (jq . of JSON Lines writes them so);
+	// a value that ends its line ends a part that is never read again
+	safe := 0
 	err = func() error {
 		for next() != 0 {
 			if err := value(); err != nil {
 				return err
 			}
+			end := int(dec.InputOffset())
+			if i := bytes.IndexByte(data[end:], '\n'); i >= 0 && len(bytes.Trim(data[end:end+i], " \t\r")) == 0 {
+				safe = end + i + 1
+			}
 		}
 		return nil
 	}()
+	doc.safe = doc.base.extend(nil)
+	if safe > 0 {
+		doc.safe = doc.base.extend(whole[:bom+safe])
+	}
+	doc.open = len(whole) > int(doc.safe.bytes-doc.base.n)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -3,7 +3,9 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strings"
@@ -263,11 +265,13 @@ func sniff(head []byte) (doc bool, f Format) {
 		// an object over several lines (pretty-printed, or a page whose
 		// records sit on lines of their own) — not a broken first line of
 		// JSON Lines: the first value must decode whole across lines, or,
-		// cut short by the sniff, open with '{' alone on its line
+		// cut short (by the sniff, or by its writer: a document being
+		// written, read again whole when it grows), open with '{' alone on
+		// its line
 		var v any
 		if err := json.NewDecoder(bytes.NewReader(trimmed)).Decode(&v); err == nil {
 			doc = true
-		} else if len(head) >= sniffSize && len(bytes.TrimSpace(first)) == 1 {
+		} else if (len(head) >= sniffSize || errors.Is(err, io.ErrUnexpectedEOF)) && len(bytes.TrimSpace(first)) == 1 {
 			doc = true
 		}
 	}

@@ -293,7 +293,7 @@ func FuzzImport(f *testing.F) {
 		// the same bytes as one document: every call and malformed line
 		// lies within the document's lines
 		lines := int64(bytes.Count(line, []byte{'\n'})) + 1
-		err := readDocument(context.Background(), bytes.NewReader(line), nil, false, &convSpec{formats[int(which)%len(formats)], &Import{}}, func(b batch) error {
+		err := readDocument(context.Background(), bytes.NewReader(line), 1, nil, false, &convSpec{formats[int(which)%len(formats)], &Import{}}, &docRead{}, func(b batch) error {
 			for i, ln := range b.lineNos {
 				if ln < 1 || ln > lines || b.records[i].Action == "" {
 					t.Fatalf("document call at line %d of %d: %+v", ln, lines, b.records[i])

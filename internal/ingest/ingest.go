@@ -79,6 +79,7 @@ type known struct {
 	settings  string
 	head      *duckdb.UUID  // the source's first headSize bytes; nil: shorter, or not known
 	continues sql.NullInt32 // the segment whose content this one's beginning is
+	document  bool          // read as JSON documents: resumed as documents (see docRead)
 	// tailSame (found by a scan, not kept): the file read continues this
 	// segment's unterminated last line too, byte for byte
 	tailSame bool
@@ -86,7 +87,8 @@ type known struct {
 
 func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 	rows, err := d.Conn.QueryContext(ctx, `SELECT source_id, path, coalesce(abs_path, ''), safe_bytes, safe_hash,
-		safe_lines, end_bytes, end_hash, tail_line, coalesce(format, 'jsonl'), coalesce(import_settings, ''), head_hash, continues FROM sources ORDER BY source_id`)
+		safe_lines, end_bytes, end_hash, tail_line, coalesce(format, 'jsonl'), coalesce(import_settings, ''), head_hash, continues,
+		coalesce(document, false) FROM sources ORDER BY source_id`)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +98,7 @@ func (d *DB) knownSegments(ctx context.Context) ([]known, error) {
 		var k known
 		var head sql.Null[duckdb.UUID]
 		if err := rows.Scan(&k.id, &k.path, &k.absPath, &k.safeBytes, &k.safeHash, &k.safeLines,
-			&k.endBytes, &k.endHash, &k.tailLine, &k.format, &k.settings, &head, &k.continues); err != nil {
+			&k.endBytes, &k.endHash, &k.tailLine, &k.format, &k.settings, &head, &k.continues, &k.document); err != nil {
 			return nil, err
 		}
 		if head.Valid {
@@ -320,6 +322,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	counted := newCountingReader(src)
 	var start int64
 	rereadTail := false // another reading's unterminated last line is read again here
+	var rereadTo int64  // the last line of it (a document's tail may have many)
 	if from != nil {
 		// The known beginning is hashed, not parsed.
 		start = from.safeBytes
@@ -327,7 +330,8 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 			return st, &InputError{path, fmt.Errorf("changed while being read (shorter than a moment ago): %w", err)}
 		}
 		// A last line that had no terminator is read again, whole this
-		// time: its records go, and the segment ends before it. When this
+		// time: its records go, and the segment ends before it (for JSON
+		// documents: every line after the last complete value). When this
 		// file continues another one (a copy of its beginning), that file
 		// is left as it is on disk: if this one holds the line byte for
 		// byte, only the line's records move to this reading (so the other
@@ -335,18 +339,21 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		// another line there, each file keeps its own.
 		if other := from.absPath != dbText(abs); from.tailLine.Valid && (!other || from.tailSame) {
 			rereadTail = true
+			if err := d.Conn.QueryRowContext(ctx, "SELECT first_line + lines - 1 FROM sources WHERE source_id = ?", from.id).Scan(&rereadTo); err != nil {
+				return st, err
+			}
 			if other {
-				if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64).Scan(&st.TakenOver); err != nil {
+				if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls WHERE source_id = ? AND line >= ?", from.id, from.tailLine.Int64).Scan(&st.TakenOver); err != nil {
 					return st, err
 				}
 			}
 			for _, t := range []string{"calls", "collapsed_calls", "malformed", "arg_strings"} {
-				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line = ?", from.id, from.tailLine.Int64); err != nil {
+				if _, err := d.Conn.ExecContext(ctx, "DELETE FROM "+t+" WHERE source_id = ? AND line >= ?", from.id, from.tailLine.Int64); err != nil {
 					return st, err
 				}
 			}
 			ends := `tail_line = NULL, end_bytes = safe_bytes, end_hash = safe_hash,
-				head_hash = CASE WHEN safe_bytes >= ` + fmt.Sprint(headSize) + ` THEN head_hash END, lines = lines - 1, `
+				head_hash = CASE WHEN safe_bytes >= ` + fmt.Sprint(headSize) + ` THEN head_hash END, lines = safe_lines - first_line + 1, `
 			if other {
 				ends = ""
 			}
@@ -356,6 +363,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 			}
 		}
 	}
+	doc := &docRead{resume: from != nil && from.document, base: counted.state()}
 	var tl tail
 	var knownFormat Format
 	if from != nil && from.endBytes > 0 { // an empty file said nothing of its format
@@ -371,23 +379,26 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		}
 	}
 	t0 := time.Now()
-	lay, err := d.appendAll(ctx, id, counted, abs, st.FirstLine, knownFormat, &tl, &st)
+	lay, err := d.appendAll(ctx, id, counted, abs, st.FirstLine, knownFormat, doc, &tl, &st)
 	d.timed("ingest: parse and append", t0)
 	t0 = time.Now()
 	defer d.timed("ingest: collapse, sources", t0)
 	st.Bytes = counted.n
 	st.Format = lay.format
 	if err == nil && !lay.lineBased {
-		// one document (or Parquet): it is read whole, never resumed
-		counted.safe = lineEnd{hash: emptyHash}
-		tl = tail{}
+		// Parquet is read whole, never resumed; JSON documents after the
+		// line where their last complete value ends
+		counted.safe, tl = lineEnd{hash: emptyHash}, tail{}
+		if lay.document {
+			counted.safe, tl = doc.safe, tail{open: doc.open, line: doc.safe.lines + 1}
+		}
 	}
 	if err == nil && len(d.drop) > 0 {
-		err = d.keepPruned(ctx, id, &st, 0)
+		err = d.keepPruned(ctx, id, &st, 0, 0)
 	} else if err == nil && rereadTail && st.Lines > 0 {
 		// the unterminated last line read again, whole: what a prune
 		// deleted of it stays deleted
-		err = d.keepPruned(ctx, id, &st, st.FirstLine)
+		err = d.keepPruned(ctx, id, &st, st.FirstLine, rereadTo)
 	}
 	if err == nil && len(st.sessions) > 0 {
 		err = d.traceSessions(ctx, id, st.sessions)
@@ -438,11 +449,11 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	safe := counted.safe
 	_, err = d.Conn.ExecContext(ctx, `INSERT INTO sources (source_id, path, abs_path, first_line, start_bytes,
 		lines, calls, malformed, safe_bytes, safe_hash, safe_lines, end_bytes, end_hash, tail_line, continues, ingested_at,
-		format, collapsed, skipped, import_settings, head_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		format, collapsed, skipped, import_settings, head_hash, document)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, dbText(path), absPath, st.FirstLine, start, st.Lines, st.Calls, st.Malformed,
 		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, time.Now().UTC(),
-		string(st.Format), st.Collapsed, st.Skipped, nullable(d.Import.Settings(st.Format)), counted.headHash())
+		string(st.Format), st.Collapsed, st.Skipped, nullable(d.Import.Settings(st.Format)), counted.headHash(), lay.document)
 	return st, err
 }
 
@@ -468,7 +479,7 @@ func isDBError(err error) bool {
 
 // appendAll reads src and stores its calls (through the feed, see feed.go),
 // malformed lines and args strings as source id, updating st.
-func (d *DB) appendAll(parent context.Context, id int32, src io.Reader, path string, first int64, known Format, tl *tail, st *Stats) (lay layout, _ error) {
+func (d *DB) appendAll(parent context.Context, id int32, src io.Reader, path string, first int64, known Format, doc *docRead, tl *tail, st *Stats) (lay layout, _ error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	f := &feed{ctx: ctx, id: id, ch: make(chan batch, 4), threads: d.threads}
@@ -483,7 +494,7 @@ func (d *DB) appendAll(parent context.Context, id int32, src io.Reader, path str
 	go func() {
 		cur := f.ch
 		var err error
-		lay, err = readSource(ctx, src, path, first, tl, d.Config, false, d.Import, known, func(b batch) error {
+		lay, err = readSource(ctx, src, path, first, tl, d.Config, false, d.Import, known, doc, func(b batch) error {
 			st.Lines += b.lines
 			st.Skipped += b.skipped
 			for k, v := range b.sessions {
@@ -801,10 +812,10 @@ func (d *DB) loggedTwice(ctx context.Context, id int32, imported, all bool, st *
 	return d.setAside(ctx, id, "twice_rows", "source_id IN (SELECT DISTINCT source_id FROM twice_rows)", st)
 }
 
-// keepPruned deletes, from a source read anew (or its line, when line is
-// not 0: a last line read again), the calls older than what an earlier
+// keepPruned deletes, from a source read anew (or its lines line to last,
+// when line is not 0: the lines of another reading read again), the calls older than what an earlier
 // prune deleted: they were pruned once and stay so.
-func (d *DB) keepPruned(ctx context.Context, id int32, st *Stats, line int64) error {
+func (d *DB) keepPruned(ctx context.Context, id int32, st *Stats, line, last int64) error {
 	var cutoff sql.NullInt64
 	if err := d.Conn.QueryRowContext(ctx, "SELECT max(value::BIGINT) FROM idemaudit_meta WHERE key = 'pruned_before'").Scan(&cutoff); err != nil {
 		return dbError{err}
@@ -812,11 +823,11 @@ func (d *DB) keepPruned(ctx context.Context, id int32, st *Stats, line int64) er
 	if !cutoff.Valid {
 		return nil
 	}
-	if _, err := d.Conn.ExecContext(ctx, `DELETE FROM arg_strings a WHERE a.source_id = ? AND (? = 0 OR a.line = ?) AND EXISTS
-		(SELECT 1 FROM calls c WHERE c.source_id = a.source_id AND c.line = a.line AND c.pos = a.pos AND c.ts < ?)`, id, line, line, cutoff.Int64); err != nil {
+	if _, err := d.Conn.ExecContext(ctx, `DELETE FROM arg_strings a WHERE a.source_id = ? AND (? = 0 OR a.line BETWEEN ? AND ?) AND EXISTS
+		(SELECT 1 FROM calls c WHERE c.source_id = a.source_id AND c.line = a.line AND c.pos = a.pos AND c.ts < ?)`, id, line, line, last, cutoff.Int64); err != nil {
 		return dbError{err}
 	}
-	r, err := d.Conn.ExecContext(ctx, "DELETE FROM calls WHERE source_id = ? AND (? = 0 OR line = ?) AND ts < ?", id, line, line, cutoff.Int64)
+	r, err := d.Conn.ExecContext(ctx, "DELETE FROM calls WHERE source_id = ? AND (? = 0 OR line BETWEEN ? AND ?) AND ts < ?", id, line, line, last, cutoff.Int64)
 	if err != nil {
 		return dbError{err}
 	}

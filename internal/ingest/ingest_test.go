@@ -494,3 +494,70 @@ func TestIngestFileNameNotUTF8(t *testing.T) {
 		t.Errorf("kept as %q (%v), want %q", path, err, strconv.Quote(p))
 	}
 }
+
+// A stream of JSON documents that grows (jq . of a log, pretty-printed
+// records appended) is resumed after the line where its last complete
+// value ends, like a log after its last complete line: its records are
+// counted once, a value being written is read again whole, and re-running
+// changes nothing. Before, the grown file was read whole as a new source
+// and every earlier record counted twice (keyless ones as a false repeat).
+func TestIngestGrowingDocumentStream(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	d := openMem(t)
+	p := filepath.Join(dir, "calls.json")
+	rec := func(a string, ts int) string {
+		return fmt.Sprintf("{\n  \"action_type\": %q,\n  \"ts\": %d,\n  \"args\": {\"n\": %d}\n}\n", a, 1794821400+ts, ts)
+	}
+	step := func(content string, want Status, first, calls, malformed int64, rowsWant ...string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st, err := d.IngestFile(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Status != want || st.FirstLine != first || st.Calls != calls || st.Malformed != malformed {
+			t.Errorf("%s: got %+v, want %s from line %d, %d calls, %d malformed", want, st, want, first, calls, malformed)
+		}
+		if got := rows(t, d); !reflect.DeepEqual(got, rowsWant) {
+			t.Errorf("%s: rows\n got  %q\n want %q", want, got, rowsWant)
+		}
+	}
+	a, b, c, e := rec("a", 1), rec("b", 2), rec("c", 3), rec("e", 4)
+	step(a+b, StatusNew, 1, 2, 0, "calls.json:1:a", "calls.json:6:b")
+	step(a+b, StatusUnchanged, 1, 0, 0, "calls.json:1:a", "calls.json:6:b")
+	step(a+b+c, StatusGrown, 11, 1, 0, "calls.json:1:a", "calls.json:6:b", "calls.json:11:c")
+	// a value being written: malformed for now, then read again whole
+	step(a+b+c+e[:20], StatusGrown, 16, 0, 1, "calls.json:1:a", "calls.json:6:b", "calls.json:11:c", "calls.json!17!truncated")
+	step(a+b+c+e, StatusGrown, 16, 1, 0, "calls.json:1:a", "calls.json:6:b", "calls.json:11:c", "calls.json:16:e")
+	// a value that does not end its line is read again too
+	step(a+b+c+e+strings.TrimSuffix(a, "\n"), StatusGrown, 21, 1, 0, "calls.json:1:a", "calls.json:6:b", "calls.json:11:c", "calls.json:16:e", "calls.json:21:a")
+	step(a+b+c+e+a+b, StatusGrown, 21, 2, 0, "calls.json:1:a", "calls.json:6:b", "calls.json:11:c", "calls.json:16:e", "calls.json:21:a", "calls.json:26:b")
+	step(a+b+c+e+a+b, StatusUnchanged, 1, 0, 0, "calls.json:1:a", "calls.json:6:b", "calls.json:11:c", "calls.json:16:e", "calls.json:21:a", "calls.json:26:b")
+	var lines, calls int64
+	d.Conn.QueryRowContext(ctx, "SELECT sum(lines), sum(calls) FROM sources").Scan(&lines, &calls)
+	if lines != 30 || calls != 6 {
+		t.Errorf("sources count %d lines, %d calls; want 30 and 6", lines, calls)
+	}
+
+	// a document whose first value was cut short is read again from its start
+	q := filepath.Join(dir, "first.json")
+	x, y := rec("x", 5), rec("y", 6)
+	os.WriteFile(q, []byte(x[:15]), 0o644)
+	mustIngest(t, d, q, StatusNew, 1, 0)
+	os.WriteFile(q, []byte(x+y), 0o644)
+	mustIngest(t, d, q, StatusGrown, 1, 2)
+	var n int64
+	d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM calls JOIN sources USING (source_id) WHERE path = ?", q).Scan(&n)
+	if n != 2 {
+		t.Errorf("first.json holds %d calls; want 2", n)
+	}
+	// an array that grows is rewritten, not appended to: a new source, as before
+	r := filepath.Join(dir, "array.json")
+	os.WriteFile(r, []byte("[\n"+strings.TrimSuffix(x, "\n")+"\n]\n"), 0o644)
+	mustIngest(t, d, r, StatusNew, 1, 1)
+	os.WriteFile(r, []byte("[\n"+strings.TrimSuffix(x, "\n")+",\n"+strings.TrimSuffix(y, "\n")+"\n]\n"), 0o644)
+	mustIngest(t, d, r, StatusReplaced, 1, 2)
+}

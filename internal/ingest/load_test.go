@@ -44,7 +44,7 @@ not json
 			sessions := map[string]string{} // trace → conversation, from trace records: set after the load
 			var recs []Record
 			var keys [][2]int64
-			_, err = readSource(ctx, in, f, 1, &tl, nil, false, nil, "", func(b batch) error {
+			_, err = readSource(ctx, in, f, 1, &tl, nil, false, nil, "", nil, func(b batch) error {
 				for i := range b.records {
 					recs = append(recs, b.records[i])
 					keys = append(keys, [2]int64{b.lineNos[i], int64(posOf(&b, i))})

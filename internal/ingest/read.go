@@ -179,6 +179,27 @@ func (c *countingReader) headHash() any {
 }
 
 // sum is the content hash of everything read so far.
+// hashState is a countingReader's position and hash, kept so the hash of
+// a longer prefix can be computed later from the bytes that follow it.
+type hashState struct {
+	h     xxh3.Hasher128
+	n     int64
+	lines int64
+}
+
+// state is where the reader stands; it must be at a line end (c.safe).
+func (c *countingReader) state() hashState {
+	return hashState{*c.h, c.n, c.safe.lines}
+}
+
+// extend is the line end after b, which must follow the state's position
+// and end with a line terminator (or be empty).
+func (s hashState) extend(b []byte) lineEnd {
+	h := s.h
+	h.Write(b)
+	return lineEnd{s.n + int64(len(b)), duckdb.UUID(h.Sum128().Bytes()), s.lines + int64(bytes.Count(b, []byte{'\n'}))}
+}
+
 func (c *countingReader) sum() duckdb.UUID {
 	return duckdb.UUID(c.h.Sum128().Bytes())
 }
@@ -414,7 +435,7 @@ func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, im *Impor
 		if src == "-" {
 			path = ""
 		}
-		_, err := readSource(ctx, in, path, 1, &tl, nil, true, im, "", func(b batch) error {
+		_, err := readSource(ctx, in, path, 1, &tl, nil, true, im, "", nil, func(b batch) error {
 			for i := range b.records {
 				r := &b.records[i]
 				if b.imported && r.Span != "" {
