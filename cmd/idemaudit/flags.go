@@ -81,11 +81,11 @@ func (f *importFlags) build() (*ingest.Import, error) {
 func (f *dbFlags) add(fs *pflag.FlagSet, required bool) {
 	help := "keep the calls in this DuckDB `FILE` (default: in memory); content already in it is not added twice"
 	if required {
-		help = "the DuckDB `FILE` that keeps the calls (created if missing)"
+		help = "the DuckDB `FILE` that keeps the calls (ingest and weekly create it when missing)"
 	}
 	fs.StringVar(&f.path, "db", "", help)
 	fs.StringVar(&f.memLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: a quarter of RAM, at most 1GB; DuckDB spills beyond it)")
-	fs.StringVar(&f.tempDir, "temp-dir", "", "where DuckDB spills when over the memory limit")
+	fs.StringVar(&f.tempDir, "temp-dir", "", "where DuckDB spills when over the memory limit (default: a private temporary directory, or FILE.tmp beside --db)")
 	fs.IntVar(&f.threads, "threads", 0, "DuckDB threads (default: one per core)")
 }
 

@@ -132,8 +132,8 @@ func (e *env) weekly(args []string) (int, error) {
 		written = append(written, path)
 	}
 	if !*quiet {
-		fmt.Fprintf(e.stdout, "%s: %d calls, findings: %d critical, %d high, %d medium, %d low (%d new); wrote %s and %s\n",
-			span.Label, res.Summary.Calls, res.Summary.FindingsBySeverity[rules.Critical], res.Summary.FindingsBySeverity[rules.High],
+		fmt.Fprintf(e.stdout, "%s: %d %s, findings: %d critical, %d high, %d medium, %d low (%d new); wrote %s and %s\n",
+			span.Label, res.Summary.Calls, map[bool]string{true: "call", false: "calls"}[res.Summary.Calls == 1], res.Summary.FindingsBySeverity[rules.Critical], res.Summary.FindingsBySeverity[rules.High],
 			res.Summary.FindingsBySeverity[rules.Medium], res.Summary.FindingsBySeverity[rules.Low], res.Summary.NewFindings,
 			safe(written[0]), safe(written[1]))
 	}

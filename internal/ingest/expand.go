@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -26,8 +27,19 @@ func IsLogName(name string) bool {
 			return true
 		}
 	}
+	// a rotated log: app.log.1, app.jsonl.2.gz, app.log-20261123(.gz)
+	if m := rotated.FindStringSubmatch(name); m != nil {
+		for _, s := range logSuffixes {
+			if s != ".parquet" && !strings.HasSuffix(s, ".gz") && strings.HasSuffix(m[1], s) {
+				return true
+			}
+		}
+	}
 	return false
 }
+
+// rotated is a log name with logrotate's number or date after it.
+var rotated = regexp.MustCompile(`^(.+?)[.-][0-9][0-9_-]*(\.gz)?$`)
 
 // Expand turns command-line paths into the sources to read, in a stable
 // order: each argument in turn, a directory's files in lexical order. A file

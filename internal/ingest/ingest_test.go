@@ -561,3 +561,19 @@ func TestIngestGrowingDocumentStream(t *testing.T) {
 	os.WriteFile(r, []byte("[\n"+strings.TrimSuffix(x, "\n")+",\n"+strings.TrimSuffix(y, "\n")+"\n]\n"), 0o644)
 	mustIngest(t, d, r, StatusReplaced, 1, 2)
 }
+
+// A directory walk picks up rotated logs (logrotate's numbers and dates):
+// the cron line passes a directory, and a log's lines appended before its
+// rotation are only in app.log.1.
+func TestIsLogNameRotated(t *testing.T) {
+	for name, want := range map[string]bool{
+		"app.log": true, "app.log.1": true, "app.log.2.gz": true, "app.jsonl.10": true, "calls.ndjson.3.gz": true,
+		"app.log-20261123": true, "app.log-20261123.gz": true, "app.log.2026-11-23": true, "2026-11-23.jsonl.1": true,
+		"idemaudit.json": false, "notes.txt": false, "notes.txt.1": false, "app.log.old": false, "app.log.1.bak": false,
+		"data.parquet.1": false, "app.gz.1": false, "app.log.": false, "app.log.x1": false,
+	} {
+		if got := IsLogName(name); got != want {
+			t.Errorf("IsLogName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -103,8 +103,8 @@ func Suggestions(w io.Writer, format string, window time.Duration, ss []rules.Ac
 			for i, p := range s.Coarse {
 				q[i] = termSafe(p, tableCellMax)
 			}
-			fmt.Fprintf(b, "  not suggested: %s stay constant in the chains but take %d %s together over %d calls, too few to tell operations apart (the chains may hold different operations: give an identity by hand)\n",
-				strings.Join(q, ", "), s.Values, map[bool]string{true: "value", false: "values"}[s.Values == 1], s.Calls)
+			fmt.Fprintf(b, "  not suggested: %s %s constant in the chains but take %d %s together over %d calls, too few to tell operations apart (the chains may hold different operations: give an identity by hand)\n",
+				strings.Join(q, ", "), map[bool]string{true: "stays", false: "stay"}[len(q) == 1], s.Values, map[bool]string{true: "value", false: "values"}[s.Values == 1], s.Calls)
 		}
 		fmt.Fprintln(b)
 		if len(s.Identity) > 0 {
