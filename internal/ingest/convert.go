@@ -169,7 +169,7 @@ func (cv *converter) convert(v any, emit func(*nativeCall)) (skipped int, bad []
 	case FormatLangfuse:
 		n, err = cv.langfuse(m)
 	case FormatLangSmith:
-		n, err = cv.langsmith(m)
+		return cv.langsmithTree(m, emit)
 	case FormatOpenAIAgents:
 		n, err = cv.openai(m)
 	default:
@@ -542,13 +542,88 @@ func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 	return n, nil
 }
 
-// langsmith reads one run of type tool.
-func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
+// maxRunDepth is how deep LangSmith child_runs are walked: the runs below
+// are not read, and the record says so (hostile input).
+const maxRunDepth = 512
+
+// runScope is what a LangSmith run nested in child_runs takes from the
+// runs enclosing it when it does not say it itself.
+type runScope struct {
+	trace, parent, session, run string
+}
+
+// scope is the runScope the child runs of m inherit.
+func (s runScope) of(m map[string]any) runScope {
+	meta := asObject(parseString(asObject(parseString(m["extra"]))["metadata"]))
+	out := runScope{trace: scalar(m["trace_id"]), parent: scalar(m["id"]),
+		session: scalar(first(meta, "thread_id", "session_id", "conversation_id")), run: scalar(first(meta, "run_id", "run.id"))}
+	if out.trace == "" {
+		out.trace = s.trace
+	}
+	if out.session == "" {
+		out.session = s.session
+	}
+	if out.run == "" {
+		out.run = s.run
+	}
+	return out
+}
+
+// langsmithTree reads a LangSmith run and the runs nested in its
+// child_runs (Run.child_runs, as read_run(..., load_child_runs=True) fills
+// it), at any depth, each a record of its own: the run first, then its
+// children in order. The walk keeps its own stack (no recursion).
+func (cv *converter) langsmithTree(root map[string]any, emit func(*nativeCall)) (skipped int, bad []recordError) {
+	type pending struct {
+		m     map[string]any
+		in    runScope // from the enclosing runs
+		depth int      // 0: the record itself
+	}
+	stack := []pending{{m: root}}
+	for len(stack) > 0 {
+		r := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n, err := cv.langsmith(r.m, r.in)
+		s, b := cv.one(n, err, emit)
+		skipped += s
+		bad = append(bad, b...)
+		children, _ := parseJSONString(r.m["child_runs"]).([]any)
+		if len(children) == 0 {
+			continue
+		}
+		if r.depth >= maxRunDepth {
+			bad = append(bad, recordError{"run " + scalar(r.m["id"]),
+				fmt.Errorf("child_runs nested deeper than %d runs: the %d runs under it were not read", maxRunDepth, len(children))})
+			continue
+		}
+		in := r.in.of(r.m)
+		for i := len(children) - 1; i >= 0; i-- { // pushed last first: read in order
+			cm, ok := children[i].(map[string]any)
+			if !ok {
+				bad = append(bad, recordError{"run " + scalar(r.m["id"]), errors.New("a child run that is not a JSON object")})
+				continue
+			}
+			stack = append(stack, pending{cm, in, r.depth + 1})
+		}
+	}
+	return skipped, bad
+}
+
+// langsmith reads one run of type tool; in is what it inherits from the
+// runs it is nested in (none for a run read as a record of its own).
+func (cv *converter) langsmith(m map[string]any, in runScope) (*nativeCall, error) {
+	trace, parent := scalar(m["trace_id"]), scalar(m["parent_run_id"])
+	if trace == "" {
+		trace = in.trace
+	}
+	if parent == "" {
+		parent = in.parent
+	}
 	if scalar(m["run_type"]) != "tool" && !cv.toolSpan(scalar(m["name"])) {
-		cv.link(scalar(m["trace_id"]), scalar(m["id"]), scalar(m["parent_run_id"]))
+		cv.link(trace, scalar(m["id"]), parent)
 		return nil, nil
 	}
-	n := &nativeCall{Action: scalar(m["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"]), Parent: scalar(m["parent_run_id"])}
+	n := &nativeCall{Action: scalar(m["name"]), Trace: trace, Span: scalar(m["id"]), Parent: parent}
 	n.reference = "run " + n.Span
 	if n.Action == "" {
 		return n, errors.New("a tool run without a name")
@@ -558,6 +633,9 @@ func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
 	meta := asObject(parseString(extra["metadata"]))
 	// the top-level session_id is the tracing project, not a conversation
 	n.Session = scalar(first(meta, "thread_id", "session_id", "conversation_id"))
+	if n.Session == "" {
+		n.Session = in.session
+	}
 	switch st := scalar(m["status"]); {
 	case st != "":
 		n.Status = st
@@ -573,7 +651,9 @@ func (cv *converter) langsmith(m map[string]any) (*nativeCall, error) {
 		args = parseString(v)
 	}
 	cv.keyAndResponse(n, args, parseString(m["outputs"]), meta) // {"output": ...} is opened with the other envelopes
-	n.Run = scalar(first(meta, "run_id", "run.id"))
+	if n.Run = scalar(first(meta, "run_id", "run.id")); n.Run == "" {
+		n.Run = in.run
+	}
 	return n, nil
 }
 

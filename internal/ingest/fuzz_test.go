@@ -276,6 +276,7 @@ func FuzzImport(f *testing.F) {
 	}
 	f.Add([]byte(`{"type":"TOOL","name":"x","traceId":"t","startTime":"2026-11-18 10:00:00.123456","input":"{'a': (1, 2.5e3, None)}"}`), uint8(2))
 	f.Add([]byte(`{"data":[{"run_type":"tool","name":"a","inputs":{"input":"{\"k\":1}"}},7]}`), uint8(3))
+	f.Add([]byte(`{"id":"r0","run_type":"chain","trace_id":"r0","child_runs":[{"id":"r1","run_type":"tool","name":"a","child_runs":[{"id":"r2","run_type":"tool","name":"a"}]},null]}`), uint8(2))
 	f.Add([]byte("{\n \"resourceSpans\": [{\"scopeSpans\": [{\"spans\": [\n  {\"spanId\": \"s\", \"attributes\": [{\"key\": \"gen_ai.operation.name\", \"value\": {\"stringValue\": \"execute_tool\"}}, {\"key\": \"gen_ai.tool.name\", \"value\": {\"stringValue\": \"x\"}}]}]}]}]\n}\n[1]\n"), uint8(0))
 	formats := []Format{FormatOTLP, FormatLangfuse, FormatLangSmith, FormatOpenAIAgents, FormatJSONL}
 	f.Fuzz(func(t *testing.T, line []byte, which uint8) {
