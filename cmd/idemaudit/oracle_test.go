@@ -340,7 +340,7 @@ func oAudit(calls []oCall, window time.Duration) []oFinding {
 // not rejected, plus each such call without one.
 // oNoop: an effect that says nothing happened (README "Rules").
 func oNoop(e string) bool {
-	switch strings.ToLower(e) {
+	switch strings.ToLower(strings.Trim(e, " ")) {
 	case "noop", "no-op", "no_op", "none":
 		return true
 	}

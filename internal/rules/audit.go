@@ -507,27 +507,33 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
 	}
 	q := `WITH s AS (
     SELECT rule_no, grp, count(*) AS calls,
-        count(DISTINCT response_id) AS distinct_responses, count(*) FILTER (WHERE response_id IS NULL) AS null_responses,
+        -- what may have happened (calls not rejected): their distinct response ids,
+        -- and those without one unless their effect says noop; side_effects is the sum
+        count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected') AS distinct_responses,
+        count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT ` + noopSQL("effect") + `) AS null_responses,
         count(DISTINCT idempotency_key) AS distinct_keys, count(DISTINCT args_fp) AS distinct_args,
-        least(max(ts)::HUGEINT - min(ts), 9223372036854775807)::BIGINT AS span_ns, min(k) AS first_k, -- time.Sub's cap: ts spans 1800-2199
+        least(max(ts)::HUGEINT - min(ts), 9223372036854775807)::BIGINT AS span_ns, -- time.Sub's cap: ts spans 1800-2199
         count(*) FILTER (WHERE outcome = 'applied') AS applied, count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
-        count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
-            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT coalesce(lower(effect) IN ('noop', 'no-op', 'no_op', 'none'), false)) AS side_effects,
+        distinct_responses + null_responses AS side_effects,
+        min(k) FILTER (WHERE outcome <> 'rejected') AS first_live_k,
         CASE WHEN min_by(offending IS NULL, k) AND min(ts) IS NOT NULL THEN min(ts)
             ELSE least(min(ts) FILTER (WHERE ` + said + `), -- an untimed offending call: at the group's first timed call
                 CASE WHEN bool_or(` + said + `) FILTER (WHERE ts IS NULL) THEN min(ts) END) END AS first_offending,
         ` + spans + ` AS spans` + first + `
     FROM evidence_rows e
     GROUP BY rule_no, grp
-), names AS ( -- what a message names: the first five distinct values by first call (later effects: after the group's first call)
+), names AS ( -- what a message names: the first five distinct values by first call: response ids of
+    -- calls not rejected; keys; effects other than noop of replays (calls not rejected after an earlier
+    -- call not rejected: a rejected call stores no result to replay)
     SELECT rule_no, grp, kind, to_json(min_by(v, fk, 5))::VARCHAR AS l, count(*) AS total
     FROM (
-        SELECT rule_no, grp, 0 AS kind, response_id AS v, min(k) AS fk FROM evidence_rows e WHERE response_id IS NOT NULL GROUP BY ALL
+        SELECT rule_no, grp, 0 AS kind, response_id AS v, min(k) AS fk FROM evidence_rows e
+        WHERE response_id IS NOT NULL AND outcome <> 'rejected' GROUP BY ALL
         UNION ALL
         SELECT rule_no, grp, 1, idempotency_key, min(k) FROM evidence_rows e WHERE idempotency_key IS NOT NULL GROUP BY ALL
         UNION ALL
         SELECT e.rule_no, e.grp, 2, e.effect, min(e.k) FROM evidence_rows e JOIN s USING (rule_no, grp)
-        WHERE e.k > s.first_k AND e.effect IS NOT NULL AND lower(e.effect) NOT IN ('noop', 'no-op', 'no_op', 'none') GROUP BY ALL
+        WHERE e.k > s.first_live_k AND e.outcome <> 'rejected' AND e.effect IS NOT NULL AND NOT ` + noopSQL("e.effect") + ` GROUP BY ALL
     )
     GROUP BY ALL
 ), nm AS (
@@ -601,3 +607,9 @@ func findingID(rule, grp string) string {
 }
 
 func verbatim(s string) string { return s }
+
+// noopSQL is true when the effect says nothing happened (IsNoop in SQL),
+// false when it says something else or nothing (NULL).
+func noopSQL(effect string) string {
+	return "coalesce(lower(trim(" + effect + ")) IN ('noop', 'no-op', 'no_op', 'none'), false)"
+}

@@ -168,9 +168,9 @@ type messageData struct {
 	Action       string
 	Key          string
 	Stats        statsText
-	Responses    names  // distinct non-null response ids in evidence order
+	Responses    names  // distinct non-null response ids of calls not rejected, in evidence order
 	Keys         names  // distinct keys in evidence order
-	LaterEffects names  // distinct effects, other than noop, of calls after the first
+	LaterEffects names  // distinct effects, other than noop, of replays (calls not rejected after one not rejected)
 	Same         string // what identifies the operation: "args", or the identity paths
 }
 
@@ -225,8 +225,9 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 		d.LaterEffects = names{quoteAll(n.effects, quote), n.effectsTotal}
 	} else { // a finding made elsewhere: from its calls
 		seenR, seenK, seenE := map[string]bool{}, map[string]bool{}, map[string]bool{}
-		for i, c := range f.Calls {
-			if c.ResponseID != nil && !seenR[*c.ResponseID] {
+		live := false // a call not rejected came before: a later one not rejected is a replay
+		for _, c := range f.Calls {
+			if c.ResponseID != nil && c.Outcome != Rejected && !seenR[*c.ResponseID] {
 				seenR[*c.ResponseID] = true
 				d.Responses.v = append(d.Responses.v, quote(*c.ResponseID))
 			}
@@ -234,10 +235,11 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 				seenK[*c.Key] = true
 				d.Keys.v = append(d.Keys.v, quote(*c.Key))
 			}
-			if i > 0 && c.Effect != nil && !IsNoop(*c.Effect) && !seenE[*c.Effect] {
+			if live && c.Outcome != Rejected && c.Effect != nil && !IsNoop(*c.Effect) && !seenE[*c.Effect] {
 				seenE[*c.Effect] = true
 				d.LaterEffects.v = append(d.LaterEffects.v, quote(*c.Effect))
 			}
+			live = live || c.Outcome != Rejected
 		}
 		d.Responses.total, d.Keys.total, d.LaterEffects.total = len(d.Responses.v), len(d.Keys.v), len(d.LaterEffects.v)
 	}
@@ -305,9 +307,10 @@ func count(n int, noun string, plural ...string) string {
 }
 
 // IsNoop reports an effect that says nothing happened: noop, no-op, no_op
-// or none, in any case (the same list as catalogue/5-non-noop-replay.sql).
+// or none, in any case, after trimming spaces as statuses are (the same
+// list as catalogue/5-non-noop-replay.sql).
 func IsNoop(effect string) bool {
-	switch strings.ToLower(effect) {
+	switch strings.ToLower(strings.Trim(effect, " ")) {
 	case "noop", "no-op", "no_op", "none":
 		return true
 	}

@@ -20,7 +20,7 @@ import (
 func statsOf(calls []rules.Call) rules.Stats {
 	var st rules.Stats
 	st.Calls = len(calls)
-	resp, keys, effects := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	resp, keys := map[string]bool{}, map[string]bool{}
 	var first, last *time.Time
 	for _, c := range calls {
 		switch c.Outcome {
@@ -31,17 +31,14 @@ func statsOf(calls []rules.Call) rules.Stats {
 		default:
 			st.Unknown++
 		}
+		// what may have happened: calls not rejected, by response id, or
+		// each on its own without one unless its effect says noop
 		if c.Outcome != rules.Rejected {
 			if c.ResponseID != nil {
-				effects[*c.ResponseID] = true
-			} else {
-				st.SideEffects++
+				resp[*c.ResponseID] = true
+			} else if c.Effect == nil || !rules.IsNoop(*c.Effect) {
+				st.NullResponses++
 			}
-		}
-		if c.ResponseID != nil {
-			resp[*c.ResponseID] = true
-		} else {
-			st.NullResponses++
 		}
 		if c.Key != nil {
 			keys[*c.Key] = true
@@ -54,7 +51,7 @@ func statsOf(calls []rules.Call) rules.Stats {
 		}
 	}
 	st.DistinctResponses, st.DistinctKeys = len(resp), len(keys)
-	st.SideEffects += len(effects)
+	st.SideEffects = st.DistinctResponses + st.NullResponses
 	if first != nil {
 		st.Span = last.Sub(*first)
 	}
@@ -230,7 +227,7 @@ func TestEvidenceStatsByHand(t *testing.T) {
 		if len(dup) != 1 {
 			t.Fatalf("max %d: %d same-key-different-response findings, want 1", max, len(dup))
 		}
-		want := rules.Stats{Calls: 5, DistinctResponses: 4, NullResponses: 1, DistinctKeys: 1, DistinctArgs: 0, Span: 4 * time.Minute,
+		want := rules.Stats{Calls: 5, DistinctResponses: 2, NullResponses: 1, DistinctKeys: 1, DistinctArgs: 0, Span: 4 * time.Minute,
 			Applied: 2, Rejected: 2, Unknown: 1, SideEffects: 3, ExtraRemaining: 2} // r1, r3 and the timeout
 		if got := dup[0].Stats; got != want {
 			t.Errorf("max %d: same-key-different-response stats\n%+v, want\n%+v", max, got, want)

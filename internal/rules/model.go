@@ -85,8 +85,8 @@ type Compensation struct {
 // Stats describe the calls of one finding's group, for messages and summaries.
 type Stats struct {
 	Calls             int           // calls in the group (may exceed len(Calls) when evidence is sampled)
-	DistinctResponses int           // distinct non-null response ids
-	NullResponses     int           // calls whose outcome is unknown (no response id)
+	DistinctResponses int           // distinct non-null response ids of calls not rejected
+	NullResponses     int           // calls not rejected without a response id whose effect is not noop
 	DistinctKeys      int           // distinct non-empty idempotency keys
 	DistinctArgs      int           // distinct args fingerprints among calls with args
 	Span              time.Duration // last ts - first ts
@@ -94,7 +94,7 @@ type Stats struct {
 	Applied, Rejected, Unknown int // calls by outcome
 	// SideEffects counts what may have happened: distinct response ids of
 	// calls not rejected, plus each such call without a response id whose
-	// effect is not noop.
+	// effect is not noop (DistinctResponses + NullResponses).
 	SideEffects int
 	// Compensated counts side effects (response ids) a later compensating
 	// call undid; ExtraRemaining the extra side effects (beyond the one
@@ -103,9 +103,10 @@ type Stats struct {
 }
 
 // messageNames are the values a finding's message names, read from every
-// call of its group: the first five distinct response ids, keys and later
-// effects (other than noop, of the calls after the first), each in the
-// order of its first call.
+// call of its group: the first five distinct response ids (of calls not
+// rejected), keys and later effects (other than noop, of replays: calls not
+// rejected after an earlier call not rejected), each in the order of its
+// first call.
 type messageNames struct {
 	responses, keys, effects []string
 	effectsTotal             int // distinct later effects in all

@@ -2,7 +2,8 @@
 -- rejected; order: ts, then source and line) reports an effect other than
 -- noop and was not rejected itself: the replay was executed again. Those
 -- later calls are the offending ones. noop, no-op, no_op and none, in any
--- case, all mean that nothing happened. A call after a rejected one is the
+-- case, spaces around trimmed (as statuses are), all mean that nothing
+-- happened. A call after a rejected one is the
 -- first execution (a rejected request stores no result to replay).
 WITH replayed AS ( -- only keys used twice can be replayed; grouped by a 64-bit
     -- hash of (action, key): a collision only lets more calls through to the
@@ -17,7 +18,7 @@ WITH replayed AS ( -- only keys used twice can be replayed; grouped by a 64-bit
         coalesce(sum(CASE WHEN outcome <> 'rejected' THEN 1 ELSE 0 END) OVER (PARTITION BY action_type, idempotency_key
                      ORDER BY ts NULLS LAST, path_rank, line, pos, source_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) >= 1
             AND outcome <> 'rejected'
-            AND effect IS NOT NULL AND lower(effect) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
+            AND effect IS NOT NULL AND lower(trim(effect)) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
     FROM candidate_calls a SEMI JOIN replayed r ON hash(a.action_type, a.idempotency_key) = r.h
     WHERE a.idempotency_key IS NOT NULL
 ), g AS (
