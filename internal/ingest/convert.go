@@ -33,6 +33,7 @@ type nativeCall struct {
 	Duration  *float64
 	Args      any
 	HasArgs   bool
+	ToolCall  string // the tool call's id (OTLP gen_ai.tool.call.id): the fingerprint of a call without args
 	reference string // how an error names the record: "span 5b8aa5a2d2c872e8"
 }
 
@@ -63,7 +64,7 @@ func (n *nativeCall) encode(buf *bytes.Buffer) error {
 	}
 	for _, f := range []struct{ name, v string }{{"idempotency_key", n.Key}, {"response_id", n.Response},
 		{"session_id", n.Session}, {"trace_id", n.Trace}, {"span_id", n.Span}, {"run_id", n.Run}, {"effect", n.Effect},
-		{"parent_span_id", n.Parent}} {
+		{"parent_span_id", n.Parent}, {"tool_call_id", n.ToolCall}} {
 		if f.v != "" {
 			if err := put(f.name, f.v); err != nil {
 				return err
@@ -442,6 +443,9 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 	}
 	cv.keyAndResponse(n, args, result, merged)
 	n.Run = scalar(first(merged, "run_id", "run.id"))
+	// the tool call the model made: a framework retrying it or a replay
+	// keeps the id, the model calling the tool again gets a new one
+	n.ToolCall = scalar(first(attrs, "gen_ai.tool.call.id", "ai.toolCall.id"))
 	return n, nil
 }
 

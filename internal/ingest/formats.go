@@ -51,7 +51,8 @@ var Fields = []string{"ts", "action_type", "idempotency_key", "response_id", "se
 
 // DefaultKeyPaths are where a trace import looks for the idempotency key:
 // in the args, then in the span's attributes (OTLP), metadata (Langfuse,
-// LangSmith). Never the tool-call id: it changes on every retry.
+// LangSmith). Never the tool-call id: it is the model's, not sent
+// downstream, and new whenever the agent calls the tool again.
 var DefaultKeyPaths = []string{"idempotency_key", "Idempotency-Key", "idempotency.key", "idempotencyKey", "headers.Idempotency-Key"}
 
 // DefaultResponsePaths are where a trace import looks for the response id:

@@ -36,7 +36,7 @@ type Record struct {
 	HasDuration bool
 	HasArgs     bool
 	ArgsFP      [16]byte // hash of action_type + canonical args, when HasArgs
-	FP          [16]byte // the operation's fingerprint: ArgsFP, else hash of action + session
+	FP          [16]byte // the operation's fingerprint: ArgsFP, else (trace exports) hash of action + session + tool call id, else hash of action + session
 	HasFP       bool
 	ArgStrings  string // the args' string values, each followed by ArgSep, for calls that may compensate others
 	Args        []byte // canonical args, only when the parser keeps them (ReadCalls)
@@ -95,6 +95,7 @@ const (
 	fEffect
 	fDuration
 	fParent
+	fToolCall // a trace export's tool call id: read only from converted records
 )
 
 func fieldOf(name []byte) int {
@@ -125,6 +126,8 @@ func fieldOf(name []byte) int {
 		return fDuration
 	case "parent_span_id":
 		return fParent
+	case "tool_call_id":
+		return fToolCall
 	}
 	return fNone
 }
@@ -145,12 +148,20 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 		return p.fail("not a JSON object")
 	}
 	var argsCanon []byte
+	var toolCall string
 	haveArgs, haveAction := false, false
 	err := p.object(func(name []byte) error {
 		f := fieldOf(name)
 		switch f {
 		case fNone:
 			return p.skip()
+		case fToolCall:
+			if p.conv == nil || !p.conv.format.Imported() {
+				return p.skip() // not a field of idemaudit's own log format: ignored like any unknown one
+			}
+			s, _, err := p.scalarIn(nil)
+			toolCall = s
+			return err
 		case fArgs:
 			if p.peekNull() {
 				haveArgs = false
@@ -239,6 +250,16 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 		if p.keepArgs {
 			r.Args = append([]byte(nil), argsCanon...)
 		}
+	} else if toolCall != "" {
+		// a trace export that left the args out (GenAI conventions: they are
+		// opt-in) but names the tool call: a retry of one tool call keeps its
+		// id, two tool calls of the model are two operations. Ids are unique
+		// within a conversation, so the session is part of it.
+		// (the session's length first: no two pairs give one payload)
+		payload := append(strconv.AppendInt(nil, int64(len(r.Session)), 10), ':')
+		payload = append(append(payload, r.Session...), toolCall...)
+		r.HasFP = true
+		r.FP = p.hash('c', r.Action, payload)
 	} else if r.Session != "" {
 		r.HasFP = true
 		r.FP = p.hash('s', r.Action, []byte(r.Session))

@@ -1,7 +1,8 @@
 -- Keyless calls of one fingerprint (the same action with the same identity:
--- canonical args, or the configured identity paths, or the same session when
--- there are no args), chained while each gap to the previous call is at most
--- the window. Repeatable actions are left out.
+-- canonical args, or the configured identity paths; when there are no args,
+-- the same tool call id of a trace export, else the same session), chained
+-- while each gap to the previous call is at most the window. Repeatable
+-- actions are left out.
 --
 -- A chain's side effects: its distinct response ids among calls that were
 -- not rejected, plus every such call without a response id (applied or
