@@ -44,3 +44,34 @@ func TestDefaultGenAIExportToolCalls(t *testing.T) {
 		t.Errorf("the rule's explanation does not say a call without args is identified by its tool call id:\n%s", r.stdout)
 	}
 }
+
+// TestTempoAndCollectorExports: one span exported by the Collector (hex
+// ids) and fetched from Grafana Tempo's trace API (base64 ids) is one call,
+// a telemetry duplicate, not a repeat; the ids shown are hex.
+func TestTempoAndCollectorExports(t *testing.T) {
+	dir := t.TempDir()
+	attrs := `"attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},{"key":"gen_ai.tool.name","value":{"stringValue":"send_email"}},` +
+		`{"key":"gen_ai.tool.call.arguments","value":{"stringValue":"{\"to\":\"ana@example.com\"}"}},{"key":"gen_ai.tool.call.result","value":{"stringValue":"sent"}}],"status":{}`
+	times := `"name":"execute_tool send_email","startTimeUnixNano":"1763456045000000000","endTimeUnixNano":"1763456046000000000",`
+	collector := writeFile(t, dir, "collector.jsonl", `{"resourceSpans":[{"resource":{},"scopeSpans":[{"spans":[{"traceId":"ab8efff798038103d269b633813fc60c","spanId":"1111111111111111",`+
+		times+attrs+`}]}]}]}`+"\n")
+	tempo := writeFile(t, dir, "tempo.json", `{"batches":[{"resource":{},"scopeSpans":[{"spans":[{"traceId":"q47/95gDgQPSabYzgT/GDA==","spanId":"ERERERERERE=",`+
+		times+attrs+`}]}]}]}`)
+	for _, order := range [][]string{{collector, tempo}, {tempo, collector}} {
+		rep := auditImport(t, order...)
+		if got := summarize(rep); len(got) != 0 || rep.Summary.Calls != 1 || rep.Summary.TelemetryDuplicates != 1 {
+			t.Errorf("%v: %d calls, %d telemetry duplicates, findings %q; want one call, one duplicate, no finding", order,
+				rep.Summary.Calls, rep.Summary.TelemetryDuplicates, got)
+		}
+		for _, f := range rep.Findings {
+			for _, c := range f.Calls {
+				if span := "null"; c.SpanID == nil || *c.SpanID != "1111111111111111" {
+					if c.SpanID != nil {
+						span = *c.SpanID
+					}
+					t.Errorf("%v: %s evidence span %s, want 1111111111111111", order, f.Rule, span)
+				}
+			}
+		}
+	}
+}

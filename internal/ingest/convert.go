@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -353,15 +354,48 @@ func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action s
 	return action, true, marked
 }
 
+// otlpID gives a trace or span id in the OTLP/JSON form, lowercase hex.
+// Grafana Tempo's trace API writes them base64, as protobuf's JSON mapping
+// does for bytes (grafana/tempo#5437): "q47/95gDgQPSabYzgT/GDA==" is the
+// Collector's "ab8efff798038103d269b633813fc60c". Only a padded standard
+// base64 string of exactly 16 bytes (24 characters, a trace id) or 8 bytes
+// (12, a span id) is converted: a hex id (32 or 16 characters, and never a
+// '=') and anything else stay as they are.
+func otlpID(s string) string {
+	var size int
+	switch len(s) {
+	case 24:
+		size = 16
+	case 12:
+		size = 8
+	default:
+		return s
+	}
+	if s[len(s)-1] != '=' {
+		return s
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != size {
+		return s
+	}
+	return hex.EncodeToString(b)
+}
+
+// otlpIDs gives a span's trace, span and parent span ids (see otlpID).
+func otlpIDs(sp map[string]any) (trace, span, parent string) {
+	return otlpID(scalar(first(sp, "traceId", "trace_id"))), otlpID(scalar(first(sp, "spanId", "span_id"))),
+		otlpID(scalar(first(sp, "parentSpanId", "parent_span_id")))
+}
+
 func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nativeCall, error) {
 	attrs := otlpAttrs(sp["attributes"])
 	action, tool, _ := cv.otlpTool(sp, attrs)
+	trace, span, parent := otlpIDs(sp)
 	if !tool {
-		cv.link(scalar(first(sp, "traceId", "trace_id")), scalar(first(sp, "spanId", "span_id")), scalar(first(sp, "parentSpanId", "parent_span_id")))
+		cv.link(trace, span, parent)
 		return nil, nil
 	}
-	n := &nativeCall{Action: action, Trace: scalar(first(sp, "traceId", "trace_id")), Span: scalar(first(sp, "spanId", "span_id")),
-		Parent: scalar(first(sp, "parentSpanId", "parent_span_id"))}
+	n := &nativeCall{Action: action, Trace: trace, Span: span, Parent: parent}
 	n.reference = "span " + n.Span
 	if n.Action == "" {
 		return n, errors.New("a tool span without gen_ai.tool.name")
