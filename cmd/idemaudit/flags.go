@@ -173,7 +173,7 @@ type reportFlags struct {
 
 	rep       report.Reporter
 	threshold rules.Severity
-	base      map[string]bool
+	base      map[string]rules.Baselined
 }
 
 func (f *reportFlags) add(fs *pflag.FlagSet, output bool) {
@@ -406,9 +406,13 @@ type baselineFinding struct {
 	Severity   string  `json:"severity"`
 	ActionType string  `json:"action_type"`
 	Key        *string `json:"idempotency_key"`
+	// SideEffects is what the finding counted when the baseline was
+	// written; it is suppressed while it counts no more (and its severity
+	// is no higher). Baselines written before it have none.
+	SideEffects *int `json:"side_effects,omitempty"`
 }
 
-func readBaseline(path string) (map[string]bool, error) {
+func readBaseline(path string) (map[string]rules.Baselined, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -420,9 +424,18 @@ func readBaseline(path string) (map[string]bool, error) {
 	if f.SchemaVersion != 1 {
 		return nil, fmt.Errorf("baseline %s: schema_version %d, want 1", path, f.SchemaVersion)
 	}
-	ids := map[string]bool{}
+	ids := map[string]rules.Baselined{}
 	for _, x := range f.Findings {
-		ids[x.ID] = true
+		var b rules.Baselined
+		if x.Severity != "" {
+			s, err := rules.ParseSeverity(x.Severity)
+			if err != nil {
+				return nil, fmt.Errorf("baseline %s: finding %s: %w", path, x.ID, err)
+			}
+			b.Severity = &s
+		}
+		b.SideEffects = x.SideEffects
+		ids[x.ID] = b
 	}
 	return ids, nil
 }

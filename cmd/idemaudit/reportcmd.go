@@ -229,7 +229,8 @@ func (e *env) baseline(args []string) (int, error) {
 	for _, x := range res.Findings {
 		if !seen[x.ID] {
 			seen[x.ID] = true
-			f.Findings = append(f.Findings, baselineFinding{x.ID, x.Rule, x.Severity.String(), x.ActionType, x.Key})
+			n := x.Stats.SideEffects
+			f.Findings = append(f.Findings, baselineFinding{x.ID, x.Rule, x.Severity.String(), x.ActionType, x.Key, &n})
 		}
 	}
 	b, err := json.MarshalIndent(f, "", "  ")

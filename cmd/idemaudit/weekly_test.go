@@ -337,3 +337,54 @@ func TestPeriodReportIndependentOfIngestHistory(t *testing.T) {
 		t.Errorf("read as it grew: %s\nread once:        %s", g, o)
 	}
 }
+
+// A baseline suppresses a finding while it is no worse. The reviewer's
+// case: a double charge refunded (low, accepted into the baseline), then the
+// same key charges a third time: critical again, and --fail-on must see it.
+func TestBaselineDoesNotHideAWorseFinding(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.duckdb")
+	first := `{"ts":"2026-11-16T10:00:00Z","action_type":"charge_card","idempotency_key":"chg-42","args":{"a":1},"response_id":"ch_1","status":"ok"}
+{"ts":"2026-11-16T10:00:30Z","action_type":"charge_card","idempotency_key":"chg-42","args":{"a":1},"response_id":"ch_2","status":"ok"}
+{"ts":"2026-11-16T10:05:00Z","action_type":"refund","args":{"charge":"ch_2"},"response_id":"re_1","status":"ok"}
+`
+	log := writeFile(t, dir, "app.jsonl", first)
+	if r := run(t, nil, "ingest", "--db", db, log); r.code != 0 {
+		t.Fatalf("ingest: %s", r.stderr)
+	}
+	base := filepath.Join(dir, "baseline.json")
+	if r := run(t, nil, "baseline", "--db", db, "-o", base); r.code != 0 {
+		t.Fatalf("baseline: %s", r.stderr)
+	}
+	b, _ := os.ReadFile(base)
+	if !strings.Contains(string(b), `"side_effects": 2`) {
+		t.Fatalf("the baseline records no side effects:\n%s", b)
+	}
+	all := []string{"--since", "2026-11-01", "--until", "2026-12-01"}
+	r := run(t, nil, append([]string{"report", "--db", db, "--baseline", base, "--fail-on", "critical", "-f", "json"}, all...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, `"suppressed": true`) {
+		t.Fatalf("unchanged: exit %d, want 0 and suppressed\n%s", r.code, r.stdout)
+	}
+	writeFile(t, dir, "app.jsonl", first+`{"ts":"2026-11-16T12:00:00Z","action_type":"charge_card","idempotency_key":"chg-42","args":{"a":1},"response_id":"ch_3","status":"ok"}
+`)
+	if r := run(t, nil, "ingest", "--db", db, log); r.code != 0 {
+		t.Fatalf("ingest: %s", r.stderr)
+	}
+	r = run(t, nil, append([]string{"report", "--db", db, "--baseline", base, "--fail-on", "critical", "-f", "json"}, all...)...)
+	var rep weekReport
+	json.Unmarshal([]byte(r.stdout), &rep)
+	if r.code != 1 || rep.Summary.Suppressed != 1 || rep.Summary.FindingsBySeverity["critical"] != 1 {
+		t.Errorf("a third charge under the baselined key: exit %d, %+v; want 1, the critical counted (only refund's missing key suppressed)", r.code, rep.Summary)
+	}
+	// a baseline written before side effects were recorded compares
+	// severities only: the same severity stays suppressed, a higher one not
+	old := strings.ReplaceAll(string(b), `"side_effects": 2`, `"x": 0`)
+	os.WriteFile(base, []byte(old), 0o644)
+	if r := run(t, nil, append([]string{"report", "--db", db, "--baseline", base, "--fail-on", "critical"}, all...)...); r.code != 0 {
+		t.Errorf("old baseline, same severity: exit %d, want 0", r.code)
+	}
+	os.WriteFile(base, []byte(strings.Replace(old, `"severity": "critical"`, `"severity": "high"`, 1)), 0o644)
+	if r := run(t, nil, append([]string{"report", "--db", db, "--baseline", base, "--fail-on", "critical"}, all...)...); r.code != 1 {
+		t.Errorf("old baseline, severity rose: exit %d, want 1", r.code)
+	}
+}

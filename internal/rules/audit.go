@@ -27,7 +27,7 @@ type Options struct {
 	// reused across periods is seen.
 	Period   *Span
 	Trend    []Span          // earlier periods to sum up, oldest first (period reports)
-	Baseline map[string]bool // finding ids to report as suppressed
+	Baseline map[string]Baselined // findings to report as suppressed, by id, while no worse
 	// Timing, when set, is told how long each rule and the summary took.
 	Timing func(step string, d time.Duration)
 	// Config gives per-action settings (read-only, repeatable, identity as
@@ -159,11 +159,15 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	}
 	for i := range all {
 		f := &all[i]
-		f.Suppressed = o.Baseline[f.ID]
 		f.Identity = settings.of(f.ActionType).IdentityList()
 	}
 	if err := compensate(ctx, conn, all, o.MaxEvidence); err != nil {
 		return nil, err
+	}
+	for i := range all { // on the final severity: compensation may lower it
+		f := &all[i]
+		b, ok := o.Baseline[f.ID]
+		f.Suppressed = ok && b.Covers(f)
 	}
 	if _, err := conn.ExecContext(ctx, "DROP TABLE evidence_rows"); err != nil { // a large finding's rows need not stay
 		return nil, err

@@ -134,7 +134,7 @@ type Finding struct {
 	Sampled    bool       // Calls holds only the first calls of a larger group (Stats.Calls says how many): the rule samples them, or Options.MaxEvidence caps them
 	FirstSeen  *time.Time // when it first happened: its earliest offending call
 	New        bool       // a period report: first seen in this period
-	Suppressed bool       // listed in the baseline: reported, not counted for --fail-on
+	Suppressed bool       // listed in the baseline and no worse: reported, not counted for --fail-on
 	// Identity is how the action's calls were fingerprinted: the configured
 	// args paths, ["*"] for whole args, ["*", "!path", ...] for whole args
 	// but the ignored paths.
@@ -262,4 +262,22 @@ type Result struct {
 	Periodic     bool          // a period report: findings new or recurring, trend
 	Trend        []TrendPoint  // earlier periods, oldest first, then this one
 	ScoreChanges []ScoreChange // against the previous period
+}
+
+// Baselined is what a baseline recorded of a finding. The finding stays
+// suppressed while it is no worse: a key whose double charge was accepted
+// and that then charges a third time, or a finding that rose to a higher
+// severity, is reported again. A baseline without these figures (nil)
+// compares nothing.
+type Baselined struct {
+	Severity    *Severity
+	SideEffects *int
+}
+
+// Covers reports whether the baseline still covers f.
+func (b Baselined) Covers(f *Finding) bool {
+	if b.Severity != nil && f.Severity > *b.Severity {
+		return false
+	}
+	return b.SideEffects == nil || f.Stats.SideEffects <= *b.SideEffects
 }

@@ -173,13 +173,13 @@ func TestFindingIDsAndBaseline(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	base := map[string]bool{ids[0]: true, ids[3]: true}
+	base := map[string]rules.Baselined{ids[0]: {}, ids[3]: {}}
 	res := auditWith(t, rules.Options{Window: 10 * time.Minute, Period: &w47, Baseline: base}, files)
 	if res.Summary.Suppressed != 2 || res.Summary.FindingsBySeverity[rules.Critical] != 2 || res.Summary.FindingsBySeverity[rules.High] != 2 || res.Summary.FindingsBySeverity[rules.Low] != 5 {
 		t.Errorf("baseline: %+v", res.Summary)
 	}
 	for _, f := range res.Findings {
-		if f.Suppressed != base[f.ID] {
+		if _, ok := base[f.ID]; f.Suppressed != ok {
 			t.Errorf("%s suppressed=%v", f.ID, f.Suppressed)
 		}
 	}

@@ -204,7 +204,7 @@ func trend(ctx context.Context, conn *sql.Conn, res *Result, o Options, all []Fi
 		}
 		rows.Close()
 		for _, a := range keyless {
-			if !o.Baseline[findingID("missing-key", a)] {
+			if _, ok := o.Baseline[findingID("missing-key", a)]; !ok {
 				pt.FindingsBySeverity[Low]++
 				findings[a]++
 			}
