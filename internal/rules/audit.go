@@ -26,7 +26,7 @@ type Options struct {
 	// untimed ones and the calls up to one window past the end, so a key
 	// reused across periods is seen.
 	Period   *Span
-	Trend    []Span          // earlier periods to sum up, oldest first (period reports)
+	Trend    []Span               // earlier periods to sum up, oldest first (period reports)
 	Baseline map[string]Baselined // findings to report as suppressed, by id, while no worse
 	// Timing, when set, is told how long each rule and the summary took.
 	Timing func(step string, d time.Duration)
