@@ -670,46 +670,55 @@ var emptyHash = newCountingReader(nil).safe.hash
 // read before; and a tool span holding tool spans of the same tool in the
 // same trace (an MCP client's span over its server's, the agent's
 // execute_tool span over its MCP client span, a span over the attempts of a
-// client that retried): the innermost spans are the attempts, the wrapper
-// goes (and gives them its session) — whichever export brings which. Of
-// two copies the most complete stays (an ended span with its result over
-// the same span caught running), else the first read. Set-aside records
-// move to collapsed_calls, so a source read anew gives back the copies it
-// had won. JSON Lines logs are never collapsed (their retries may reuse a
-// span id). all: decide over every trace export, not only the traces of
-// source id. The sources' counts are brought up to date.
+// client that retried): the innermost spans are the attempts and stay, the
+// wrapper goes — whichever export brings which — and gives its attempts
+// what they lack of it (see inherit). Of two copies the most complete stays
+// (an ended span with its result over the same span caught running), else
+// the first read. Set-aside records move to collapsed_calls, so a source
+// read anew gives back the copies it had won. JSON Lines logs are never
+// collapsed (their retries may reuse a span id). all: decide over every
+// trace export, not only the traces of source id. The sources' counts are
+// brought up to date.
 func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error {
 	imported := func(a string) string { return ofSource(a, true) }
 	mine := `SELECT DISTINCT coalesce(trace_id, '') AS t, span_id AS s FROM calls WHERE source_id = $1 AND span_id IS NOT NULL`
-	touches := `AND (c.source_id = $1 OR p.source_id = $1)`
+	// only the traces this source has a call or link in can hold a pair
+	// that involves it: the others are not walked
+	ownTraces := func(a string) string {
+		return `AND coalesce(` + a + `.trace_id, '') IN (SELECT coalesce(trace_id, '') FROM calls WHERE source_id = $1
+			UNION SELECT coalesce(trace_id, '') FROM span_links WHERE source_id = $1)`
+	}
 	if all {
 		mine = `SELECT DISTINCT coalesce(trace_id, '') AS t, span_id AS s FROM calls c WHERE span_id IS NOT NULL AND ` + imported("c")
-		touches = ""
+		ownTraces = func(string) string { return "" }
 	}
 	// wrap_pairs: each tool span (child) and a tool span of the same tool
 	// holding it (wrapper) in the same trace: its parent, or the first tool
 	// span up through spans that are no tool call (span_links; at most 32
-	// of them). A pair touches this source by its child, its wrapper or a
-	// link between them (an export of the HTTP spans alone, read last).
-	// (only the traces this source has a call or link in can hold a pair
-	// that touches it: the others are not walked)
-	ownTraces := `AND coalesce(c.trace_id, '') IN (SELECT coalesce(trace_id, '') FROM calls WHERE source_id = $1
-		UNION SELECT coalesce(trace_id, '') FROM span_links WHERE source_id = $1)`
-	if all {
-		ownTraces = ""
-	}
+	// of them). The tool spans are the calls of trace exports and the
+	// wrappers set aside before (a set-aside span no call holds a copy of:
+	// not a telemetry duplicate of a kept span), so that a wrapper read
+	// after its attempt's wrapper, or an attempt read after its wrapper
+	// went, still finds its place in the chain (p_aside: the wrapper was
+	// set aside before). A span is never its own wrapper.
 	if _, err := d.Conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE wrap_pairs AS
-		WITH RECURSIVE up(t, source_id, line, pos, action_type, anc, depth, via) AS (
-			SELECT coalesce(c.trace_id, ''), c.source_id, c.line, c.pos, c.action_type, c.parent_id, 0, false
-			FROM calls c WHERE c.parent_id IS NOT NULL AND `+imported("c")+` `+ownTraces+`
+		WITH RECURSIVE spans AS MATERIALIZED (
+			SELECT c.source_id, c.line, c.pos, coalesce(c.trace_id, '') AS t, c.span_id, c.parent_id, c.action_type, false AS aside
+			FROM calls c WHERE `+imported("c")+` `+ownTraces("c")+`
 			UNION ALL
-			SELECT up.t, up.source_id, up.line, up.pos, up.action_type, l.parent_id, up.depth + 1, up.via OR l.source_id = $1
+			SELECT k.source_id, k.line, k.pos, coalesce(k.trace_id, ''), k.span_id, k.parent_id, k.action_type, true
+			FROM collapsed_calls k WHERE k.span_id IS NOT NULL AND `+imported("k")+` `+ownTraces("k")+`
+				AND NOT EXISTS (SELECT 1 FROM calls c WHERE coalesce(c.trace_id, '') = coalesce(k.trace_id, '') AND c.span_id = k.span_id)
+		), up(t, source_id, line, pos, span_id, action_type, anc, depth) AS (
+			SELECT t, source_id, line, pos, span_id, action_type, parent_id, 0 FROM spans WHERE parent_id IS NOT NULL
+			UNION ALL
+			SELECT up.t, up.source_id, up.line, up.pos, up.span_id, up.action_type, l.parent_id, up.depth + 1
 			FROM up JOIN span_links l ON coalesce(l.trace_id, '') = up.t AND l.span_id = up.anc
 			WHERE up.depth < 32
 		)
-		SELECT DISTINCT c.source_id, c.line, c.pos, p.source_id AS p_source_id, p.line AS p_line, p.pos AS p_pos
-		FROM up c JOIN calls p ON coalesce(p.trace_id, '') = c.t AND p.span_id = c.anc AND p.action_type = c.action_type
-		WHERE `+imported("p")+` `+strings.Replace(touches, ")", " OR c.via)", 1), id); err != nil {
+		SELECT DISTINCT c.source_id, c.line, c.pos, p.source_id AS p_source_id, p.line AS p_line, p.pos AS p_pos, p.aside AS p_aside
+		FROM up c JOIN spans p ON p.t = c.t AND p.span_id = c.anc AND p.action_type = c.action_type
+		WHERE c.span_id IS NULL OR p.span_id <> c.span_id`, id); err != nil {
 		return dbError{err}
 	}
 	defer d.Conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS wrap_pairs")
@@ -723,24 +732,136 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error 
 					c.source_id, c.line, c.pos) AS rn
 			FROM calls c JOIN mine ON coalesce(c.trace_id, '') = mine.t AND c.span_id = mine.s
 			WHERE `+imported("c")+`
-		), nested AS ( -- a tool span holding spans of the same tool
-			SELECT DISTINCT p_source_id AS source_id, p_line AS line, p_pos AS pos FROM wrap_pairs
+		), nested AS ( -- a tool span holding spans of the same tool, still among the calls
+			SELECT DISTINCT p_source_id AS source_id, p_line AS line, p_pos AS pos FROM wrap_pairs WHERE NOT p_aside
 		)
 		SELECT source_id, line, pos FROM copies WHERE rn > 1
 		UNION SELECT * FROM nested`, id); err != nil {
 		return dbError{err}
 	}
-	// the attempts under a wrapper set aside keep its conversation (of a
-	// wrapper exported twice with two, the copy read first's)
-	if _, err := d.Conn.ExecContext(ctx, `UPDATE calls SET session_id = w.session_id
-		FROM (SELECT k.source_id, k.line, k.pos, first(p.session_id ORDER BY p.source_id, p.line, p.pos) AS session_id
-			FROM wrap_pairs k JOIN calls p ON p.source_id = k.p_source_id AND p.line = k.p_line AND p.pos = k.p_pos
-			WHERE p.session_id IS NOT NULL GROUP BY k.source_id, k.line, k.pos) w
-		WHERE calls.source_id = w.source_id AND calls.line = w.line AND calls.pos = w.pos AND calls.session_id IS NULL`); err != nil {
-		return dbError{err}
+	if err := d.inherit(ctx); err != nil {
+		return err
 	}
 	// every export's counts: a re-read may have given rows back to any
 	return d.setAside(ctx, id, "collapse_rows", "coalesce(format, 'jsonl') <> 'jsonl'", st)
+}
+
+// inherit gives the attempts under wrappers what they lack of them, before
+// the wrappers go (wrap_pairs and collapse_rows as collapse made them). An
+// attempt is a call that stays; its wrappers are the spans up its chain of
+// wrap_pairs (a wrapper's wrapper too, set aside now or before: each export
+// of a chain passes on what it knows), the nearest first, per column:
+//
+//   - what the tool call sent, the same for every attempt of it: the
+//     idempotency key, the conversation (session), the run, the args
+//     fingerprints (fp, args_fp and the args strings a compensation is
+//     matched by) when the attempt has no args of its own; without args
+//     anywhere, a wrapper's session fingerprint when the attempt ends up in
+//     that session;
+//   - what the tool call returned: the response id, status and effect go to
+//     the wrapper's last attempt (the one started last: a client that
+//     retried returns what its last attempt got) and to no other, unless an
+//     attempt under it holds that response id already (it came from there;
+//     an attempt read after its wrapper went does not take it again: the
+//     wrapper gave it when it went; a wrapper set aside before without a
+//     response id gives none of them). Given to every attempt, one response
+//     id would make a timed-out attempt that went through look like the same
+//     side effect as the retry (a double hidden); given to none, it would be
+//     lost, and with it a second charge under the same key (a double hidden).
+//
+// Nothing an attempt holds of its own is replaced: the finding shows the
+// attempt's span and line, with the wrapper's key, args or result where the
+// attempt had none.
+func (d *DB) inherit(ctx context.Context) error {
+	var n int64
+	if err := d.Conn.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM wrap_pairs LIMIT 1)").Scan(&n); err != nil {
+		return dbError{err}
+	}
+	if n == 0 {
+		return nil
+	}
+	const loc = `%[1]s.source_id = %[2]s.source_id AND %[1]s.line = %[2]s.line AND %[1]s.pos = %[2]s.pos`
+	on := func(a, b string) string { return fmt.Sprintf(loc, a, b) }
+	onP := func(a, b string) string {
+		return a + `.source_id = ` + b + `.p_source_id AND ` + a + `.line = ` + b + `.p_line AND ` + a + `.pos = ` + b + `.p_pos`
+	}
+	for _, q := range []string{
+		// the wrappers' rows, whether still calls or set aside before
+		`CREATE OR REPLACE TEMP TABLE wrap_rows AS
+		WITH w AS (SELECT DISTINCT p_source_id, p_line, p_pos FROM wrap_pairs)
+		SELECT c.* FROM calls c JOIN w ON ` + onP("c", "w") + `
+		UNION ALL SELECT k.* FROM collapsed_calls k JOIN w ON ` + onP("k", "w"),
+		// each attempt (a call that stays) with every wrapper up its chain,
+		// the nearest first (a row per copy of a wrapper exported twice; a
+		// cycle of spans ends at depth 64), its start and response id
+		`CREATE OR REPLACE TEMP TABLE wrap_fill AS
+		WITH RECURSIVE anc(source_id, line, pos, ts, held, p_source_id, p_line, p_pos, p_aside, depth) AS (
+			SELECT k.source_id, k.line, k.pos, c.ts, c.response_id, k.p_source_id, k.p_line, k.p_pos, k.p_aside, 1
+			FROM wrap_pairs k JOIN calls c ON ` + on("c", "k") + `
+			WHERE NOT EXISTS (SELECT 1 FROM collapse_rows r WHERE ` + on("r", "k") + `)
+			UNION
+			SELECT a.source_id, a.line, a.pos, a.ts, a.held, k.p_source_id, k.p_line, k.p_pos, k.p_aside, a.depth + 1
+			FROM anc a JOIN wrap_pairs k ON k.source_id = a.p_source_id AND k.line = a.p_line AND k.pos = a.p_pos
+			WHERE a.depth < 64
+		), chain AS (
+			SELECT source_id, line, pos, ts, held, p_source_id, p_line, p_pos, p_aside, min(depth) AS depth FROM anc GROUP BY ALL
+		), ranked AS (
+			SELECT *, row_number() OVER (PARTITION BY p_source_id, p_line, p_pos
+				ORDER BY ts DESC NULLS LAST, source_id DESC, line DESC, pos DESC) = 1 AS last
+			FROM chain
+		), joined AS (
+			-- gives: the wrapper's result goes to this attempt, its last,
+			-- unless an attempt under it holds its response id already;
+			-- a wrapper set aside before gave it then, when it had one
+			SELECT a.source_id, a.line, a.pos, a.depth, w.source_id AS w_source_id, w.line AS w_line, w.pos AS w_pos,
+				w.idempotency_key, w.session_id, w.run_id, w.fp, w.args_fp, w.response_id, w.status, w.status_num, w.effect,
+				a.last AND (NOT a.p_aside OR w.response_id IS NOT NULL)
+					AND NOT coalesce(bool_or(a.held = w.response_id) OVER (PARTITION BY w.source_id, w.line, w.pos), false) AS gives,
+				row_number() OVER (PARTITION BY a.source_id, a.line, a.pos ORDER BY a.depth, w.source_id, w.line, w.pos) AS rk
+			FROM ranked a JOIN wrap_rows w ON ` + onP("w", "a") + `
+		)
+		SELECT source_id, line, pos,
+			arg_min(idempotency_key, rk) FILTER (WHERE idempotency_key IS NOT NULL) AS idempotency_key,
+			arg_min(session_id, rk) FILTER (WHERE session_id IS NOT NULL) AS session_id,
+			arg_min(run_id, rk) FILTER (WHERE run_id IS NOT NULL) AS run_id,
+			arg_min(fp, rk) FILTER (WHERE args_fp IS NOT NULL) AS args_fp_fp,
+			arg_min(args_fp, rk) FILTER (WHERE args_fp IS NOT NULL) AS args_fp,
+			arg_min({'source_id': w_source_id, 'line': w_line, 'pos': w_pos}, rk) FILTER (WHERE args_fp IS NOT NULL) AS args_of,
+			arg_min(fp, rk) FILTER (WHERE args_fp IS NULL AND fp IS NOT NULL AND session_id IS NOT NULL) AS session_fp,
+			arg_min(session_id, rk) FILTER (WHERE args_fp IS NULL AND fp IS NOT NULL AND session_id IS NOT NULL) AS session_fp_of,
+			arg_min(response_id, rk) FILTER (WHERE gives AND response_id IS NOT NULL) AS response_id,
+			arg_min({'status': status, 'num': status_num}, rk) FILTER (WHERE gives AND status IS NOT NULL) AS status,
+			arg_min(effect, rk) FILTER (WHERE gives AND effect IS NOT NULL) AS effect
+		FROM joined
+		GROUP BY source_id, line, pos`,
+		// the args strings of the wrapper whose args an attempt takes
+		`INSERT INTO arg_strings (source_id, line, strings, pos)
+		SELECT DISTINCT f.source_id, f.line, s.strings, f.pos FROM wrap_fill f
+		JOIN calls c ON ` + on("c", "f") + `
+		JOIN arg_strings s ON s.source_id = f.args_of.source_id AND s.line = f.args_of.line AND s.pos = f.args_of.pos
+		WHERE c.args_fp IS NULL AND f.args_fp IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM arg_strings x WHERE ` + on("x", "f") + `)`,
+		`UPDATE calls SET
+			idempotency_key = coalesce(calls.idempotency_key, f.idempotency_key),
+			session_id = coalesce(calls.session_id, f.session_id),
+			run_id = coalesce(calls.run_id, f.run_id),
+			fp = CASE WHEN calls.args_fp IS NULL AND f.args_fp IS NOT NULL THEN f.args_fp_fp
+				WHEN calls.args_fp IS NULL AND calls.fp IS NULL AND f.session_fp_of = coalesce(calls.session_id, f.session_id) THEN f.session_fp
+				ELSE calls.fp END,
+			args_fp = coalesce(calls.args_fp, f.args_fp),
+			response_id = coalesce(calls.response_id, f.response_id),
+			status_num = CASE WHEN calls.status IS NULL AND f.status IS NOT NULL THEN f.status.num ELSE calls.status_num END,
+			status = coalesce(calls.status, f.status.status),
+			effect = coalesce(calls.effect, f.effect)
+		FROM wrap_fill f WHERE ` + on("calls", "f"),
+		"DROP TABLE wrap_rows",
+		"DROP TABLE wrap_fill",
+	} {
+		if _, err := d.Conn.ExecContext(ctx, q); err != nil {
+			return dbError{err}
+		}
+	}
+	return nil
 }
 
 // ofSource is the SQL condition that alias a's call belongs to the source
