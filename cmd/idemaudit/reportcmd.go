@@ -229,8 +229,11 @@ func (e *env) baseline(args []string) (int, error) {
 	for _, x := range res.Findings {
 		if !seen[x.ID] {
 			seen[x.ID] = true
-			n := x.Stats.SideEffects
-			f.Findings = append(f.Findings, baselineFinding{x.ID, x.Rule, x.Severity.String(), x.ActionType, x.Key, &n})
+			var n *int // duplicate side effects only: other findings' counts measure no damage
+			if rules.IsDuplicateRule(x.Rule) {
+				n = &x.Stats.SideEffects
+			}
+			f.Findings = append(f.Findings, baselineFinding{x.ID, x.Rule, x.Severity.String(), x.ActionType, x.Key, n})
 		}
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
