@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -43,7 +45,7 @@ func (e *env) audit(args []string) (int, error) {
 	if err := rf.check(); err != nil {
 		return exitError, err
 	}
-	e.progress = *progress || (isTerminal(e.stderr) && !*quiet)
+	e.progress = !*quiet && (*progress || isTerminal(e.stderr)) // --quiet wins
 	db, err := e.openDB(&dbf)
 	if err != nil {
 		return exitError, err
@@ -104,11 +106,11 @@ func (e *env) writeOutput(path string, write func(io.Writer) error) error {
 		bw := bufio.NewWriterSize(f, 1<<16)
 		if err := write(bw); err != nil {
 			f.Close()
-			return fmt.Errorf("write %s: %w", path, err)
+			return writeError(path, err)
 		}
 		if err := bw.Flush(); err != nil {
 			f.Close()
-			return fmt.Errorf("write %s: %w", path, err)
+			return writeError(path, err)
 		}
 		return f.Close()
 	}
@@ -121,11 +123,21 @@ func (e *env) writeOutput(path string, write func(io.Writer) error) error {
 	for _, step := range []func() error{func() error { return write(bw) }, bw.Flush, func() error { return tmp.Chmod(0o644) }, tmp.Sync} {
 		if err := step(); err != nil {
 			tmp.Close()
-			return fmt.Errorf("write %s: %w", path, err)
+			return writeError(path, err)
 		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// writeError names the output once: the system's error already names the
+// file it wrote (the device, or the temporary file renamed into place).
+func writeError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("write %s: %w", path, err)
 }

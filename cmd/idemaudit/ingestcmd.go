@@ -258,7 +258,7 @@ func (e *env) ingest(args []string) (int, error) {
 	if help, err := e.parseFlags(fs, args, ingestSynopsis); help || err != nil {
 		return exitOK, err
 	}
-	e.progress = *progress
+	e.progress = *progress && !*quiet
 	if dbf.path == "" {
 		return exitError, usagef("--db FILE is required")
 	}

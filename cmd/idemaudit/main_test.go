@@ -453,6 +453,9 @@ func TestCLIHostileArguments(t *testing.T) {
 		if r.code != 2 || r.stderr == "" || strings.Contains(r.stderr, "panic") {
 			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
 		}
+		if args[1] == "-o" && strings.Count(r.stderr, "/dev/full") != 1 {
+			t.Errorf("the output is named once: %q", r.stderr)
+		}
 	}
 }
 
@@ -467,6 +470,13 @@ func TestProgress(t *testing.T) {
 	}
 	if i, j := strings.LastIndex(bar.stderr, "%"), strings.Index(bar.stderr, "warning"); j < i {
 		t.Error("warnings must wait until the bar is gone")
+	}
+	// --quiet wins over --progress, as the README says
+	for _, args := range [][]string{{"audit", "-q", "--progress", "-f", "json", "sample-logs/"},
+		{"ingest", "-q", "--progress", "--db", filepath.Join(t.TempDir(), "a.duckdb"), "sample-logs/"}} {
+		if r := run(t, nil, args...); r.stderr != "" {
+			t.Errorf("%s -q --progress wrote to stderr: %q", args[0], r.stderr)
+		}
 	}
 }
 

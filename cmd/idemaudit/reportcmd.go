@@ -84,7 +84,7 @@ func (e *env) weekly(args []string) (int, error) {
 	if help, err := e.parseFlags(fs, args, weeklySynopsis); help || err != nil {
 		return exitOK, err
 	}
-	e.progress = *progress || (isTerminal(e.stderr) && !*quiet)
+	e.progress = !*quiet && (*progress || isTerminal(e.stderr)) // --quiet wins
 	if dbf.path == "" || *out == "" {
 		return exitError, usagef("--db FILE and --out DIR are required")
 	}
