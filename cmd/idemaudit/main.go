@@ -38,6 +38,11 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills at once
 		time.Sleep(interruptGrace)
+		for ingest.Closing() {
+			// a database being closed may be checkpointing: let it finish
+			// (nothing would be lost, but the next open replays the log)
+			time.Sleep(50 * time.Millisecond)
+		}
 		fmt.Fprintln(os.Stderr, "idemaudit: interrupted")
 		ingest.RemoveSpillDirs() // the run did not get to close its database
 		os.Exit(exitInterrupt)

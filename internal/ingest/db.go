@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -280,8 +281,17 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	return d, nil
 }
 
+// closing counts the databases being closed: DuckDB may be writing its
+// log into the database file (a checkpoint), which an exit should not cut.
+var closing atomic.Int32
+
+// Closing reports whether a database is being closed right now.
+func Closing() bool { return closing.Load() > 0 }
+
 // Close releases the connection and the database.
 func (d *DB) Close() error {
+	closing.Add(1)
+	defer closing.Add(-1)
 	if d.Conn != nil {
 		d.Conn.Close()
 	}
