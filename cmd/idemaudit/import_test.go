@@ -283,6 +283,11 @@ func TestExports(t *testing.T) {
 			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
 		{[]string{"otlp/mcp-internal-retry.jsonl"}, 2, 1, []string{ // two attempts under one tool span
 			"repeat-without-key/high/charge_card/retry-after-error 1 1"}},
+		{[]string{"otlp/openllmetry.jsonl"}, 8, 0, []string{ // OpenLLMetry: LangChain callback envelopes, @tool inputs
+			"same-key-different-response/critical/charge_card/repeat 1 2",
+			"same-key-different-response/critical/create_invoice/repeat 4 4",
+			"same-key-different-response/critical/issue_refund/repeat 5 5",
+			"repeat-without-key/high/send_sms/retry-after-error 3 3"}},
 
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}

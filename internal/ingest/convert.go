@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -411,9 +412,12 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 		}
 	}
 	var args any
-	if a := first(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "input.value", "tool_arguments", "traceloop.entity.input",
+	if a, name := firstNamed(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "input.value", "tool_arguments", "traceloop.entity.input",
 		"langfuse.observation.input", "gen_ai.prompt"); a != nil {
 		args = parseString(a)
+		if name == "traceloop.entity.input" {
+			args = traceloopInput(args)
+		}
 	} else {
 		// MCP instrumentations put each argument in an attribute of its own
 		collected := map[string]any{}
@@ -426,8 +430,12 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 			args = collected
 		}
 	}
-	result := parseString(first(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "output.value", "tool_response", "traceloop.entity.output",
-		"langfuse.observation.output", "gen_ai.completion"))
+	r, name := firstNamed(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "output.value", "tool_response", "traceloop.entity.output",
+		"langfuse.observation.output", "gen_ai.completion")
+	result := parseString(r)
+	if name == "traceloop.entity.output" {
+		result = traceloopOutput(result)
+	}
 	// Strands and others put the tool's arguments and result in span events
 	var evStatus string
 	if args == nil || result == nil {
@@ -481,6 +489,67 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 	// keeps the id, the model calling the tool again gets a new one
 	n.ToolCall = scalar(first(attrs, "gen_ai.tool.call.id", "ai.toolCall.id"))
 	return n, nil
+}
+
+// traceloopInput opens the envelope OpenLLMetry's LangChain callback
+// handler writes a tool's input in (on_tool_start: {"input_str": ...,
+// "tags": ..., "metadata": ..., "inputs": ..., "kwargs": ...}; a chain's
+// has no input_str): the args are its inputs, else its input string (JSON,
+// or a Python literal, str(dict)). The tags, the metadata (LangGraph's
+// per-step langgraph_step, checkpoint_ns...) and the callback's kwargs are
+// never args: they differ between retries of one operation. The traceloop
+// decorators' {"args": [...], "kwargs": {...}} is opened with Langfuse's
+// @observe input (keyAndResponse).
+func traceloopInput(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	if _, hasStr := m["input_str"]; !hasStr {
+		if _, hasInputs := m["inputs"]; !hasInputs || !onlyKeys(m, "inputs", "tags", "metadata", "kwargs") {
+			return v
+		}
+	}
+	if in := m["inputs"]; in != nil {
+		return parseString(in)
+	}
+	if s := m["input_str"]; s != nil {
+		return parseString(s)
+	}
+	return nil
+}
+
+// traceloopOutput opens the envelope OpenLLMetry's LangChain callback
+// handler writes a tool's output in ({"output": ..., "kwargs": {...}},
+// a chain's {"outputs": ..., "kwargs": {...}}): the output, a ToolMessage
+// (toolResult opens it) or what the tool returned. A decorated tool's
+// output is its return value as JSON, a string holding JSON read as well.
+func traceloopOutput(v any) any {
+	if m, ok := v.(map[string]any); ok {
+		for _, name := range []string{"output", "outputs"} {
+			if out, ok := m[name]; ok && onlyKeys(m, name, "kwargs") {
+				v = parseString(out)
+				break
+			}
+		}
+	}
+	if s, ok := v.(string); ok && strings.HasPrefix(strings.TrimSpace(s), `"`) {
+		// json.dumps of a string the tool returned: the string, read as JSON in turn
+		if inner, err := decodeJSON([]byte(s)); err == nil {
+			v = inner
+		}
+	}
+	return parseString(v)
+}
+
+// onlyKeys tells whether every member of m has one of the names.
+func onlyKeys(m map[string]any, names ...string) bool {
+	for k := range m {
+		if !slices.Contains(names, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // otlpEventPayload finds a tool's arguments and result in a span's events:
@@ -757,10 +826,27 @@ func (cv *converter) keyAndResponse(n *nativeCall, args, result any, attrs map[s
 	if failed {
 		n.Status = "error"
 	}
-	// Langfuse's @observe records a function's input as {"args": [], "kwargs": {...}}
-	if m, ok := args.(map[string]any); ok && len(m) == 2 && m["kwargs"] != nil {
-		if pos, ok := m["args"].([]any); ok && len(pos) == 0 {
-			args = m["kwargs"]
+	// Langfuse's @observe and OpenLLMetry's @tool / @task record a
+	// function's input as {"args": [...], "kwargs": {...}}: its keyword
+	// arguments, the one object passed positionally, or the keyword
+	// arguments with the positional ones as their "args"
+	if m, ok := args.(map[string]any); ok && len(m) == 2 {
+		pos, isList := m["args"].([]any)
+		kw, isObj := m["kwargs"].(map[string]any)
+		if isList && isObj {
+			switch one := asObject(parseString(firstOf(pos))); {
+			case len(pos) == 0:
+				args = kw
+			case len(pos) == 1 && len(kw) == 0 && one != nil:
+				args = one
+			case len(kw) > 0 && kw["args"] == nil:
+				merged := make(map[string]any, len(kw)+1)
+				for k, v := range kw {
+					merged[k] = v
+				}
+				merged["args"] = pos
+				args = merged
+			}
 			n.Args = args
 		}
 	}
@@ -867,6 +953,24 @@ func without(v any, path string) any {
 		}
 	}
 	return out
+}
+
+// firstOf is a list's first element (nil for an empty list).
+func firstOf(list []any) any {
+	if len(list) == 0 {
+		return nil
+	}
+	return list[0]
+}
+
+// firstNamed is first, and the name of the member it returns.
+func firstNamed(m map[string]any, names ...string) (any, string) {
+	for _, n := range names {
+		if v := m[n]; v != nil {
+			return v, n
+		}
+	}
+	return nil, ""
 }
 
 // first returns the first of a map's members that is present and not null.

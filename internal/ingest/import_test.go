@@ -781,3 +781,76 @@ func TestImportWrapperCopiesGiveTheFirstSession(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenLLMetryToolSpans: OpenLLMetry (Traceloop) writes a tool's input
+// and output in envelopes. Its LangChain callback handler: {"input_str",
+// "tags", "metadata", "inputs", "kwargs"} and {"output": ToolMessage,
+// "kwargs"}; its @tool decorator: {"args": [...], "kwargs": {...}} and the
+// return value as JSON. The args are the tool's own (never LangGraph's
+// per-step metadata), so one operation has one fingerprint however it was
+// traced, and the key and response id are found inside.
+func TestOpenLLMetryToolSpans(t *testing.T) {
+	sv := func(k, v string) string { return `{"key":"` + k + `","value":{"stringValue":` + strconvQuote(v) + `}}` }
+	span := func(id, tool string, sec int, attrs ...string) string {
+		return `{"traceId":"db8efff798038103d269b633813fc60c","spanId":"` + id + `","name":"` + tool + `.tool","startTimeUnixNano":"17948200` +
+			fmt.Sprintf("%02d", sec) + `000000000","endTimeUnixNano":"17948200` + fmt.Sprintf("%02d", sec+1) + `000000000","attributes":[` +
+			sv("traceloop.span.kind", "tool") + "," + sv("traceloop.entity.name", tool) + "," + strings.Join(attrs, ",") + `],"status":{}}`
+	}
+	lcIn := func(step int, inputs, inputStr string) string {
+		in := `{"input_str": ` + strconvQuote(inputStr) + `, "tags": ["seq:step:1"], "metadata": {"thread_id": "thr_1", "langgraph_step": ` +
+			fmt.Sprint(step) + `, "langgraph_node": "tools", "checkpoint_ns": "tools:` + fmt.Sprint(step) + `"}`
+		if inputs != "" {
+			in += `, "inputs": ` + inputs
+		}
+		return sv("traceloop.entity.input", in+`, "kwargs": {"color": "green", "name": "charge_card"}}`)
+	}
+	toolMessage := func(content, call string) string {
+		return sv("traceloop.entity.output", `{"output": {"lc": 1, "type": "constructor", "id": ["langchain", "schema", "messages", "ToolMessage"], "kwargs": {"content": `+
+			strconvQuote(content)+`, "type": "tool", "name": "charge_card", "tool_call_id": "`+call+`", "status": "success"}}, "kwargs": {"color": "green", "name": "charge_card"}}`)
+	}
+	charge := `{"customer": "cus_9", "amount": 2000, "idempotency_key": "chg-42"}`
+	pyCharge := `{'customer': 'cus_9', 'amount': 2000, 'idempotency_key': 'chg-42'}`
+	spans := []string{
+		// LangChain (LangGraph's ToolNode), two steps of one thread
+		span("e000000000000001", "charge_card", 0, lcIn(1, charge, pyCharge), toolMessage(`{"id": "ch_1"}`, "call_1")),
+		span("e000000000000002", "charge_card", 10, lcIn(2, charge, pyCharge), toolMessage(`{"id": "ch_2"}`, "call_2")),
+		// an older handler: no inputs, the input string a Python repr; a plain string output
+		span("e000000000000003", "charge_card", 20, lcIn(3, "", pyCharge),
+			sv("traceloop.entity.output", `{"output": "{'id': 'ch_3'}", "kwargs": {"color": "green", "name": "charge_card"}}`)),
+		// the @tool decorator: keyword arguments; one object passed positionally, a JSON string returned
+		span("e000000000000004", "charge_card", 30, sv("traceloop.entity.input", `{"args": [], "kwargs": `+charge+`}`),
+			sv("traceloop.entity.output", `{"id": "ch_4"}`)),
+		span("e000000000000005", "charge_card", 40, sv("traceloop.entity.input", `{"args": [`+charge+`], "kwargs": {}}`),
+			sv("traceloop.entity.output", strconvQuote(`{"id": "ch_5"}`))),
+		// positional arguments and the key as a keyword one
+		span("e000000000000006", "create_invoice", 50, sv("traceloop.entity.input", `{"args": ["cus_9", 4200], "kwargs": {"idempotency_key": "inv-7"}}`),
+			sv("traceloop.entity.output", `{"id": "in_1"}`)),
+		span("e000000000000007", "create_invoice", 55, sv("traceloop.entity.input", `{"args": ["cus_9", 4200], "kwargs": {"idempotency_key": "inv-8"}}`),
+			sv("traceloop.entity.output", `{"id": "in_2"}`)),
+	}
+	// the same charge as the GenAI conventions write it: the fingerprint to match
+	ref := `{"traceId":"db8efff798038103d269b633813fc60c","spanId":"e000000000000009","name":"execute_tool charge_card","startTimeUnixNano":"1794820090000000000","attributes":[` +
+		sv("gen_ai.operation.name", "execute_tool") + "," + sv("gen_ai.tool.name", "charge_card") + "," +
+		sv("gen_ai.tool.call.arguments", `{"customer":"cus_9","amount":2000,"idempotency_key":"other"}`) + `]}`
+	line := `{"resourceSpans":[{"resource":{"attributes":[]},"scopeSpans":[{"spans":[` + strings.Join(append(spans, ref), ",") + `]}]}]}` + "\n"
+	d, st := ingestOne(t, "openllmetry.jsonl", line, nil)
+	if st.Calls != 8 || st.Malformed != 0 {
+		t.Fatalf("%+v", st)
+	}
+	cs := importedCalls(t, d)
+	ch := byAction(cs, "charge_card")
+	for i, c := range ch[:5] {
+		if want := fmt.Sprintf("ch_%d", i+1); c.Key != "chg-42" || c.Resp != want {
+			t.Errorf("charge %d: key %q response %q, want chg-42 %s", i+1, c.Key, c.Resp, want)
+		}
+	}
+	for _, c := range ch {
+		if c.FP != ch[5].FP {
+			t.Errorf("span %s: fingerprint %s, the GenAI span's %s (args other than the tool's own)", c.Span, c.FP, ch[5].FP)
+		}
+	}
+	inv := byAction(cs, "create_invoice")
+	if len(inv) != 2 || inv[0].Key != "inv-7" || inv[1].Key != "inv-8" || inv[0].Resp != "in_1" || inv[1].Resp != "in_2" || inv[0].FP != inv[1].FP {
+		t.Errorf("invoices %+v", inv)
+	}
+}
