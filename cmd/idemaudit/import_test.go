@@ -214,6 +214,10 @@ func TestExports(t *testing.T) {
 			"same-key-different-response/critical/create_invoice/repeat 385 479",
 			"repeat-without-key/high/charge_card/retry-after-error 119 242",
 			"unstable-key/high/book_flight/retry-after-error 575 633"}},
+		{[]string{"otlp/collector-jq-slurp.json"}, 8, 1, []string{ // jq -s . of it: an array of TracesData, each span at its line
+			"same-key-different-response/critical/create_invoice/repeat 386 480",
+			"repeat-without-key/high/charge_card/retry-after-error 120 243",
+			"unstable-key/high/book_flight/retry-after-error 576 634"}},
 		{[]string{"otlp/mcp-pretty.json"}, 4, 8, []string{
 			"same-key-different-response/critical/create_ticket/repeat 760 815",
 			"repeat-without-key/high/send_email/retry-after-error 641 705"}},

@@ -109,8 +109,19 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		}
 		return err
 	}
+	var object func() error
+	inObject := 0           // the objects being read member by member
 	array := func() error { // records, after the array's '['
 		for dec.More() {
+			if spec.format == FormatOTLP && inObject == 0 && next() == '{' {
+				// a TracesData (or Tempo's {"batches": ...}) in the
+				// top-level array is read span by span as well, each span
+				// at its line (only there: nesting stays bounded)
+				if err := object(); err != nil {
+					return err
+				}
+				continue
+			}
 			v, ln, ok, err := decode()
 			if err != nil {
 				return err
@@ -233,86 +244,94 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 				return err
 			}
 		case '{':
-			// members: a list of records under a wrapper key is read record
-			// by record (not for idemaudit's own calls: a call may hold any
-			// member); otherwise the object is itself one record
-			start := startAt(dec.InputOffset())
-			if err := expect('{'); err != nil {
+			if err := object(); err != nil {
 				return err
-			}
-			obj := map[string]any{}
-			wrapped, valid := false, true
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				k, _ := kt.(string)
-				// Grafana Tempo: {"batches": [ResourceSpans...]}, or
-				// {"trace": {"resourceSpans": [...]}}: span by span too
-				if spec.format == FormatOTLP && !wrapped && k == "batches" && next() == '[' {
-					wrapped = true
-					if err := resourceSpans(); err != nil {
-						return err
-					}
-					continue
-				}
-				if spec.format == FormatOTLP && !wrapped && k == "trace" && next() == '{' {
-					wrapped = true
-					if err := members(func(ik string) (bool, error) {
-						if (ik == "resourceSpans" || ik == "resource_spans" || ik == "batches") && next() == '[' {
-							return true, resourceSpans()
-						}
-						return false, nil
-					}, map[string]any{}); err != nil {
-						return err
-					}
-					continue
-				}
-				if wrapperKeys[k] && !wrapped && spec.format != FormatJSONL && next() == '[' {
-					wrapped = true
-					if k == "resourceSpans" || k == "resource_spans" {
-						if err := resourceSpans(); err != nil {
-							return err
-						}
-						continue
-					}
-					if err := expect('['); err != nil {
-						return err
-					}
-					if err := array(); err != nil {
-						return err
-					}
-					continue
-				}
-				var v any
-				if err := dec.Decode(&v); err != nil {
-					return err
-				}
-				obj[k] = v
-			}
-			if err := expect('}'); err != nil {
-				return err
-			}
-			if wrapped && spec.format == FormatLangfuse {
-				// a trace with its observations (GET /api/public/traces/{id})
-				p.conv.traceSession(scalar(obj["id"]), scalar(first(obj, "sessionId", "session_id")))
-			}
-			if !wrapped {
-				ln := lineAt(start)
-				if end := dec.InputOffset(); !utf8.Valid(data[start:end]) {
-					b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid UTF-8 at byte %d of the record", invalidUTF8At(data[start:end]))})
-					valid = false
-				}
-				if valid {
-					p.importValue(obj, ln, &b)
-				}
 			}
 		default:
 			if _, err := dec.Token(); err != nil {
 				return err
 			}
 			return errors.New("the document is neither an array nor an object")
+		}
+		return nil
+	}
+	// object reads an object member by member: a list of records under a
+	// wrapper key is read record by record (not for idemaudit's own calls:
+	// a call may hold any member); otherwise the object is itself one record
+	object = func() error {
+		inObject++
+		defer func() { inObject-- }()
+		start := startAt(dec.InputOffset())
+		if err := expect('{'); err != nil {
+			return err
+		}
+		obj := map[string]any{}
+		wrapped, valid := false, true
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := kt.(string)
+			// Grafana Tempo: {"batches": [ResourceSpans...]}, or
+			// {"trace": {"resourceSpans": [...]}}: span by span too
+			if spec.format == FormatOTLP && !wrapped && k == "batches" && next() == '[' {
+				wrapped = true
+				if err := resourceSpans(); err != nil {
+					return err
+				}
+				continue
+			}
+			if spec.format == FormatOTLP && !wrapped && k == "trace" && next() == '{' {
+				wrapped = true
+				if err := members(func(ik string) (bool, error) {
+					if (ik == "resourceSpans" || ik == "resource_spans" || ik == "batches") && next() == '[' {
+						return true, resourceSpans()
+					}
+					return false, nil
+				}, map[string]any{}); err != nil {
+					return err
+				}
+				continue
+			}
+			if wrapperKeys[k] && !wrapped && spec.format != FormatJSONL && next() == '[' {
+				wrapped = true
+				if k == "resourceSpans" || k == "resource_spans" {
+					if err := resourceSpans(); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := expect('['); err != nil {
+					return err
+				}
+				if err := array(); err != nil {
+					return err
+				}
+				continue
+			}
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return err
+			}
+			obj[k] = v
+		}
+		if err := expect('}'); err != nil {
+			return err
+		}
+		if wrapped && spec.format == FormatLangfuse {
+			// a trace with its observations (GET /api/public/traces/{id})
+			p.conv.traceSession(scalar(obj["id"]), scalar(first(obj, "sessionId", "session_id")))
+		}
+		if !wrapped {
+			ln := lineAt(start)
+			if end := dec.InputOffset(); !utf8.Valid(data[start:end]) {
+				b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid UTF-8 at byte %d of the record", invalidUTF8At(data[start:end]))})
+				valid = false
+			}
+			if valid {
+				p.importValue(obj, ln, &b)
+			}
 		}
 		return nil
 	}

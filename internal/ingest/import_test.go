@@ -473,6 +473,48 @@ func TestImportEdges(t *testing.T) {
 			t.Errorf("%+v %+v", st, cs)
 		}
 	})
+	t.Run("pretty OTLP documents in an array: each span at its own line", func(t *testing.T) {
+		// jq -s . of a Collector export; Tempo's {"batches": ...} too
+		span := func(id string) string {
+			return `{"traceId": "t", "spanId": "` + id + `", "startTimeUnixNano": "1794820000000000000",
+                "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}}, {"key": "gen_ai.tool.name", "value": {"stringValue": "pay"}}]}`
+		}
+		doc := `[
+  {
+    "resourceSpans": [
+      {
+        "resource": {"attributes": []},
+        "scopeSpans": [
+          {
+            "scope": {"name": "x"},
+            "spans": [
+              ` + span("s1") + `,
+              ` + span("s2") + `
+            ]
+          }
+        ]
+      }
+    ]
+  },
+  {
+    "batches": [
+      {
+        "scopeSpans": [{"spans": [
+              ` + span("s3") + `
+        ]}]
+      }
+    ]
+  },
+  {"resourceSpans": [{"scopeSpans": [{"spans": [` + span("s4") + `]}]}]}
+]
+`
+		d, st := ingestOne(t, "otel.json", doc, nil)
+		cs := importedCalls(t, d)
+		if st.Format != FormatOTLP || len(cs) != 4 || cs[0].Line != 10 || cs[0].Span != "s1" || cs[1].Line != 12 || cs[1].Span != "s2" ||
+			cs[2].Line != 24 || cs[2].Span != "s3" || cs[3].Line != 30 || cs[3].Span != "s4" {
+			t.Errorf("%+v %+v", st, cs)
+		}
+	})
 	t.Run("invalid UTF-8 in a one-record document", func(t *testing.T) {
 		_, st := ingestOne(t, "run.json", "{\n \"run_type\":\"tool\",\"name\":\"pay\",\"id\":\"r1\",\n \"inputs\":{\"to\":\"\xff\"}\n}\n", nil)
 		if st.Calls != 0 || st.Malformed != 1 {
