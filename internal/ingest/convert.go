@@ -270,13 +270,16 @@ func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
 		}
 		n.Args = without(n.Args, strings.TrimPrefix(kp, ap))
 	}
-	n.Key = scalar(k)
+	n.Key = idScalar(k)
 	for _, f := range []struct {
 		name string
 		dst  *string
 	}{{"response_id", &n.Response}, {"session_id", &n.Session}, {"trace_id", &n.Trace}, {"run_id", &n.Run}, {"effect", &n.Effect}} {
 		if v, ok := get(f.name); ok {
 			*f.dst = scalar(v)
+			if f.name == "response_id" || f.name == "session_id" {
+				*f.dst = idScalar(v)
+			}
 		}
 	}
 	if v, ok := get("status"); ok {
@@ -868,7 +871,7 @@ find:
 				continue
 			}
 			if v, ok := lookup(roots[phase], rest); ok && isScalar(v) && scalar(v) != "" {
-				n.Key = scalar(v)
+				n.Key = idScalar(v)
 				if phase == "args" {
 					n.Args = without(n.Args, rest)
 				}
@@ -886,7 +889,7 @@ find:
 			root = "result"
 		}
 		if v, ok := lookup(roots[root], rest); ok && isScalar(v) && scalar(v) != "" {
-			n.Response = scalar(v)
+			n.Response = idScalar(v)
 			break
 		}
 	}
@@ -1090,6 +1093,16 @@ func scalar(v any) string {
 		return ""
 	}
 	return string(b)
+}
+
+// idScalar is scalar for an idempotency key, a response id or a session:
+// a number in its canonical form, as Parser.Parse reads one (an id
+// returned as 100 and as 1e2 is one id); a string as it is.
+func idScalar(v any) string {
+	if n, ok := v.(json.Number); ok {
+		return canonID(n.String())
+	}
+	return scalar(v)
 }
 
 func statusValue(v any) any {

@@ -102,6 +102,21 @@ func appendCanonNumber(dst, n []byte) []byte {
 	return dst
 }
 
+// canonID is the text of an idempotency key, response id or session id
+// logged as a JSON number n: its canonical form (appendCanonNumber), so
+// that spellings of one number are one id. Anything that is not a JSON
+// number stays as it is.
+func canonID(n string) string {
+	q := Parser{b: []byte(n)}
+	if lit, err := q.number(); err != nil || len(lit) != len(n) {
+		return n
+	}
+	if c := appendCanonNumber(nil, q.b); string(c) != n {
+		return string(c)
+	}
+	return n
+}
+
 // appendCanonHugeExp is appendCanonNumber for an exponent of more than 15
 // digits (e at n[e]), which decimal saturates: exact, in big integers, so
 // 1e1000000000000000 and 1e10000000000000000 stay two values.

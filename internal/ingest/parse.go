@@ -212,6 +212,12 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 		if err != nil {
 			return err
 		}
+		if kind == kNumber && (f == fKey || f == fResponse || f == fSession) {
+			// an id logged as a number: one text per numeric value, as in
+			// the args (100, 1e2 and 100.0 are one response id); a string
+			// stays as written, so 42 and "42" are one id, "1e2" another
+			s = canonID(s)
+		}
 		switch f {
 		case fKey:
 			r.Key = s

@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -37,4 +38,26 @@ func TestKeyRulesSeeEveryCallOfAKey(t *testing.T) {
 	check(t, res, []string{"non-noop-replay"},
 		want{"non-noop-replay", rules.High, []int64{1, 2}},
 		want{"non-noop-replay", rules.High, []int64{5, 6}})
+}
+
+// A response id or key logged as a number is one id however the number is
+// spelt: 100, 1e2 and 100.0 under one key are one response, not a double
+// side effect (a false critical); the number 42 and the string "42" are one
+// key. A string is taken as written: "1e2" is another response id.
+func TestNumericResponseIDs(t *testing.T) {
+	res := auditLines(t,
+		`{"ts":"2026-11-18T10:00:00Z","action_type":"charge","idempotency_key":"k1","response_id":100}`,
+		`{"ts":"2026-11-18T10:00:01Z","action_type":"charge","idempotency_key":"k1","response_id":1e2}`,
+		`{"ts":"2026-11-18T10:00:02Z","action_type":"charge","idempotency_key":"k1","response_id":100.0}`,
+		`{"ts":"2026-11-18T10:00:03Z","action_type":"refund","idempotency_key":42,"response_id":"r1"}`,
+		`{"ts":"2026-11-18T10:00:04Z","action_type":"refund","idempotency_key":"42","response_id":"r1"}`,
+		`{"ts":"2026-11-18T10:00:05Z","action_type":"refund","idempotency_key":4.2e1,"response_id":"r1"}`,
+		`{"ts":"2026-11-18T10:00:06Z","action_type":"book","idempotency_key":"b1","response_id":100}`,
+		`{"ts":"2026-11-18T10:00:07Z","action_type":"book","idempotency_key":"b1","response_id":"1e2"}`,
+	)
+	check(t, res, []string{"same-key-different-response"},
+		want{"same-key-different-response", rules.Critical, []int64{7, 8}})
+	if f := findings(res, "same-key-different-response"); len(f) == 1 && !strings.Contains(f[0].Message, "(100, 1e2)") {
+		t.Errorf("message %q: want the response ids 100 and 1e2", f[0].Message)
+	}
 }
