@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,6 +74,50 @@ func TestTempoAndCollectorExports(t *testing.T) {
 					t.Errorf("%v: %s evidence span %s, want 1111111111111111", order, f.Rule, span)
 				}
 			}
+		}
+	}
+}
+
+// TestUnstableKeyByToolCallIDOnKeptDatabase: the same tool call (one
+// gen_ai.tool.call.id, no args) sent again under a fresh idempotency key is
+// an unstable key, in a report read from a kept database (opened read-only)
+// as in an audit; the message names the tool call id, not args.
+func TestUnstableKeyByToolCallIDOnKeptDatabase(t *testing.T) {
+	dir := t.TempDir()
+	keyed := func(span, callID, key, id string, start int) string {
+		return strings.Replace(genAISpan(span, "charge", callID, "conv_9", start), `],"status"`,
+			`,{"key":"idempotency_key","value":{"stringValue":"`+key+`"}},`+
+				`{"key":"gen_ai.tool.call.result","value":{"stringValue":"{\"id\":\"`+id+`\"}"}}],"status"`, 1)
+	}
+	export := writeFile(t, dir, "export.jsonl", genAIExport(keyed("1111111111111111", "call_1", "k1", "ch_1", 45),
+		keyed("2222222222222222", "call_1", "k2", "ch_2", 75), keyed("3333333333333333", "call_2", "k3", "ch_3", 105)))
+	db := filepath.Join(dir, "keep.duckdb")
+	if r := run(t, nil, "ingest", "-q", "--config", "/dev/null", "--db", db, export); r.code != 0 {
+		t.Fatalf("ingest: exit %d: %s", r.code, r.stderr)
+	}
+	for _, args := range [][]string{{"report", "--db", db, "--config", "/dev/null", "-f", "json", "--week", "2025-W47"},
+		{"audit", "-q", "--config", "/dev/null", "-f", "json", export}} {
+		r := run(t, nil, args...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", args[0], r.code, r.stderr)
+		}
+		var rep struct {
+			Findings []struct {
+				Rule, Severity, Message string
+				Calls                   []struct{ Line int }
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range rep.Findings {
+			if f.Rule == "unstable-key" {
+				got = append(got, f.Severity+": "+f.Message)
+			}
+		}
+		if len(got) != 1 || !strings.HasPrefix(got[0], "high: charge was called 2 times with the same tool call id within 30s under 2 different idempotency keys") {
+			t.Errorf("%s: unstable-key findings %q, want one high for call_1 naming the tool call id", args[0], got)
 		}
 	}
 }

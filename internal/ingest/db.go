@@ -270,6 +270,10 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 			return nil, fmt.Errorf("prepare database %s: %w", displayDB(path), err)
 		}
 	}
+	if err := registerSessionFPFunc(d.Conn); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("prepare database %s: %w", displayDB(path), err)
+	}
 	prepare := d.prepare
 	if o.ReadOnly {
 		prepare = d.checkVersion

@@ -94,7 +94,8 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		"CREATE OR REPLACE TEMP TABLE audit_sources AS SELECT source_id, path, dense_rank() OVER (ORDER BY path) AS path_rank FROM sources",
 		// every call with its outcome and its action's settings
 		`CREATE OR REPLACE TEMP VIEW classified_calls AS SELECT c.*, ` + callOutcomeSQL + ` AS outcome,
-			coalesce(a.repeatable, false) AS repeatable, coalesce(a.read_only, false) AS read_only
+			coalesce(a.repeatable, false) AS repeatable, coalesce(a.read_only, false) AS read_only,
+			` + identityFP + ` AS identity_fp
 			FROM calls c LEFT JOIN action_settings a USING (action_type) LEFT JOIN status_outcomes so USING (status, status_num)`,
 		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
 		"CREATE OR REPLACE TEMP VIEW period_calls AS SELECT * FROM audit_calls" + periodWhere,
@@ -291,6 +292,16 @@ func compareTS(a, b *time.Time) int {
 	return a.Compare(*b)
 }
 
+// identityFP (classified_calls.identity_fp) is the SQL condition that a call's fingerprint identifies its
+// operation — its args, the configured identity, or a trace export's tool
+// call id — and is not the fallback to its session (a call without args
+// or tool call id), which groups a session's unrelated calls. Only calls
+// without args ask the function, which recomputes the session's
+// fingerprint (ingest.SessionFPFunc, registered on every connection
+// ingest.Open makes): the calls table does not say which kind an fp is.
+const identityFP = `(CASE WHEN c.args_fp IS NOT NULL THEN true WHEN c.fp IS NULL THEN false
+				ELSE c.fp IS DISTINCT FROM idemaudit_session_fp(c.action_type, c.session_id) END)`
+
 // candidateCalls keeps the calls the rules that compare calls with each
 // other can use at all: every call of an (action, key) used twice or more,
 // every keyed call whose args fingerprint occurs twice or more, every
@@ -304,7 +315,7 @@ const candidateCalls = `CREATE OR REPLACE TEMP TABLE candidate_calls AS
 WITH h AS (
     SELECT CASE WHEN idempotency_key IS NOT NULL THEN hash(action_type, idempotency_key) END AS kh,
         CASE WHEN idempotency_key IS NULL AND fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable THEN hash(fp) END AS fh,
-        CASE WHEN idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable THEN hash(fp) END AS ah
+        CASE WHEN idempotency_key IS NOT NULL AND identity_fp AND ts IS NOT NULL AND NOT repeatable THEN hash(fp) END AS ah
     FROM audit_calls
 ), twice_keys AS (
     SELECT kh FROM h WHERE kh IS NOT NULL GROUP BY kh HAVING count(*) >= 2
@@ -313,11 +324,11 @@ WITH h AS (
 ), twice_args AS (
     SELECT ah FROM h WHERE ah IS NOT NULL GROUP BY ah HAVING count(*) >= 2
 )
-SELECT source_id, line, pos, path_rank, ts, action_type, idempotency_key, response_id, effect, outcome, repeatable, fp, args_fp
+SELECT source_id, line, pos, path_rank, ts, action_type, idempotency_key, response_id, effect, outcome, repeatable, fp, args_fp, identity_fp
 FROM audit_calls
 WHERE CASE WHEN idempotency_key IS NOT NULL
     THEN hash(action_type, idempotency_key) IN (SELECT kh FROM twice_keys)
-        OR (args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable AND hash(fp) IN (SELECT ah FROM twice_args))
+        OR (identity_fp AND ts IS NOT NULL AND NOT repeatable AND hash(fp) IN (SELECT ah FROM twice_args))
     ELSE fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable AND hash(fp) IN (SELECT fh FROM twice_fps)
 END`
 

@@ -171,7 +171,7 @@ type messageData struct {
 	Responses    names  // distinct non-null response ids of calls not rejected, in evidence order
 	Keys         names  // distinct keys in evidence order
 	LaterEffects names  // distinct effects, other than noop, of replays (calls not rejected after one not rejected)
-	Same         string // what identifies the operation: "args", or the identity paths
+	Same         string // what identifies the operation: "args", the identity paths, or "tool call id"
 }
 
 // names are the values a message lists, of total in all.
@@ -215,6 +215,11 @@ func (r *Rule) render(f *Finding, quote func(string) string) (string, error) {
 		if len(id) > 0 {
 			d.Same = strings.Join(quoteAll(id, quote), ", ")
 		}
+	}
+	if f.Rule == "unstable-key" && f.Stats.Calls > 0 && f.Stats.DistinctArgs == 0 {
+		// no call of the chain has args: a trace export's tool call id
+		// fingerprints them (calls fingerprinted by their session take no part)
+		d.Same = "tool call id"
 	}
 	if f.Key != nil {
 		d.Key = quote(*f.Key)

@@ -1,8 +1,9 @@
 -- Keyed calls with the same fingerprint, chained within the window, that
 -- carry two or more distinct keys: a fresh key per retry. The fingerprint is
--- the args' (without ignored paths), or the configured identity's; calls
--- without args take no part (their fingerprint would be the session's, and
--- two keys in one session are two operations as often as not). High when two
+-- the args' (without ignored paths), the configured identity's, or (a
+-- trace export's call without args) its tool call id's: identity_fp. Calls
+-- fingerprinted by their session take no part (two keys in one session are
+-- two operations as often as not). High when two
 -- or more of the chain's calls may have had an effect (distinct response ids
 -- of calls not rejected, plus such calls without one and not noop), else medium: the keys
 -- are unstable but no duplicate happened this time. Repeatable actions are
@@ -13,13 +14,13 @@ WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
     -- exact partitions below (a chain of one call never fires).
     SELECT hash(fp) AS h
     FROM candidate_calls
-    WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
+    WHERE idempotency_key IS NOT NULL AND identity_fp AND ts IS NOT NULL AND NOT repeatable
     GROUP BY h
     HAVING count(*) >= 2
 ), k AS (
     SELECT source_id, line, pos, path_rank, ts, fp, idempotency_key, action_type, response_id, outcome, effect
     FROM candidate_calls a SEMI JOIN rekeyed r ON hash(a.fp) = r.h
-    WHERE idempotency_key IS NOT NULL AND args_fp IS NOT NULL AND ts IS NOT NULL AND NOT repeatable
+    WHERE idempotency_key IS NOT NULL AND identity_fp AND ts IS NOT NULL AND NOT repeatable
 ), b AS (
     SELECT *,
         CASE WHEN lag(ts) OVER w >= ts - {{window_ns}} THEN 0 ELSE 1 END AS brk
