@@ -256,14 +256,22 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 		if p.keepArgs {
 			r.Args = append([]byte(nil), argsCanon...)
 		}
-	} else if toolCall != "" {
+	} else if toolCall != "" && (r.Session != "" || r.Trace != "") {
 		// a trace export that left the args out (GenAI conventions: they are
 		// opt-in) but names the tool call: a retry of one tool call keeps its
 		// id, two tool calls of the model are two operations. Ids are unique
-		// within a conversation, so the session is part of it.
-		// (the session's length first: no two pairs give one payload)
-		payload := append(strconv.AppendInt(nil, int64(len(r.Session)), 10), ':')
-		payload = append(append(payload, r.Session...), toolCall...)
+		// within a conversation only (some servers number them per
+		// response: call_0), so the session is part of it, else the trace;
+		// with neither, the id identifies nothing.
+		// (the scope's length first: no two pairs give one payload; a trace
+		// scope is marked, so it never equals a session's)
+		scope := r.Session
+		var payload []byte
+		if scope == "" {
+			scope, payload = r.Trace, []byte{'t'}
+		}
+		payload = append(strconv.AppendInt(payload, int64(len(scope)), 10), ':')
+		payload = append(append(payload, scope...), toolCall...)
 		r.HasFP = true
 		r.FP = p.hash('c', r.Action, payload)
 	} else if r.Session != "" {

@@ -112,3 +112,31 @@ func TestToolCallIDFingerprint(t *testing.T) {
 		}
 	})
 }
+
+// Without a conversation, a tool call id is scoped by its trace: servers
+// that number tool calls per response (call_0) reuse ids across traces,
+// and two calls named call_0 in two traces are two operations. With
+// neither a conversation nor a trace, the id identifies nothing.
+func TestToolCallIDWithoutConversation(t *testing.T) {
+	inTrace := func(trace, span, callID string, start int) string {
+		return strings.Replace(otlpToolSpan(span, "send_email", callID, "", "", start), "8b8efff798038103d269b633813fc60c", trace, 1)
+	}
+	d, _ := ingestOne(t, "otel.jsonl", otlpLine(
+		inTrace("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "1111111111111111", "call_0", 45),
+		inTrace("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "2222222222222222", "call_0", 105),
+		inTrace("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "3333333333333333", "call_0", 110),
+		inTrace("", "4444444444444444", "call_0", 120)), nil)
+	cs := importedCalls(t, d)
+	if len(cs) != 4 {
+		t.Fatalf("%d calls", len(cs))
+	}
+	if cs[0].FP == "" || cs[0].FP == cs[1].FP {
+		t.Errorf("call_0 in two traces: fingerprints %q %q; want two operations", cs[0].FP, cs[1].FP)
+	}
+	if cs[0].FP != cs[2].FP {
+		t.Errorf("call_0 twice in one trace: fingerprints %q %q; want one operation", cs[0].FP, cs[2].FP)
+	}
+	if cs[3].FP != "" {
+		t.Errorf("no conversation, no trace: fingerprint %q; want none", cs[3].FP)
+	}
+}
