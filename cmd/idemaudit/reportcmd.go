@@ -229,8 +229,8 @@ func (e *env) baseline(args []string) (int, error) {
 	for _, x := range res.Findings {
 		if !seen[x.ID] {
 			seen[x.ID] = true
-			var n *int // duplicate side effects only: other findings' counts measure no damage
-			if rules.IsDuplicateRule(x.Rule) {
+			var n *int // not for coverage findings: their count measures no damage
+			if rules.ComparesSideEffects(x.Rule) {
 				n = &x.Stats.SideEffects
 			}
 			f.Findings = append(f.Findings, baselineFinding{x.ID, x.Rule, x.Severity.String(), x.ActionType, x.Key, n})

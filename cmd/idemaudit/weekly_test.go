@@ -388,3 +388,33 @@ func TestBaselineDoesNotHideAWorseFinding(t *testing.T) {
 		t.Errorf("old baseline, severity rose: exit %d, want 1", r.code)
 	}
 }
+
+// The same holds for a replay executed again: a key whose calls log no
+// response id (effect created twice, accepted into the baseline) that then
+// runs a third time is non-noop-replay with more side effects.
+func TestBaselineDoesNotHideAReplayThatGrew(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.duckdb")
+	line := func(ts string) string {
+		return `{"ts":"2026-11-16T` + ts + `Z","action_type":"create_order","idempotency_key":"k9","args":{"a":1},"status":"ok","effect":"created"}` + "\n"
+	}
+	log := writeFile(t, dir, "app.jsonl", line("10:00:00")+line("10:00:30"))
+	if r := run(t, nil, "ingest", "--db", db, log); r.code != 0 {
+		t.Fatalf("ingest: %s", r.stderr)
+	}
+	base := filepath.Join(dir, "baseline.json")
+	if r := run(t, nil, "baseline", "--db", db, "-o", base); r.code != 0 {
+		t.Fatalf("baseline: %s", r.stderr)
+	}
+	all := []string{"report", "--db", db, "--baseline", base, "--fail-on", "high", "--since", "2026-11-01", "--until", "2026-12-01"}
+	if r := run(t, nil, all...); r.code != 0 {
+		t.Fatalf("unchanged: exit %d, want 0\n%s", r.code, r.stdout)
+	}
+	writeFile(t, dir, "app.jsonl", line("10:00:00")+line("10:00:30")+line("11:00:00"))
+	if r := run(t, nil, "ingest", "--db", db, log); r.code != 0 {
+		t.Fatalf("ingest: %s", r.stderr)
+	}
+	if r := run(t, nil, all...); r.code != 1 {
+		t.Errorf("a third execution under the baselined key: exit %d, want 1\n%s", r.code, r.stdout)
+	}
+}

@@ -275,11 +275,15 @@ type Baselined struct {
 }
 
 // Covers reports whether the baseline still covers f. Side effects are
-// compared for duplicate findings only (a coverage finding's count is no
-// damage, and grows with every keyless call).
+// compared for every rule but missing-key (a coverage finding's count is
+// no damage, and grows with every keyless call).
 func (b Baselined) Covers(f *Finding) bool {
 	if b.Severity != nil && f.Severity > *b.Severity {
 		return false
 	}
-	return b.SideEffects == nil || !IsDuplicateRule(f.Rule) || f.Stats.SideEffects <= *b.SideEffects
+	return b.SideEffects == nil || !ComparesSideEffects(f.Rule) || f.Stats.SideEffects <= *b.SideEffects
 }
+
+// ComparesSideEffects reports whether a baseline records and compares
+// the side effects of a rule's findings.
+func ComparesSideEffects(rule string) bool { return rule != "missing-key" }
