@@ -60,7 +60,10 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		off := dec.InputOffset()
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			off = se.Offset
+			// Decode's offset is absolute; after Token calls, a Token's is
+			// counted from a later start (smaller): the input offset then
+			// stands at the error. Both are at or before it.
+			off = max(se.Offset, off)
 		}
 		truncated := errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 		if truncated {

@@ -554,6 +554,27 @@ func TestIngestGrowingDocumentStream(t *testing.T) {
 	if n != 2 {
 		t.Errorf("first.json holds %d calls; want 2", n)
 	}
+	// a line that is no JSON after complete documents is reported at its
+	// own line, read whole or resumed (it was the line of an earlier value)
+	for i, parts := range [][]string{{"g1", "g2"}, {"h1", "h2"}} {
+		u, v := rec(parts[0], 10+i), rec(parts[1], 20+i)
+		parts = []string{u + v + "garbage\n" + a}
+		if i == 1 {
+			parts = []string{u + v, u + v + "garbage\n" + a}
+		}
+		g := filepath.Join(dir, fmt.Sprintf("garbage%d.json", i))
+		for _, content := range parts {
+			os.WriteFile(g, []byte(content), 0o644)
+			if _, err := d.IngestFile(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var line int64
+		d.Conn.QueryRowContext(ctx, "SELECT line FROM malformed JOIN sources USING (source_id) WHERE path = ?", g).Scan(&line)
+		if line != 11 {
+			t.Errorf("%s: garbage reported at line %d, want 11", filepath.Base(g), line)
+		}
+	}
 	// an array that grows is rewritten, not appended to: a new source, as before
 	r := filepath.Join(dir, "array.json")
 	os.WriteFile(r, []byte("[\n"+strings.TrimSuffix(x, "\n")+"\n]\n"), 0o644)
