@@ -28,7 +28,7 @@ func IsLogName(name string) bool {
 		}
 	}
 	// a rotated log: app.log.1, app.jsonl.2.gz, app.log-20261123(.gz)
-	if m := rotated.FindStringSubmatch(name); m != nil {
+	if m := rotated.FindStringSubmatch(name); m != nil && m[1] != "idemaudit.json" { // nor a copy of the configuration
 		for _, s := range logSuffixes {
 			if s != ".parquet" && !strings.HasSuffix(s, ".gz") && strings.HasSuffix(m[1], s) {
 				return true

@@ -590,7 +590,7 @@ func TestIsLogNameRotated(t *testing.T) {
 	for name, want := range map[string]bool{
 		"app.log": true, "app.log.1": true, "app.log.2.gz": true, "app.jsonl.10": true, "calls.ndjson.3.gz": true,
 		"app.log-20261123": true, "app.log-20261123.gz": true, "app.log.2026-11-23": true, "2026-11-23.jsonl.1": true,
-		"idemaudit.json": false, "notes.txt": false, "notes.txt.1": false, "app.log.old": false, "app.log.1.bak": false,
+		"idemaudit.json": false, "idemaudit.json.1": false, "idemaudit.json-20261123": false, "notes.txt": false, "notes.txt.1": false, "app.log.old": false, "app.log.1.bak": false,
 		"data.parquet.1": false, "app.gz.1": false, "app.log.": false, "app.log.x1": false,
 	} {
 		if got := IsLogName(name); got != want {
