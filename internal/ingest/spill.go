@@ -35,9 +35,12 @@ func newSpillDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, spillLock), os.O_CREATE|os.O_RDWR, 0o600)
+	// the lock file is locked before it gets its name: another run's sweep
+	// never finds it unlocked (a lock follows the file through the rename)
+	tmp := filepath.Join(dir, spillLock+".new")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_RDWR, 0o600)
 	if err == nil {
-		if ok, lerr := tryLock(f); lerr != nil || !ok {
+		if ok, lerr := tryLock(f); lerr != nil || !ok || os.Rename(tmp, filepath.Join(dir, spillLock)) != nil {
 			f.Close()
 			f = nil
 		}
