@@ -755,9 +755,14 @@ func (d *DB) collapse(ctx context.Context, id int32, st *Stats, all bool) error 
 //   - what the tool call sent, the same for every attempt of it: the
 //     idempotency key, the conversation (session), the run, the args
 //     fingerprints (fp, args_fp and the args strings a compensation is
-//     matched by) when the attempt has no args of its own; without args
-//     anywhere, a wrapper's session fingerprint when the attempt ends up in
-//     that session;
+//     matched by) when the attempt has no args of its own; else, when the
+//     attempt has no identity of its own (no fingerprint, or only its
+//     session's: neither args nor a tool call id), a wrapper's fingerprint
+//     that is one (not its session's, told by SessionFP: a tool call id;
+//     compared, never rebuilt, whatever its payload), so two tool calls
+//     through one MCP session stay two operations and the attempts of one
+//     tool call are one; else a wrapper's session fingerprint when the
+//     attempt ends up in that session;
 //   - what the tool call returned: the response id, status and effect go to
 //     the wrapper's last attempt (the one started last: a client that
 //     retried returns what its last attempt got) and to no other, unless an
@@ -815,6 +820,7 @@ func (d *DB) inherit(ctx context.Context) error {
 			-- a wrapper set aside before gave it then, when it had one
 			SELECT a.source_id, a.line, a.pos, a.depth, w.source_id AS w_source_id, w.line AS w_line, w.pos AS w_pos,
 				w.idempotency_key, w.session_id, w.run_id, w.fp, w.args_fp, w.response_id, w.status, w.status_num, w.effect,
+				w.fp IS DISTINCT FROM ` + SessionFPFunc + `(w.action_type, w.session_id) AS identity,
 				a.last AND (NOT a.p_aside OR w.response_id IS NOT NULL)
 					AND NOT coalesce(bool_or(a.held = w.response_id) OVER (PARTITION BY w.source_id, w.line, w.pos), false) AS gives,
 				row_number() OVER (PARTITION BY a.source_id, a.line, a.pos ORDER BY a.depth, w.source_id, w.line, w.pos) AS rk
@@ -827,6 +833,7 @@ func (d *DB) inherit(ctx context.Context) error {
 			arg_min(fp, rk) FILTER (WHERE args_fp IS NOT NULL) AS args_fp_fp,
 			arg_min(args_fp, rk) FILTER (WHERE args_fp IS NOT NULL) AS args_fp,
 			arg_min({'source_id': w_source_id, 'line': w_line, 'pos': w_pos}, rk) FILTER (WHERE args_fp IS NOT NULL) AS args_of,
+			arg_min(fp, rk) FILTER (WHERE fp IS NOT NULL AND identity) AS identity_fp,
 			arg_min(fp, rk) FILTER (WHERE args_fp IS NULL AND fp IS NOT NULL AND session_id IS NOT NULL) AS session_fp,
 			arg_min(session_id, rk) FILTER (WHERE args_fp IS NULL AND fp IS NOT NULL AND session_id IS NOT NULL) AS session_fp_of,
 			arg_min(response_id, rk) FILTER (WHERE gives AND response_id IS NOT NULL) AS response_id,
@@ -846,6 +853,8 @@ func (d *DB) inherit(ctx context.Context) error {
 			session_id = coalesce(calls.session_id, f.session_id),
 			run_id = coalesce(calls.run_id, f.run_id),
 			fp = CASE WHEN calls.args_fp IS NULL AND f.args_fp IS NOT NULL THEN f.args_fp_fp
+				WHEN calls.args_fp IS NULL AND f.identity_fp IS NOT NULL
+					AND (calls.fp IS NULL OR calls.fp = ` + SessionFPFunc + `(calls.action_type, calls.session_id)) THEN f.identity_fp
 				WHEN calls.args_fp IS NULL AND calls.fp IS NULL AND f.session_fp_of = coalesce(calls.session_id, f.session_id) THEN f.session_fp
 				ELSE calls.fp END,
 			args_fp = coalesce(calls.args_fp, f.args_fp),

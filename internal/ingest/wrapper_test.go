@@ -256,3 +256,101 @@ func TestWrapperResultSurvivesABetterCopy(t *testing.T) {
 		t.Errorf("%+v (%d ended), want the ended copy with key chg-42 and ch_1", cs, dur)
 	}
 }
+
+// toolCallSpan is an execute_tool charge_card span of a default export: no
+// args, a tool call id, a conversation ("" none) and a result.
+func toolCallSpan(id string, startSec int, callID, conv, result string) string {
+	attrs := []string{wrapAttr("gen_ai.operation.name", "execute_tool"), wrapAttr("gen_ai.tool.name", "charge_card"),
+		wrapAttr("gen_ai.tool.call.id", callID), wrapAttr("gen_ai.tool.call.result", `{"id":"`+result+`"}`)}
+	if conv != "" {
+		attrs = append(attrs, wrapAttr("gen_ai.conversation.id", conv))
+	}
+	return wrapSpan(id, "", "execute_tool charge_card", startSec, attrs...)
+}
+
+// loneFPs are the fingerprints spans get read alone, without attempts under
+// them, by span id: what the attempts must carry (whatever the payload of
+// a tool call id fingerprint is).
+func loneFPs(t *testing.T, spans ...string) map[string]string {
+	t.Helper()
+	d := openMem(t)
+	ingestFiles(t, d, wrapExport(spans...))
+	out := map[string]string{}
+	for _, c := range wrapCalls(t, d) {
+		out[c.Span] = c.FP
+	}
+	return out
+}
+
+// A wrapper without args whose fingerprint is its tool call id gives it to
+// its attempts that have no identity of their own (no args, no tool call
+// id: no fingerprint, or their session's): two tool calls through one MCP
+// session stay two operations (the reviewer's false high), the attempts of
+// one tool call whose client retried are one (the reviewer's lost finding,
+// also without a conversation). An attempt's own tool call id stays; a
+// wrapper with only a session fingerprint leaves an attempt's own session
+// fingerprint alone.
+func TestWrapperGivesItsToolCallID(t *testing.T) {
+	for _, conv := range []string{"", "conv-1"} {
+		for _, mcps := range []string{"", "mcps_1"} {
+			var extra []string
+			if mcps != "" {
+				extra = append(extra, wrapAttr("mcp.session.id", mcps))
+			}
+			name := fmt.Sprintf("conversation %q, MCP session %q", conv, mcps)
+			a1, a2 := toolCallSpan("a000000000000001", 0, "call_a1", conv, "ch_1"), toolCallSpan("a000000000000002", 60, "call_a2", conv, "ch_2")
+			lone := loneFPs(t, a1, a2)
+			fp1, fp2 := lone["a000000000000001"], lone["a000000000000002"]
+			if fp1 == "" || fp1 == fp2 {
+				t.Fatalf("%s: the agent spans alone have fingerprints %q and %q, want two", name, fp1, fp2)
+			}
+
+			d := openMem(t)
+			ingestFiles(t, d, wrapExport(a1, mcpSpan("b000000000000001", "a000000000000001", 0, extra...),
+				a2, mcpSpan("b000000000000002", "a000000000000002", 60, extra...)))
+			cs := wrapCalls(t, d)
+			if len(cs) != 2 || cs[0].Span != "b000000000000001" || cs[0].FP != fp1 || cs[1].Span != "b000000000000002" || cs[1].FP != fp2 {
+				t.Errorf("%s, two tool calls: %+v, want b1 with fingerprint %s, b2 with %s", name, cs, fp1, fp2)
+			}
+
+			for _, order := range []string{"one export", "attempts first", "wrapper first"} {
+				b1, b1b := mcpSpan("b000000000000001", "a000000000000001", 0, extra...), mcpSpan("b000000000000003", "a000000000000001", 20, extra...)
+				d := openMem(t)
+				switch order {
+				case "one export":
+					ingestFiles(t, d, wrapExport(b1b, a1, b1))
+				case "attempts first":
+					ingestFiles(t, d, wrapExport(b1, b1b), wrapExport(a1))
+				default:
+					ingestFiles(t, d, wrapExport(a1), wrapExport(b1, b1b))
+				}
+				cs := wrapCalls(t, d)
+				if len(cs) != 2 || cs[0].FP != fp1 || cs[1].FP != fp1 || cs[0].Resp != "" || cs[1].Resp != "ch_1" {
+					t.Errorf("%s, retried attempts, %s: %+v, want both with fingerprint %s, ch_1 on the last", name, order, cs, fp1)
+				}
+			}
+		}
+	}
+
+	t.Run("the attempt's own tool call id stays", func(t *testing.T) {
+		own := wrapSpan("b000000000000001", "a000000000000001", "tools/call charge_card", 0,
+			wrapAttr("mcp.method.name", "tools/call"), wrapAttr("gen_ai.tool.name", "charge_card"), wrapAttr("gen_ai.tool.call.id", "call_own"))
+		want := loneFPs(t, toolCallSpan("c000000000000001", 0, "call_own", "", "ch_1"))["c000000000000001"]
+		d := openMem(t)
+		ingestFiles(t, d, wrapExport(toolCallSpan("a000000000000001", 0, "call_a1", "conv-1", "ch_1"), own))
+		if cs := wrapCalls(t, d); len(cs) != 1 || cs[0].FP != want || want == "" {
+			t.Errorf("%+v, want the attempt's own fingerprint %s", cs, want)
+		}
+	})
+	t.Run("a wrapper's session fingerprint leaves the attempt's own", func(t *testing.T) {
+		conv := wrapSpan("a000000000000001", "", "execute_tool charge_card", 0, wrapAttr("gen_ai.operation.name", "execute_tool"),
+			wrapAttr("gen_ai.tool.name", "charge_card"), wrapAttr("gen_ai.conversation.id", "conv-1"))
+		b := mcpSpan("b000000000000001", "a000000000000001", 0, wrapAttr("mcp.session.id", "mcps_1"))
+		want := loneFPs(t, b)["b000000000000001"]
+		d := openMem(t)
+		ingestFiles(t, d, wrapExport(conv, b))
+		if cs := wrapCalls(t, d); len(cs) != 1 || cs[0].FP != want || want == "" || cs[0].Session != "mcps_1" {
+			t.Errorf("%+v, want the attempt's own session fingerprint %s", cs, want)
+		}
+	})
+}
