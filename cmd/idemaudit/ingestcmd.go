@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -20,6 +21,21 @@ import (
 // when another fails: a kept database loses nothing. It returns an error
 // naming every source that could not be read. log, when set, gets a line
 // per source saying what was done.
+// noLogs is the error of paths that hold no log file.
+func noLogs(paths []string) error {
+	return fmt.Errorf("no log files found in %s (a directory is searched for *.jsonl, *.ndjson, *.log, *.json, their .gz variants, rotated logs like app.log.1, and *.parquet)", safe(strings.Join(paths, ", ")))
+}
+
+// inputsReadable fails as ingestAll would when the paths name nothing to
+// read, before a database is created for them.
+func inputsReadable(paths []string) error {
+	sources, _, err := ingest.Expand(paths)
+	if err == nil && len(sources) == 0 {
+		err = noLogs(paths)
+	}
+	return err
+}
+
 func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any), log io.Writer) ([]ingest.Stats, error) {
 	sources, skipped, err := ingest.Expand(paths)
 	if err != nil {
@@ -33,7 +49,7 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 		warn("%s is the same file as one named before; read once", safe(s))
 	}
 	if len(sources) == 0 {
-		return nil, fmt.Errorf("no log files found in %s (a directory is searched for *.jsonl, *.ndjson, *.log, *.json, their .gz variants and *.parquet)", safe(strings.Join(paths, ", ")))
+		return nil, noLogs(paths)
 	}
 	bar := e.progressBar(sources)
 	var held []func()
@@ -264,6 +280,12 @@ func (e *env) ingest(args []string) (int, error) {
 	}
 	if fs.NArg() == 0 {
 		return exitError, usagef("no PATH given")
+	}
+	if _, err := os.Stat(dbf.path); errors.Is(err, iofs.ErrNotExist) {
+		// nothing to read: no empty database is left behind
+		if err := inputsReadable(fs.Args()); err != nil {
+			return exitError, err
+		}
 	}
 	db, err := e.openDB(&dbf)
 	if err != nil {

@@ -418,3 +418,18 @@ func TestBaselineDoesNotHideAReplayThatGrew(t *testing.T) {
 		t.Errorf("a third execution under the baselined key: exit %d, want 1\n%s", r.code, r.stdout)
 	}
 }
+
+// An ingest with nothing to read fails before it creates the database: a
+// typo in a cron line leaves no empty database behind.
+func TestIngestNothingToReadCreatesNoDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.duckdb")
+	for _, arg := range []string{filepath.Join(dir, "missing.jsonl"), dir} {
+		if r := run(t, nil, "ingest", "--db", db, arg); r.code != 2 || r.stderr == "" {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and the reason", arg, r.code, r.stderr)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Fatalf("%s: an empty database was created", arg)
+		}
+	}
+}
