@@ -56,14 +56,21 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
+	top := int64(0) // where the top-level value being read begins
 	fail := func(err error) error {
 		off := dec.InputOffset()
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			// Decode's offset is absolute; after Token calls, a Token's is
-			// counted from a later start (smaller): the input offset then
-			// stands at the error. Both are at or before it.
-			off = max(se.Offset, off)
+			// the decoder's offset leaves out what Token calls consumed:
+			// decoding the top-level value again, whole, from its start
+			// finds the error's place
+			var v any
+			again := json.NewDecoder(bytes.NewReader(data[top:]))
+			if errors.As(again.Decode(&v), &se) {
+				off = top + se.Offset
+			} else {
+				off = max(se.Offset, off)
+			}
 		}
 		truncated := errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 		if truncated {
@@ -343,6 +350,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 	safe := 0
 	err = func() error {
 		for next() != 0 {
+			top = startAt(dec.InputOffset())
 			if err := value(); err != nil {
 				return err
 			}

@@ -598,3 +598,25 @@ func TestIsLogNameRotated(t *testing.T) {
 		}
 	}
 }
+
+// A syntax error inside a document read member by member is reported at
+// its own line (the decoder's offset leaves out what Token calls read: it
+// was reported lines early).
+func TestDocumentSyntaxErrorLine(t *testing.T) {
+	d := openMem(t)
+	rec := "{\n  \"action_type\": \"a\",\n  \"ts\": 1794821400,\n  \"args\": {\"n\": 1}\n}\n"
+	doc := strings.Repeat(rec, 400) + "{\n  \"action_type\": \"b\",\n  \"ts\": 1794821401,\n  \"args\": {\"a\": 1,, \"b\": 2}\n}\n" + rec
+	p := write(t, t.TempDir(), "s.json", []byte(doc))
+	if _, err := d.IngestFile(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	got := rows(t, d)
+	var want []string
+	for i := 0; i < 400; i++ {
+		want = append(want, fmt.Sprintf("s.json:%d:a", 1+5*i))
+	}
+	want = append(want, "s.json!2004!invalid")
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+}
