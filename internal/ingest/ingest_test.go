@@ -225,17 +225,15 @@ const (
 	l4 = `{"action_type":"d","ts":1794821403}`
 )
 
-func TestIngestGrowingLog(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	d := openMem(t)
-	p := filepath.Join(dir, "app.jsonl")
-	step := func(content string, want Status, first, calls, malformed int64, rowsWant ...string) {
+// growStep writes content to p, ingests it and checks the status, the
+// first line read, the counts and every stored row.
+func growStep(t *testing.T, d *DB, p string) func(content string, want Status, first, calls, malformed int64, rowsWant ...string) {
+	return func(content string, want Status, first, calls, malformed int64, rowsWant ...string) {
 		t.Helper()
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		st, err := d.IngestFile(ctx, p)
+		st, err := d.IngestFile(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,6 +244,14 @@ func TestIngestGrowingLog(t *testing.T) {
 			t.Errorf("%s: rows\n got  %q\n want %q", want, got, rowsWant)
 		}
 	}
+}
+
+func TestIngestGrowingLog(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	d := openMem(t)
+	p := filepath.Join(dir, "app.jsonl")
+	step := growStep(t, d, p)
 	step(l1+"\n"+l2+"\n", StatusNew, 1, 2, 0, "app.jsonl:1:a", "app.jsonl:2:b")
 	step(l1+"\n"+l2+"\n", StatusUnchanged, 1, 0, 0, "app.jsonl:1:a", "app.jsonl:2:b")
 	// a line being written when the ingest ran: malformed for now
@@ -509,22 +515,7 @@ func TestIngestGrowingDocumentStream(t *testing.T) {
 	rec := func(a string, ts int) string {
 		return fmt.Sprintf("{\n  \"action_type\": %q,\n  \"ts\": %d,\n  \"args\": {\"n\": %d}\n}\n", a, 1794821400+ts, ts)
 	}
-	step := func(content string, want Status, first, calls, malformed int64, rowsWant ...string) {
-		t.Helper()
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		st, err := d.IngestFile(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Status != want || st.FirstLine != first || st.Calls != calls || st.Malformed != malformed {
-			t.Errorf("%s: got %+v, want %s from line %d, %d calls, %d malformed", want, st, want, first, calls, malformed)
-		}
-		if got := rows(t, d); !reflect.DeepEqual(got, rowsWant) {
-			t.Errorf("%s: rows\n got  %q\n want %q", want, got, rowsWant)
-		}
-	}
+	step := growStep(t, d, p)
 	a, b, c, e := rec("a", 1), rec("b", 2), rec("c", 3), rec("e", 4)
 	step(a+b, StatusNew, 1, 2, 0, "calls.json:1:a", "calls.json:6:b")
 	step(a+b, StatusUnchanged, 1, 0, 0, "calls.json:1:a", "calls.json:6:b")
