@@ -341,10 +341,15 @@ func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action s
 	kind := strings.ToUpper(scalar(first(attrs, "openinference.span.kind", "traceloop.span.kind", "langfuse.observation.type")))
 	marked = op == "execute_tool" || method == "tools/call" || kind == "TOOL" || attrs["ai.toolCall.name"] != nil ||
 		(op == "" && attrs["gen_ai.tool.name"] != nil && attrs["gen_ai.tool.call.id"] != nil)
+	action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name"))
+	if marked && op == "" && method == "" && action == "" && strings.HasPrefix(name, "handoff to ") {
+		// OpenInference's OpenAI Agents processor gives a handoff (control
+		// passed to another agent: no side effect) the TOOL kind too
+		marked = false
+	}
 	if !marked && !cv.toolSpan(name) {
 		return "", false, false
 	}
-	action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name"))
 	if action == "" {
 		for _, prefix := range []string{"execute_tool ", "tools/call "} {
 			if rest, ok := strings.CutPrefix(name, prefix); ok {
@@ -415,7 +420,7 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 		}
 	}
 	var args any
-	if a, name := firstNamed(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "input.value", "tool_arguments", "traceloop.entity.input",
+	if a, name := firstNamed(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "ai.toolCall.input", "input.value", "tool_arguments", "traceloop.entity.input",
 		"langfuse.observation.input", "gen_ai.prompt"); a != nil {
 		args = parseString(a)
 		if name == "traceloop.entity.input" {
@@ -433,7 +438,7 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 			args = collected
 		}
 	}
-	r, name := firstNamed(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "output.value", "tool_response", "traceloop.entity.output",
+	r, name := firstNamed(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "ai.toolCall.output", "output.value", "tool_response", "traceloop.entity.output",
 		"langfuse.observation.output", "gen_ai.completion")
 	result := parseString(r)
 	if name == "traceloop.entity.output" {

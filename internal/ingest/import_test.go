@@ -896,3 +896,33 @@ func TestOpenLLMetryToolSpans(t *testing.T) {
 		t.Errorf("invoices %+v", inv)
 	}
 }
+
+// More OTLP shapes from the tools' own code: the Vercel AI SDK's v5 line
+// names a tool call's args and result ai.toolCall.input / .output (v4:
+// .args / .result); OpenInference's OpenAI Agents processor marks
+// handoffs with the TOOL span kind, though they are no tool call.
+func TestOTLPVercelInputOutputAndHandoffs(t *testing.T) {
+	span := func(id, name string, attrs ...string) string {
+		a := ""
+		for i := 0; i+1 < len(attrs); i += 2 {
+			if a != "" {
+				a += ","
+			}
+			a += `{"key":` + strconvQuote(attrs[i]) + `,"value":{"stringValue":` + strconvQuote(attrs[i+1]) + `}}`
+		}
+		return `{"traceId":"8b8efff798038103d269b633813fc60c","spanId":"` + id + `","name":` + strconvQuote(name) +
+			`,"startTimeUnixNano":"1763456000000000000","endTimeUnixNano":"1763456000500000000","attributes":[` + a + `],"status":{}}`
+	}
+	d, st := ingestOne(t, "otel.jsonl", otlpLine(
+		span("1111111111111111", "ai.toolCall", "ai.toolCall.name", "charge_card", "ai.toolCall.id", "call_1",
+			"ai.toolCall.input", `{"amount":5,"idempotencyKey":"k1"}`, "ai.toolCall.output", `{"id":"ch_1"}`),
+		span("2222222222222222", "handoff to Refunds", "openinference.span.kind", "TOOL", "session.id", "sess-9"),
+		span("3333333333333333", "handoff to Refunds", "openinference.span.kind", "TOOL", "session.id", "sess-9")), nil)
+	cs := importedCalls(t, d)
+	if len(cs) != 1 || cs[0].Action != "charge_card" || cs[0].Key != "k1" || cs[0].Resp != "ch_1" {
+		t.Errorf("calls %+v; want only charge_card with key k1 and response ch_1", cs)
+	}
+	if st.Skipped != 2 {
+		t.Errorf("%d records skipped as no tool call; want the 2 handoffs", st.Skipped)
+	}
+}
