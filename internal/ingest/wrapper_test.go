@@ -88,6 +88,21 @@ func wrapCalls(t *testing.T, d *DB) []wrapCall {
 
 // ingestFiles reads each data as a file of its own, in order, into one
 // in-memory database.
+// ingestInOrder reads a wrapper and its two attempts in one of three
+// orders: "one export" (the later attempt first), "attempts first" (two
+// exports), or the wrapper first.
+func ingestInOrder(t *testing.T, d *DB, order, wrapper, first, second string) {
+	t.Helper()
+	switch order {
+	case "one export":
+		ingestFiles(t, d, wrapExport(second, wrapper, first))
+	case "attempts first":
+		ingestFiles(t, d, wrapExport(second, first), wrapExport(wrapper))
+	default:
+		ingestFiles(t, d, wrapExport(wrapper), wrapExport(first, second))
+	}
+}
+
 func ingestFiles(t *testing.T, d *DB, data ...string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -153,14 +168,7 @@ func TestWrapperOverRetriedAttempts(t *testing.T) {
 		d := openMem(t)
 		a := agentSpan("a000000000000001", 0, "chg-42", "ch_1")
 		b1, b2 := mcpSpan("b000000000000001", "a000000000000001", 0), mcpSpan("b000000000000002", "a000000000000001", 20)
-		switch order {
-		case "one export":
-			ingestFiles(t, d, wrapExport(b2, a, b1))
-		case "attempts first":
-			ingestFiles(t, d, wrapExport(b2, b1), wrapExport(a))
-		default:
-			ingestFiles(t, d, wrapExport(a), wrapExport(b1, b2))
-		}
+		ingestInOrder(t, d, order, a, b1, b2)
 		cs := wrapCalls(t, d)
 		if len(cs) != 2 || cs[0].Span != "b000000000000001" || cs[1].Span != "b000000000000002" {
 			t.Fatalf("%s: %+v, want the two attempts", order, cs)
@@ -316,14 +324,7 @@ func TestWrapperGivesItsToolCallID(t *testing.T) {
 			for _, order := range []string{"one export", "attempts first", "wrapper first"} {
 				b1, b1b := mcpSpan("b000000000000001", "a000000000000001", 0, extra...), mcpSpan("b000000000000003", "a000000000000001", 20, extra...)
 				d := openMem(t)
-				switch order {
-				case "one export":
-					ingestFiles(t, d, wrapExport(b1b, a1, b1))
-				case "attempts first":
-					ingestFiles(t, d, wrapExport(b1, b1b), wrapExport(a1))
-				default:
-					ingestFiles(t, d, wrapExport(a1), wrapExport(b1, b1b))
-				}
+				ingestInOrder(t, d, order, a1, b1, b1b)
 				cs := wrapCalls(t, d)
 				if len(cs) != 2 || cs[0].FP != fp1 || cs[1].FP != fp1 || cs[0].Resp != "" || cs[1].Resp != "ch_1" {
 					t.Errorf("%s, retried attempts, %s: %+v, want both with fingerprint %s, ch_1 on the last", name, order, cs, fp1)
