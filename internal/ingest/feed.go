@@ -30,7 +30,8 @@ type feed struct {
 	ctx     context.Context
 	id      int32 // the source id stored with every call
 	ch      chan batch
-	threads int // how many DuckDB threads fill chunks
+	threads int    // how many DuckDB threads fill chunks
+	pins    pinSet // the arenas of the INSERT reading the feed (see vecmem.go)
 }
 
 var (
@@ -126,8 +127,9 @@ func (s feedSource) Init() duckdb.ParallelTableSourceInfo {
 
 // feedState is one DuckDB thread's batch in progress.
 type feedState struct {
-	b    batch
-	next int // the first record of b not yet written
+	b     batch
+	next  int // the first record of b not yet written
+	arena arena
 }
 
 func (s feedSource) NewLocalState() any { return &feedState{} }
@@ -147,18 +149,30 @@ func (s feedSource) FillChunk(local any, ch duckdb.DataChunk) error {
 		return err
 	}
 	var w [nFeedColumns]duckdb.VectorWriter[string]
-	for _, c := range []int{colAction, colKey, colResponse, colSession, colTrace, colSpan, colRun, colStatus, colEffect, colParent} {
+	var raw [nFeedColumns]rawVector
+	direct := true // every vector written has its memory found
+	for _, c := range []int{colAction, colKey, colResponse, colSession, colTrace, colSpan, colRun, colStatus, colEffect, colParent, colTS, colDuration, colFP, colArgsFP} {
 		vec, err := ch.GetVector(c)
 		if err != nil {
 			return err
 		}
-		if w[c], err = duckdb.GetVectorWriter[string](vec); err != nil {
-			return err
+		if c != colTS && c != colDuration && c != colFP && c != colArgsFP {
+			if w[c], err = duckdb.GetVectorWriter[string](vec); err != nil {
+				return err
+			}
 		}
+		var ok bool
+		raw[c], ok = rawOf(vec)
+		direct = direct && ok
 	}
+	// the previous chunk's strings are in the table now
+	st.arena.n = 0
 	var err error
 	str := func(c, row int, v string) {
 		if err != nil {
+			return
+		}
+		if direct && raw[c].setString(row, v, &st.arena, &s.f.pins) {
 			return
 		}
 		if v == "" {
@@ -168,8 +182,17 @@ func (s feedSource) FillChunk(local any, ch duckdb.DataChunk) error {
 		}
 	}
 	null := func(c, row int) {
-		if err == nil {
+		if direct {
+			raw[c].setValid(row, false)
+		} else if err == nil {
 			err = ch.SetValue(c, row, nil)
+		}
+	}
+	// a non-NULL value written through duckdb-go over a row of an earlier
+	// chunk is valid only if its bit says so
+	valid := func(c, row int) {
+		if direct {
+			raw[c].setValid(row, true)
 		}
 	}
 	n := 0
@@ -199,6 +222,7 @@ func (s feedSource) FillChunk(local any, ch duckdb.DataChunk) error {
 			if !r.HasTS {
 				null(colTS, n)
 			} else if err == nil {
+				valid(colTS, n)
 				err = duckdb.SetChunkValue(ch, colTS, n, r.TS)
 			}
 			str(colAction, n, r.Action)
@@ -217,16 +241,19 @@ func (s feedSource) FillChunk(local any, ch duckdb.DataChunk) error {
 			if !r.HasDuration {
 				null(colDuration, n)
 			} else if err == nil {
+				valid(colDuration, n)
 				err = duckdb.SetChunkValue(ch, colDuration, n, r.Duration)
 			}
 			if !r.HasFP {
 				null(colFP, n)
 			} else if err == nil {
+				valid(colFP, n)
 				err = duckdb.SetChunkValue(ch, colFP, n, duckdb.UUID(r.FP))
 			}
 			if !r.HasArgs {
 				null(colArgsFP, n)
 			} else if err == nil {
+				valid(colArgsFP, n)
 				err = duckdb.SetChunkValue(ch, colArgsFP, n, duckdb.UUID(r.ArgsFP))
 			}
 			if err != nil {

@@ -565,7 +565,10 @@ func (d *DB) appendAll(parent context.Context, id int32, src io.Reader, path str
 	}
 	insert := fmt.Sprintf("INSERT INTO calls BY NAME SELECT * FROM %s(%d)", feedFunc, token)
 	for {
-		if _, err := d.Conn.ExecContext(ctx, insert); err != nil {
+		_, err := d.Conn.ExecContext(ctx, insert)
+		// DuckDB has read the feed's arenas: the INSERT has returned
+		f.pins.release()
+		if err != nil {
 			return stop(false, dbError{err})
 		}
 		done := <-paused
