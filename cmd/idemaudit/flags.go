@@ -245,6 +245,13 @@ func (e *env) analyse(f *reportFlags, db *ingest.DB, o rules.Options) (*rules.Re
 	o.Config, o.QuietRejections = db.Config, f.quietRej
 	o.Timing = e.timing()
 	if rule := os.Getenv("IDEMAUDIT_EXPLAIN"); rule != "" { // for performance work
+		known := rule == "candidates"
+		for _, r := range rules.Catalogue() {
+			known = known || r.ID == rule
+		}
+		if !known {
+			fmt.Fprintf(e.stderr, "idemaudit: IDEMAUDIT_EXPLAIN=%q names no rule (a rule id of 'idemaudit rules', or candidates): nothing is explained\n", rule)
+		}
 		o.Explain = func(id, query string) error {
 			if id != rule {
 				return nil
