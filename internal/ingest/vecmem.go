@@ -37,14 +37,16 @@ var vecOffsets = func() (o struct {
 }) {
 	vt := reflect.TypeOf(duckdb.Vector{})
 	f, ok := vt.FieldByName("v")
-	if !ok || f.Type.Kind() != reflect.Pointer || f.Type.Elem().Kind() != reflect.Struct {
+	// fields of the structs themselves (Index of length 1), not of an
+	// embedded one, whose offsets would be relative to it
+	if !ok || len(f.Index) != 1 || f.Type.Kind() != reflect.Pointer || f.Type.Elem().Kind() != reflect.Struct {
 		return o
 	}
 	inner := f.Type.Elem()
 	d, ok1 := inner.FieldByName("dataPtr")
 	m, ok2 := inner.FieldByName("maskPtr")
 	up := reflect.TypeOf(unsafe.Pointer(nil))
-	if !ok1 || !ok2 || d.Type != up || m.Type != up {
+	if !ok1 || !ok2 || len(d.Index) != 1 || len(m.Index) != 1 || d.Type != up || m.Type != up {
 		return o
 	}
 	o.ok, o.v, o.data, o.mask = true, f.Offset, d.Offset, m.Offset
