@@ -117,6 +117,9 @@ func (r rawVector) setString(row int, s string, a *arena, pins *pinSet) bool {
 			// still point there
 			a.buf, a.n = make([]byte, max(2*len(a.buf), len(s), 64<<10)), 0
 			pins.pin(&a.buf[0])
+			if arenaGrown != nil {
+				arenaGrown(len(a.buf))
+			}
 		}
 		dst := a.buf[a.n : a.n+len(s)]
 		copy(dst, s)
@@ -129,6 +132,9 @@ func (r rawVector) setString(row int, s string, a *arena, pins *pinSet) bool {
 	r.setValid(row, true)
 	return true
 }
+
+// arenaGrown, when set (tests), is called after an arena was replaced.
+var arenaGrown func(size int)
 
 // pinSet pins the arenas of one feed's INSERT.
 type pinSet struct {
