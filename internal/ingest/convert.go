@@ -397,7 +397,14 @@ func otlpIDs(sp map[string]any) (trace, span, parent string) {
 }
 
 func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nativeCall, error) {
-	attrs := otlpAttrs(sp["attributes"])
+	return cv.otelSpan(sp, otlpAttrs(sp["attributes"]), resAttrs, nil, nil)
+}
+
+// otelSpan reads an OpenTelemetry span given its attributes as a map: a
+// span of an OTLP export, or one a backend kept with its attributes (a
+// Langfuse observation made of a span). args and result are what to take
+// when the attributes and events hold none (nil: nothing).
+func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, fallbackResult any) (*nativeCall, error) {
 	action, tool, _ := cv.otlpTool(sp, attrs)
 	trace, span, parent := otlpIDs(sp)
 	if !tool {
@@ -455,6 +462,12 @@ func (cv *converter) otlpSpan(sp map[string]any, resAttrs map[string]any) (*nati
 			result = parseString(evResult)
 		}
 		evStatus = st
+	}
+	if args == nil {
+		args = fallbackArgs
+	}
+	if result == nil {
+		result = fallbackResult
 	}
 	merged := map[string]any{}
 	for k, v := range resAttrs {
@@ -617,6 +630,23 @@ func messageParts(v any) []map[string]any {
 	return out
 }
 
+// langfuseSpanAttrs gives the attributes of the OpenTelemetry span a
+// Langfuse observation was made of, as Langfuse keeps them (every
+// attribute in metadata.attributes, beside the span's resourceAttributes
+// and scope; values not strings written as JSON), or nil for an
+// observation of Langfuse's own SDKs (which keep no attributes).
+func langfuseSpanAttrs(meta map[string]any) map[string]any {
+	attrs := asObject(parseString(meta["attributes"]))
+	if attrs == nil || (meta["resourceAttributes"] == nil && meta["scope"] == nil) {
+		return nil
+	}
+	out := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		out[k] = v
+	}
+	return out
+}
+
 // langfuse reads one observation (API v2 camelCase, blob export snake_case).
 func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 	typ, name := strings.ToUpper(scalar(m["type"])), scalar(m["name"])
@@ -624,17 +654,47 @@ func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 		cv.traceSession(scalar(m["id"]), scalar(first(m, "sessionId", "session_id")))
 		return nil, nil
 	}
+	meta := asObject(parseString(m["metadata"]))
+	trace, id, parent := scalar(first(m, "traceId", "trace_id")), scalar(m["id"]), scalar(first(m, "parentObservationId", "parent_observation_id"))
+	if attrs := langfuseSpanAttrs(meta); attrs != nil {
+		// an observation Langfuse made of an OpenTelemetry span (its OTLP
+		// endpoint): its name is the span's display name (logfire.msg,
+		// "ai.toolCall", "execute_tool charge_card"), its input and output
+		// only what Langfuse knew to extract; the span's attributes, kept
+		// in metadata.attributes, say which tool it called with what, as
+		// in the OTLP export of the same span (Langfuse's TOOL type was
+		// read from them too, a handoff's as well: they decide)
+		sp := map[string]any{"name": name, "traceId": trace, "spanId": id, "parentSpanId": parent}
+		if scalar(m["level"]) == "ERROR" {
+			sp["status"] = map[string]any{"code": "2"}
+		}
+		for k, v := range meta { // the observation's own metadata (langfuse.observation.metadata.*)
+			if _, ok := attrs[k]; !ok && k != "attributes" && k != "resourceAttributes" && k != "scope" {
+				attrs[k] = v
+			}
+		}
+		n, err := cv.otelSpan(sp, attrs, asObject(parseString(meta["resourceAttributes"])), parseString(m["input"]), parseString(m["output"]))
+		if n != nil && err == nil {
+			n.reference = "observation " + n.Span
+			n.TS, n.Duration = timing(first(m, "startTime", "start_time"), first(m, "endTime", "end_time"))
+			if n.Session == "" {
+				n.Session = scalar(first(m, "sessionId", "session_id"))
+			}
+			if first(m, "endTime", "end_time") == nil && n.Status == "ok" {
+				n.Status = nil // never ended (a crashed worker): the outcome is unknown
+			}
+		}
+		return n, err
+	}
 	if typ != "TOOL" && !cv.toolSpan(name) {
-		cv.link(scalar(first(m, "traceId", "trace_id")), scalar(m["id"]), scalar(first(m, "parentObservationId", "parent_observation_id")))
+		cv.link(trace, id, parent)
 		return nil, nil
 	}
-	n := &nativeCall{Action: name, Trace: scalar(first(m, "traceId", "trace_id")), Span: scalar(m["id"]),
-		Parent: scalar(first(m, "parentObservationId", "parent_observation_id"))}
+	n := &nativeCall{Action: name, Trace: trace, Span: id, Parent: parent}
 	n.reference = "observation " + n.Span
 	if name == "" {
 		return n, errors.New("a TOOL observation without a name")
 	}
-	meta := asObject(parseString(m["metadata"]))
 	start, end := first(m, "startTime", "start_time"), first(m, "endTime", "end_time")
 	n.TS, n.Duration = timing(start, end)
 	n.Session = scalar(first(m, "sessionId", "session_id"))
