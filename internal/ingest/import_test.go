@@ -641,6 +641,13 @@ func TestPyObjects(t *testing.T) {
 		`Voucher(id='vch_1', status='issued', amount=5)`: `{"amount":5,"id":"vch_1","status":"issued"}`,
 		`id='vch_1' status='issued'`:                     `{"id":"vch_1","status":"issued"}`,
 		`Outer(inner=Inner(x=None), tags=['a'])`:         `{"inner":{"x":null},"tags":["a"]}`,
+		// values JSON has no form for are kept as their text, so the
+		// object holding them (and its id) is read all the same
+		`{'id': 'ch_1', 'amount': Decimal('49.99'), 'created': datetime.datetime(2026, 3, 10, 14, 0, tzinfo=datetime.timezone.utc)}`: `{"amount":"Decimal('49.99')","created":"datetime.datetime(2026, 3, 10, 14, 0, tzinfo=datetime.timezone.utc)","id":"ch_1"}`,
+		`{'id': 'ch_1', 'status': <ChargeStatus.PAID: 'paid>'>, 'tags': {'vip'}, 'raw': b'\x00', 'limit': inf}`:                      `{"id":"ch_1","limit":"inf","raw":"b'\\x00'","status":"\u003cChargeStatus.PAID: 'paid\u003e'\u003e","tags":["vip"]}`,
+		`Charge(id='ch_1', customer=UUID('5f0c6a4e-2d3b-4c1a-9e8f-0a1b2c3d4e5f'), on=datetime.date(2026, 3, 10))`:                    `{"customer":"UUID('5f0c6a4e-2d3b-4c1a-9e8f-0a1b2c3d4e5f')","id":"ch_1","on":"datetime.date(2026, 3, 10)"}`,
+		`id='ch_1' amount=Decimal('49.99')`: `{"amount":"Decimal('49.99')","id":"ch_1"}`,
+		`{1, 2}`:                            `[1,2]`,
 	} {
 		v, ok := pyLiteral(in)
 		b, _ := json.Marshal(v)
@@ -648,7 +655,8 @@ func TestPyObjects(t *testing.T) {
 			t.Errorf("pyLiteral(%q) = %s %v, want %s", in, b, ok, want)
 		}
 	}
-	for _, bad := range []string{`id=`, `Voucher(id='x'`, `hello world`, `ok`, `a=b`} {
+	for _, bad := range []string{`id=`, `Voucher(id='x'`, `hello world`, `ok`, `a=b`, `{'a': Decimal('1'}`, `{'s': <Status.PAID: 'paid'}`,
+		`{'a': datetime.}`, `{'a': b'x}`, `{1, 2: 3}`, `{'a', }x`} {
 		if v, ok := pyLiteral(bad); ok {
 			t.Errorf("pyLiteral(%q) = %v, want a failure", bad, v)
 		}

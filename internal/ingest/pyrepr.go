@@ -81,6 +81,9 @@ func (p *pyParser) value(depth int) (any, bool) {
 			if !ok {
 				return nil, false
 			}
+			if p.ws(); len(out) == 0 && p.i < len(p.s) && (p.s[p.i] == ',' || p.s[p.i] == '}') {
+				return p.set(k, depth) // {1, 2}: a set, read as a list
+			}
 			var key string
 			switch x := k.(type) {
 			case string:
@@ -151,7 +154,16 @@ func (p *pyParser) value(depth int) (any, bool) {
 		return json.Number(lit), true
 	}
 	start := p.i
-	switch name := p.ident(); name {
+	if p.s[p.i] == '<' {
+		// <Status.PAID: 'paid'> (an enum member), <Foo object at 0x7f…>:
+		// a value all the same, kept as the text Python wrote
+		if p.skipAngle() {
+			return p.s[start:p.i], true
+		}
+		p.i = start
+		return nil, false
+	}
+	switch name := p.dotted(); name {
 	case "True":
 		return true, true
 	case "False":
@@ -160,26 +172,38 @@ func (p *pyParser) value(depth int) (any, bool) {
 		return nil, true
 	case "":
 	default:
-		// Name(field=value, ...): a dataclass or pydantic model's repr
 		if p.i < len(p.s) && p.s[p.i] == '(' {
+			// Name(field=value, ...): a dataclass or pydantic model's repr,
+			// read as its fields; a call with positional arguments, as the
+			// repr of a value JSON has no form for (Decimal('49.99'),
+			// datetime.datetime(2026, 3, 10, 14, 0, tzinfo=…), UUID('…')),
+			// kept as its text: the object holding it is read all the same
 			p.i++
 			out := map[string]any{}
+			positional := false
 			for {
 				p.ws()
 				if p.i < len(p.s) && p.s[p.i] == ')' {
 					p.i++
+					if positional {
+						return p.s[start:p.i], true
+					}
 					return out, true
 				}
+				at := p.i
 				k := p.ident()
-				if k == "" || p.i >= len(p.s) || p.s[p.i] != '=' {
-					return nil, false
+				if k != "" && p.i < len(p.s) && p.s[p.i] == '=' && (p.i+1 >= len(p.s) || p.s[p.i+1] != '=') {
+					p.i++
+				} else {
+					p.i, k, positional = at, "", true
 				}
-				p.i++
 				v, ok := p.value(depth + 1)
 				if !ok {
 					return nil, false
 				}
-				out[k] = v
+				if k != "" {
+					out[k] = v
+				}
 				p.ws()
 				if p.i < len(p.s) && p.s[p.i] == ',' {
 					p.i++
@@ -188,9 +212,87 @@ func (p *pyParser) value(depth int) (any, bool) {
 				}
 			}
 		}
+		if p.i < len(p.s) && (p.s[p.i] == '\'' || p.s[p.i] == '"') && strings.EqualFold(strings.Trim(name, "rR"), "b") {
+			// a bytes literal, b'…': its text
+			if _, ok := p.str(p.s[p.i]); ok {
+				return p.s[start:p.i], true
+			}
+		} else if strings.Contains(name, ".") || name == "inf" || name == "nan" {
+			// datetime.timezone.utc, Status.PAID, float('inf') as repr prints it
+			return name, true
+		}
 	}
 	p.i = start
 	return nil, false
+}
+
+// set reads the rest of a set whose first element was read, as a list.
+func (p *pyParser) set(first any, depth int) (any, bool) {
+	out := []any{first}
+	for {
+		p.ws()
+		if p.i < len(p.s) && p.s[p.i] == ',' {
+			p.i++
+			p.ws()
+		}
+		if p.i < len(p.s) && p.s[p.i] == '}' {
+			p.i++
+			return out, true
+		}
+		v, ok := p.value(depth + 1)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v)
+		p.ws()
+		if p.i >= len(p.s) || (p.s[p.i] != ',' && p.s[p.i] != '}') {
+			return nil, false
+		}
+	}
+}
+
+// dotted reads a name that may be qualified (datetime.datetime) at the
+// position ("" when there is none).
+func (p *pyParser) dotted() string {
+	start := p.i
+	for p.ident() != "" {
+		if p.i+1 < len(p.s) && p.s[p.i] == '.' && !isDigit(p.s[p.i+1]) {
+			p.i++
+			continue
+		}
+		break
+	}
+	if p.i > start && p.s[p.i-1] == '.' {
+		p.i--
+	}
+	return p.s[start:p.i]
+}
+
+// skipAngle moves past a <…> repr, its quotes and nested brackets
+// included, and reports whether it ended.
+func (p *pyParser) skipAngle() bool {
+	depth := 0
+	for p.i < len(p.s) {
+		switch c := p.s[p.i]; c {
+		case '<':
+			depth++
+		case '>':
+			depth--
+			if depth == 0 {
+				p.i++
+				return true
+			}
+		case '\'', '"':
+			if _, ok := p.str(c); !ok {
+				return false
+			}
+			continue
+		case '\n':
+			return false
+		}
+		p.i++
+	}
+	return false
 }
 
 // ident reads a Python identifier at the position ("" when there is none).
