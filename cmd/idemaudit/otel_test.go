@@ -121,3 +121,40 @@ func TestUnstableKeyByToolCallIDOnKeptDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyInLowerCaseHeader: a tool that sends its request's headers as
+// arguments writes them as Node's http, fetch and HTTP/2 do, in lower
+// case: {"headers": {"idempotency-key": "ord-77"}}. Header names have no
+// case: that is the key (headers.Idempotency-Key), so a retry after a 504
+// that the downstream deduplicated is no finding (it was a high
+// repeat-without-key: the key was not seen), and a second charge under
+// the key is critical.
+func TestKeyInLowerCaseHeader(t *testing.T) {
+	dir := t.TempDir()
+	span := func(id string, start int, result string) string {
+		attr := func(k, v string) string {
+			b, _ := json.Marshal(v)
+			return `,{"key":"` + k + `","value":{"stringValue":` + string(b) + `}}`
+		}
+		ns := strconv.Itoa(1773151200 + start)
+		s := `{"traceId":"7b8efff798038103d269b633813fc60c","spanId":"` + id + `","name":"execute_tool stripe_request",` +
+			`"startTimeUnixNano":"` + ns + `000000000","endTimeUnixNano":"` + ns + `900000000","attributes":[` +
+			`{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}}` + attr("gen_ai.tool.name", "stripe_request") +
+			attr("gen_ai.tool.call.id", "call_"+id) + attr("gen_ai.conversation.id", "conv-H") +
+			attr("gen_ai.tool.call.arguments", `{"method":"POST","path":"/v1/charges","body":{"customer":"cus_H","amount":800},"headers":{"idempotency-key":"ord-77"}}`)
+		if result == "" {
+			return s + `,{"key":"http.response.status_code","value":{"intValue":"504"}}],"status":{"code":2}}`
+		}
+		return s + attr("gen_ai.tool.call.result", result) + `],"status":{}}`
+	}
+	deduped := writeFile(t, dir, "deduped.jsonl", genAIExport(span("1111111111111111", 0, ""), span("2222222222222222", 15, `{"id":"ch_H1"}`),
+		span("3333333333333333", 30, `{"id":"ch_H1"}`)))
+	if got := summarize(auditImport(t, "-q", deduped)); len(got) != 0 {
+		t.Errorf("a keyed retry the downstream deduplicated: findings %q, want none", got)
+	}
+	double := writeFile(t, dir, "double.jsonl", genAIExport(span("1111111111111111", 0, `{"id":"ch_H1"}`), span("2222222222222222", 15, `{"id":"ch_H2"}`)))
+	got := strings.ReplaceAll(strings.Join(summarize(auditImport(t, "-q", double)), "\n"), dir+"/", "")
+	if want := "same-key-different-response/critical/stripe_request/repeat double.jsonl:1@1111111111111111 double.jsonl:1@2222222222222222"; got != want {
+		t.Errorf("a second charge under key ord-77: findings %q, want %q", got, want)
+	}
+}

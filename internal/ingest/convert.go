@@ -935,10 +935,10 @@ find:
 			if (rooted && root != phase) || (!rooted && phase == "result") {
 				continue
 			}
-			if v, ok := lookup(roots[phase], rest); ok && isScalar(v) && scalar(v) != "" {
+			if v, at, ok := lookupFold(roots[phase], rest); ok && isScalar(v) && scalar(v) != "" {
 				n.Key = idScalar(v)
 				if phase == "args" {
-					n.Args = without(n.Args, rest)
+					n.Args = without(n.Args, at)
 				}
 				break find
 			}
@@ -995,6 +995,50 @@ func lookup(v any, path string) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// lookupFold is lookup for a key path: when no member has a name as the
+// path writes it, a member whose name differs only in case is taken (HTTP
+// header names have no case, and Node's http, fetch's Headers and HTTP/2
+// write them in lower case: idempotency-key; of several, the first name in
+// byte order). It returns the path as the members found spell it.
+func lookupFold(v any, path string) (any, string, bool) {
+	if got, ok := lookup(v, path); ok {
+		return got, path, true
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for i := len(path); i > 0; i = strings.LastIndexByte(path[:i], '.') {
+			name, rest := path[:i], ""
+			if i < len(path) {
+				rest = path[i+1:]
+			}
+			var match string
+			found := false
+			for k := range x {
+				if strings.EqualFold(k, name) && (!found || k < match) {
+					match, found = k, true
+				}
+			}
+			if !found {
+				continue
+			}
+			if rest == "" {
+				return x[match], match, true
+			}
+			if got, at, ok := lookupFold(x[match], rest); ok {
+				return got, match + "." + at, true
+			}
+		}
+	case []any:
+		seg, rest, _ := strings.Cut(path, ".")
+		if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(x) && rest != "" {
+			if got, at, ok := lookupFold(x[i], rest); ok {
+				return got, seg + "." + at, true
+			}
+		}
+	}
+	return nil, "", false
 }
 
 // without removes the member at a path from a copy of v's containers on
