@@ -158,3 +158,35 @@ func TestKeyInLowerCaseHeader(t *testing.T) {
 		t.Errorf("a second charge under key ord-77: findings %q, want %q", got, want)
 	}
 }
+
+// TestCamelCaseToolNames: JavaScript agents name their tools getBalance and
+// refundCharge. The default reads (get_*) and compensations (refund_*)
+// take those spellings too: two balance reads are no repeat, and a
+// refunded double charge is compensated (low), as get_balance and
+// refund_charge would be.
+func TestCamelCaseToolNames(t *testing.T) {
+	dir := t.TempDir()
+	span := func(id, tool string, start int, args, result string) string {
+		attr := func(k, v string) string {
+			b, _ := json.Marshal(v)
+			return `,{"key":"` + k + `","value":{"stringValue":` + string(b) + `}}`
+		}
+		ns := strconv.Itoa(1773151200 + start)
+		return `{"traceId":"6b8efff798038103d269b633813fc60c","spanId":"` + id + `","name":"execute_tool ` + tool + `",` +
+			`"startTimeUnixNano":"` + ns + `000000000","endTimeUnixNano":"` + ns + `900000000","attributes":[` +
+			`{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}}` + attr("gen_ai.tool.name", tool) +
+			attr("gen_ai.conversation.id", "conv-C") + attr("gen_ai.tool.call.arguments", args) + attr("gen_ai.tool.call.result", result) + `],"status":{}}`
+	}
+	reads := writeFile(t, dir, "reads.jsonl", genAIExport(span("1111111111111111", "getBalance", 0, `{"account":"acc_1"}`, `{"balance":12}`),
+		span("2222222222222222", "getBalance", 20, `{"account":"acc_1"}`, `{"balance":12}`)))
+	if got := summarize(auditImport(t, "-q", reads)); len(got) != 0 {
+		t.Errorf("two getBalance reads: findings %q, want none", got)
+	}
+	refunded := writeFile(t, dir, "refunded.jsonl", genAIExport(span("1111111111111111", "chargeCard", 0, `{"customer":"cus_C","amount":900}`, `{"id":"ch_C1"}`),
+		span("2222222222222222", "chargeCard", 20, `{"customer":"cus_C","amount":900}`, `{"id":"ch_C2"}`),
+		span("3333333333333333", "refundCharge", 300, `{"charge":"ch_C2"}`, `{"id":"re_C2"}`)))
+	got := strings.ReplaceAll(strings.Join(summarize(auditImport(t, "-q", refunded)), "\n"), dir+"/", "")
+	if want := "repeat-without-key/low/chargeCard/repeat refunded.jsonl:1@1111111111111111 refunded.jsonl:1@2222222222222222"; got != want {
+		t.Errorf("a double charge refunded by refundCharge: findings %q, want %q (compensated)", got, want)
+	}
+}

@@ -27,6 +27,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 	"github.com/zeebo/xxh3"
@@ -140,9 +142,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{Path: name, Actions: f.Actions, Outcomes: f.Outcomes}
 	if f.Compensations != nil {
 		c.Compensations = *f.Compensations
-	} else {
-		c.Compensations.Actions = DefaultCompensations
-	}
+	} // else nil: the defaults, which match in every spelling (MatchDefault)
 	if err := c.check(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", name, err)
 	}
@@ -339,14 +339,13 @@ func (c *Config) Resolve(action string) Resolved {
 			r.ReadOnlySet = true
 		}
 	}
-	comp := c.Compensations.Actions
 	if c.Compensations.Actions == nil {
-		comp = DefaultCompensations
-	}
-	for _, p := range comp {
-		if Match(p, action) {
-			r.Compensates = true
+		for _, p := range DefaultCompensations {
+			r.Compensates = r.Compensates || MatchDefault(p, action)
 		}
+	}
+	for _, p := range c.Compensations.Actions {
+		r.Compensates = r.Compensates || Match(p, action)
 	}
 	return r
 }
@@ -367,6 +366,30 @@ func literals(pat string) int {
 		return 1 << 30
 	}
 	return n
+}
+
+// MatchDefault matches one of idemaudit's default patterns ("get_*",
+// "refund_*"): as Match, and also the same word in the other spellings
+// of tool names — camelCase (getBalance, refundCharge, as JavaScript and
+// TypeScript agents name their tools), PascalCase (GetBalance) and
+// kebab-case (get-balance). Patterns a user writes match as written.
+func MatchDefault(pattern, name string) bool {
+	if Match(pattern, name) {
+		return true
+	}
+	word, ok := strings.CutSuffix(pattern, "_*")
+	if !ok || word == "" || strings.ContainsAny(word, "*?") || len(name) <= len(word) {
+		return false
+	}
+	head, rest := name[:len(word)], name[len(word):]
+	if rest[0] == '-' {
+		return head == word
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	if !unicode.IsUpper(r) {
+		return false
+	}
+	return head == word || head == strings.ToUpper(word[:1])+word[1:]
 }
 
 // Match reports whether name matches pattern: * is any run of characters

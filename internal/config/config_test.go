@@ -127,3 +127,38 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("JSON unknown field: %v", err)
 	}
 }
+
+// The default patterns take the other spellings of the same word; a
+// pattern a user writes matches as written.
+func TestMatchDefault(t *testing.T) {
+	for _, c := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"get_*", "get_balance", true},
+		{"get_*", "getBalance", true},
+		{"get_*", "GetBalance", true},
+		{"get_*", "get-balance", true},
+		{"get_*", "getÉtat", true},
+		{"get_*", "getaway", false},
+		{"get_*", "get", false},
+		{"get_*", "Get-balance", false},
+		{"get_*", "target_get", false},
+		{"get_*", "forgetBalance", false},
+		{"refund_*", "refundCharge", true},
+		{"refund_*", "refunds", false},
+		{"*_get", "balanceGet", false},
+	} {
+		if got := MatchDefault(c.pattern, c.name); got != c.want {
+			t.Errorf("MatchDefault(%q, %q) = %v, want %v", c.pattern, c.name, got, c.want)
+		}
+	}
+	var cfg Config
+	if !cfg.Resolve("refundCharge").Compensates {
+		t.Error("refundCharge does not compensate with the default compensating actions")
+	}
+	cfg.Compensations.Actions = []string{"refund_*"}
+	if cfg.Resolve("refundCharge").Compensates || !cfg.Resolve("refund_charge").Compensates {
+		t.Error("a configured refund_* matches other than as written")
+	}
+}

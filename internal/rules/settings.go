@@ -55,7 +55,7 @@ func actionSettings(ctx context.Context, conn *sql.Conn, cfg *config.Config) (*s
 		r := cfg.Resolve(a)
 		if traceOnly && !r.ReadOnlySet {
 			for _, g := range config.DefaultTraceReads {
-				if config.Match(g, a) {
+				if config.MatchDefault(g, a) {
 					r.ReadOnly = true
 				}
 			}
