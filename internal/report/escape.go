@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -15,7 +16,9 @@ import (
 //	\n \r \t                    \n \r \t
 //	other C0, DEL, C1 controls  \x1b \x7f \u0085
 //	bidi controls, line and paragraph separators, zero-width characters,
-//	byte order mark             \u202e \u2028 \u200b \ufeff
+//	byte order mark, soft hyphen, tag characters, variation selectors,
+//	fillers, spaces other than U+0020
+//	                            \u202e \u2028 \u200b \ufeff \u00ad \U000e0041
 //
 // A backslash is kept as is, so a Windows path reads naturally; the JSON
 // report carries every value exactly when the difference matters.
@@ -37,6 +40,8 @@ func visible(s string) string {
 			b.WriteString(`\t`)
 		case r < 0x20 || r == 0x7f:
 			fmt.Fprintf(&b, `\x%02x`, r)
+		case hidden(r) && r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
 		case hidden(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
@@ -58,22 +63,27 @@ func needsEscape(s string) bool {
 	return false
 }
 
-// hidden reports characters that act on the display without being seen.
+// hidden reports characters that act on the display without being seen,
+// or that look like nothing or like a plain space: two keys that differ by
+// one of them would read the same.
 func hidden(r rune) bool {
 	switch {
 	case r >= 0x80 && r <= 0x9f: // C1 controls (CSI is 0x9b)
 		return true
-	case r == 0x061c, r == 0x180e: // Arabic letter mark, Mongolian vowel separator
+	case r < 0x80:
+		return false
+	case unicode.Is(unicode.Cf, r): // format: bidi controls, zero-width characters, soft hyphen, BOM, tags U+E0000..U+E007F
 		return true
-	case r >= 0x200b && r <= 0x200f: // zero-width space/joiners, LRM, RLM
+	case r == 0x2028, r == 0x2029: // line and paragraph separators
 		return true
-	case r >= 0x2028 && r <= 0x202e: // line/paragraph separators, LRE..RLO
+	case r >= 0x2060 && r <= 0x206f: // word joiner, invisible operators, LRI..PDI, deprecated format characters (U+2065 unassigned)
 		return true
-	case r >= 0x2060 && r <= 0x2069: // word joiner, invisible operators, LRI..PDI
+	case unicode.Is(unicode.Zs, r): // no-break and other spaces that read as U+0020
 		return true
-	case r == 0xfeff: // byte order mark
+	case unicode.Is(unicode.Variation_Selector, r), r >= 0x180b && r <= 0x180f: // variation selectors, Mongolian ones
 		return true
-	case r >= 0xfff9 && r <= 0xfffb: // interlinear annotation
+	case r == 0x034f, r == 0x115f, r == 0x1160, r == 0x17b4, r == 0x17b5, r == 0x2800, r == 0x3164, r == 0xffa0:
+		// combining grapheme joiner, Hangul fillers, Khmer inherent vowels, braille blank
 		return true
 	}
 	return false

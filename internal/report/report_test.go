@@ -77,6 +77,7 @@ var hostile = []string{
 	"[link](javascript:alert(1))",
 	"**bold** _em_ # heading",
 	"\u009b31m c1 csi",
+	"tag\U000e0041 shy\u00ad nbsp\u00a0 vs\ufe0f",
 	"",
 }
 
