@@ -54,7 +54,7 @@ func (e *env) audit(args []string) (int, error) {
 	// A report that silently misses a file would be wrong: any unreadable
 	// input ends the run with exit 2 and no report.
 	if _, err := e.ingestAll(db, fs.Args(), e.warner(*quiet), nil); err != nil {
-		return exitError, fmt.Errorf("%w\nno report written", err)
+		return exitError, withLine(err, "no report written")
 	}
 	res, err := e.analyse(&rf, db, rules.Options{})
 	if err != nil {

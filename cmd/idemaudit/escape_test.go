@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -69,5 +71,38 @@ func TestInvisibleCharactersAreShownEscaped(t *testing.T) {
 	}
 	if exact != len(rep.Findings) || exact == 0 {
 		t.Errorf("the JSON report carries %d of %d keys exactly", exact, len(rep.Findings))
+	}
+}
+
+// A newline in a file name must not start a line of its own on stderr or
+// in ingest's per-file lines: it would forge a message.
+func TestNewlineInFileNameForgesNoLine(t *testing.T) {
+	dir := t.TempDir()
+	forged := "idemaudit: all inputs read, nothing to see"
+	writeFile(t, dir, "a\n"+forged+".jsonl", high+"not json\n")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(strings.Repeat(high, 200)))
+	zw.Close()
+	writeFile(t, dir, "b\n"+forged+".jsonl.gz", gz.String()[:gz.Len()/2]) // truncated: the file fails by name
+	for _, args := range [][]string{
+		{"audit", "-f", "json", dir},
+		{"ingest", "--db", filepath.Join(t.TempDir(), "a.duckdb"), dir},
+		{"explain", "--key", "nope", dir},
+	} {
+		r := run(t, nil, args...)
+		if r.code != 2 {
+			t.Errorf("%s: exit %d, want 2 (the truncated file)", args[0], r.code)
+		}
+		for _, out := range []string{r.stdout, r.stderr} {
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, forged) {
+					t.Errorf("%s: a file name printed a line of its own:\n%s", args[0], out)
+				}
+			}
+		}
+		if !strings.Contains(r.stderr, `\n`+forged) {
+			t.Errorf("%s: the file name is not shown escaped:\n%s", args[0], r.stderr)
+		}
 	}
 }

@@ -126,8 +126,8 @@ func (e *env) ingestAll(db *ingest.DB, paths []string, warn func(string, ...any)
 		for _, err := range failed[:len(failed)-1] {
 			fmt.Fprintf(e.stderr, "idemaudit: %s\n", safe(err.Error()))
 		}
-		return all, fmt.Errorf("%s\n%s could not be read (the others were read in full)",
-			safe(failed[len(failed)-1].Error()), plural(int64(len(failed)), "input"))
+		return all, withLine(failed[len(failed)-1],
+			fmt.Sprintf("%s could not be read (the others were read in full)", plural(int64(len(failed)), "input")))
 	}
 	return all, nil
 }
@@ -249,10 +249,13 @@ func lineList(st ingest.Stats) string {
 }
 
 // safe shows a path or message from the outside world on a terminal:
-// quoted when it holds anything that is not plainly printable.
+// quoted when it holds anything that is not plainly printable, a newline
+// too (a file name holding one would print a line of its own: a forged
+// warning). A message of several lines of the program's own is a
+// linesError, its lines made safe one by one.
 func safe(s string) string {
 	for _, r := range s {
-		if !unicode.IsPrint(r) && r != '\n' || r == unicode.ReplacementChar {
+		if !unicode.IsPrint(r) || r == unicode.ReplacementChar {
 			return strconv.Quote(s)
 		}
 	}

@@ -109,7 +109,7 @@ func (e *env) weekly(args []string) (int, error) {
 			}
 		}
 		if _, err := e.ingestAll(db, fs.Args(), quieter, nil); err != nil {
-			return exitError, fmt.Errorf("%w\nno report written", err)
+			return exitError, withLine(err, "no report written")
 		}
 	}
 	res, err := e.analyse(&rf, db, rules.Options{Period: &span, Trend: trend})

@@ -102,11 +102,35 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "idemaudit %s: %s\nRun 'idemaudit %s --help' for usage.\n", args[0], safe(err.Error()), args[0])
+		fmt.Fprintf(stderr, "idemaudit %s: %s\nRun 'idemaudit %s --help' for usage.\n", args[0], shown(err), args[0])
 		return exitError
 	}
-	fmt.Fprintf(stderr, "idemaudit %s: %s\n", args[0], safe(err.Error())) // errors may quote log values and arguments
+	fmt.Fprintf(stderr, "idemaudit %s: %s\n", args[0], shown(err)) // errors may quote log values and arguments
 	return exitError
+}
+
+// linesError is an error of several lines, each made safe for a terminal
+// on its own: the newlines between them are the program's, and one inside
+// a file name or log value is quoted by safe.
+type linesError struct {
+	err  error // the first line's error, for errors.Is and errors.As
+	text string
+}
+
+func (e linesError) Error() string { return e.text }
+func (e linesError) Unwrap() error { return e.err }
+
+// withLine adds a line of the program's own under err.
+func withLine(err error, line string) error {
+	return linesError{err, shown(err) + "\n" + line}
+}
+
+// shown is an error's text for a terminal.
+func shown(err error) string {
+	if le, ok := err.(linesError); ok {
+		return le.text
+	}
+	return safe(err.Error())
 }
 
 // usageError is a bad flag or argument.
