@@ -106,3 +106,19 @@ func TestNewlineInFileNameForgesNoLine(t *testing.T) {
 		}
 	}
 }
+
+// A record id holding ": " is redacted whole in the record's error, not
+// up to its first ": ".
+func TestRedactRecordIDWithColon(t *testing.T) {
+	p := writeFile(t, t.TempDir(), "spans.jsonl", `{"object":"trace.span","id":"span_SECRETX: SECRETTAIL","trace_id":"t","started_at":"2026-11-18T15:14:05Z","ended_at":"2026-11-18T15:14:35Z","span_data":{"type":"function","name":"","input":"{}"},"error":null}
+`)
+	for _, format := range []string{"json", "markdown", "table"} {
+		if plain := run(t, nil, "audit", "-q", "-f", format, p).stdout; !strings.Contains(plain, "SECRETTAIL") {
+			t.Fatalf("%s: the error does not name the span, nothing to redact:\n%s", format, plain)
+		}
+		r := run(t, nil, "audit", "-q", "--redact", "-f", format, p)
+		if strings.Contains(r.stdout, "SECRET") || !strings.Contains(r.stdout, "a function span without a name") {
+			t.Errorf("%s: a part of the span id shows, or the error is gone:\n%s", format, r.stdout)
+		}
+	}
+}

@@ -246,7 +246,7 @@ func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
 	if v, ok := get("span_id"); ok {
 		n.Span = scalar(v)
 	}
-	n.reference = "span " + n.Span
+	n.reference = recordRef("span", n.Span)
 	if n.Span == "" {
 		n.reference = ""
 	}
@@ -412,7 +412,7 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 		return nil, nil
 	}
 	n := &nativeCall{Action: action, Trace: trace, Span: span, Parent: parent}
-	n.reference = "span " + n.Span
+	n.reference = recordRef("span", n.Span)
 	if n.Action == "" {
 		return n, errors.New("a tool span without gen_ai.tool.name")
 	}
@@ -675,7 +675,7 @@ func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 		}
 		n, err := cv.otelSpan(sp, attrs, asObject(parseString(meta["resourceAttributes"])), parseString(m["input"]), parseString(m["output"]))
 		if n != nil && err == nil {
-			n.reference = "observation " + n.Span
+			n.reference = recordRef("observation", n.Span)
 			n.TS, n.Duration = timing(first(m, "startTime", "start_time"), first(m, "endTime", "end_time"))
 			if n.Session == "" {
 				n.Session = scalar(first(m, "sessionId", "session_id"))
@@ -691,7 +691,7 @@ func (cv *converter) langfuse(m map[string]any) (*nativeCall, error) {
 		return nil, nil
 	}
 	n := &nativeCall{Action: name, Trace: trace, Span: id, Parent: parent}
-	n.reference = "observation " + n.Span
+	n.reference = recordRef("observation", n.Span)
 	if name == "" {
 		return n, errors.New("a TOOL observation without a name")
 	}
@@ -767,7 +767,7 @@ func (cv *converter) langsmithTree(root map[string]any, emit func(*nativeCall)) 
 			continue
 		}
 		if r.depth >= maxRunDepth {
-			bad = append(bad, recordError{"run " + scalar(r.m["id"]),
+			bad = append(bad, recordError{recordRef("run", scalar(r.m["id"])),
 				fmt.Errorf("child_runs nested deeper than %d runs: the %d runs under it were not read", maxRunDepth, len(children))})
 			continue
 		}
@@ -775,7 +775,7 @@ func (cv *converter) langsmithTree(root map[string]any, emit func(*nativeCall)) 
 		for i := len(children) - 1; i >= 0; i-- { // pushed last first: read in order
 			cm, ok := children[i].(map[string]any)
 			if !ok {
-				bad = append(bad, recordError{"run " + scalar(r.m["id"]), errors.New("a child run that is not a JSON object")})
+				bad = append(bad, recordError{recordRef("run", scalar(r.m["id"])), errors.New("a child run that is not a JSON object")})
 				continue
 			}
 			stack = append(stack, pending{cm, in, r.depth + 1})
@@ -799,7 +799,7 @@ func (cv *converter) langsmith(m map[string]any, in runScope) (*nativeCall, erro
 		return nil, nil
 	}
 	n := &nativeCall{Action: scalar(m["name"]), Trace: trace, Span: scalar(m["id"]), Parent: parent}
-	n.reference = "run " + n.Span
+	n.reference = recordRef("run", n.Span)
 	if n.Action == "" {
 		return n, errors.New("a tool run without a name")
 	}
@@ -848,7 +848,7 @@ func (cv *converter) openai(m map[string]any) (*nativeCall, error) {
 		return nil, nil
 	}
 	n := &nativeCall{Action: scalar(sd["name"]), Trace: scalar(m["trace_id"]), Span: scalar(m["id"]), Parent: scalar(m["parent_id"])}
-	n.reference = "span " + n.Span
+	n.reference = recordRef("span", n.Span)
 	if n.Action == "" {
 		return n, errors.New("a function span without a name")
 	}
@@ -1186,6 +1186,17 @@ func isScalar(v any) bool {
 
 // scalar is a value as text: strings as they are, numbers as written,
 // objects and arrays as compact JSON, null as "".
+// recordRef names a record in an error: "span 5b8aa5a2d2c872e8". An id
+// holding ": " (or starting with a quote) is Go-quoted, so that where it
+// ends is known: --redact (rules.Redact) replaces the whole id by its token,
+// never a part of it.
+func recordRef(kind, id string) string {
+	if strings.Contains(id, ": ") || strings.HasPrefix(id, `"`) {
+		id = strconv.Quote(id)
+	}
+	return kind + " " + id
+}
+
 func scalar(v any) string {
 	switch x := v.(type) {
 	case nil:

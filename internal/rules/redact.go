@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -32,8 +33,10 @@ func Redact(res *Result, salt []byte) {
 		m := &res.Malformed[i]
 		for _, kind := range []string{"span ", "observation ", "run "} {
 			if rest, ok := strings.CutPrefix(m.Error, kind); ok {
-				if id, msg, ok := strings.Cut(rest, ": "); ok {
+				if id, msg, ok := recordID(rest); ok {
 					m.Error = kind + *tok("span", &id) + ": " + msg
+				} else { // not the form ingest writes: nothing of it shows
+					m.Error = kind + *tok("span", &rest)
 				}
 				break
 			}
@@ -75,4 +78,22 @@ func Redact(res *Result, salt []byte) {
 		}
 		f.Message = Message(f, verbatim)
 	}
+}
+
+// recordID splits a trace record's error after its kind ("span ") into the
+// record's id and the message: the id is Go-quoted when it holds ": " (see
+// ingest's recordRef), else it ends at the first ": ".
+func recordID(rest string) (id, msg string, ok bool) {
+	if strings.HasPrefix(rest, `"`) {
+		q, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			return "", "", false
+		}
+		msg, ok = strings.CutPrefix(rest[len(q):], ": ")
+		if id, err = strconv.Unquote(q); err != nil || !ok {
+			return "", "", false
+		}
+		return id, msg, true
+	}
+	return strings.Cut(rest, ": ")
 }
