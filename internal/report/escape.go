@@ -102,7 +102,8 @@ func termSafe(s string, max int) string {
 // mdCode renders a log value as a Markdown code span: nothing inside is
 // Markdown or HTML. The fence is longer than any backtick run inside; a
 // space pads content that starts or ends with a backtick or a space (one
-// space each side is stripped by Markdown).
+// space each side is stripped by Markdown), but for content of spaces only,
+// which Markdown keeps as it is.
 func mdCode(s string) string {
 	if s == "" {
 		return "*(empty)*"
@@ -118,7 +119,7 @@ func mdCode(s string) string {
 		}
 	}
 	fence := strings.Repeat("`", longest+1)
-	if s[0] == '`' || s[len(s)-1] == '`' || s[0] == ' ' || s[len(s)-1] == ' ' {
+	if (s[0] == '`' || s[len(s)-1] == '`' || s[0] == ' ' || s[len(s)-1] == ' ') && strings.Trim(s, " ") != "" {
 		s = " " + s + " "
 	}
 	return fence + s + fence

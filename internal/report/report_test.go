@@ -213,6 +213,8 @@ func TestEscaping(t *testing.T) {
 		"`x":           "`` `x ``",
 		"a``b```c":     "````a``b```c````",
 		" x ":          "`  x  `",
+		" ":            "` `", // spaces only: Markdown strips none of them
+		"   ":          "`   `",
 		"":             "*(empty)*",
 		"a\nb\x1b[0m":  "`a\\nb\\x1b[0m`",
 		"\u202eabc":    "`\\u202eabc`",
