@@ -122,3 +122,41 @@ func TestRedactRecordIDWithColon(t *testing.T) {
 		}
 	}
 }
+
+// The JSON outputs carry a value exactly, but a C1 control (CSI U+009B
+// acts on a terminal as ESC [ does), a bidi override or an invisible
+// character is written as a \u escape, as encoding/json writes ESC.
+func TestJSONEscapesC1AndInvisibleCharacters(t *testing.T) {
+	key := "k\u009b2J\u202e\U000e0041\u00ad"
+	var lines strings.Builder
+	for i := range 2 {
+		rec, _ := json.Marshal(map[string]any{"ts": fmt.Sprintf("2026-11-16T09:00:%02dZ", i*10), "action_type": "charge\u009b31m",
+			"idempotency_key": key, "response_id": fmt.Sprintf("r\u202e%d", i), "session_id": "s", "args": map[string]any{"to\u202e": i % 1, "n": i}})
+		lines.Write(append(rec, '\n'))
+	}
+	p := writeFile(t, t.TempDir(), "calls.jsonl", lines.String())
+	for _, args := range [][]string{
+		{"audit", "-f", "json", p},
+		{"explain", "-f", "json", "--key", key, p},
+		{"identity", "--suggest", "-f", "json", p},
+	} {
+		r := run(t, nil, args...)
+		if r.code != 0 || !json.Valid([]byte(r.stdout)) {
+			t.Fatalf("%s: exit %d, valid JSON %v: %s", args[0], r.code, json.Valid([]byte(r.stdout)), r.stderr)
+		}
+		for _, c := range []rune{0x9b, 0x202e, 0xe0041, 0xad} {
+			if strings.ContainsRune(r.stdout, c) {
+				t.Errorf("%s: %U is written raw", args[0], c)
+			}
+		}
+		var v any
+		json.Unmarshal([]byte(r.stdout), &v)
+		b, _ := json.Marshal(v)
+		if args[0] != "identity" && !strings.Contains(string(b), key) {
+			t.Errorf("%s: the key is not carried exactly:\n%s", args[0], r.stdout)
+		}
+		if args[0] == "identity" && !strings.Contains(string(b), "to\u202e") {
+			t.Errorf("identity: the args path is not carried exactly:\n%s", r.stdout)
+		}
+	}
+}

@@ -142,6 +142,6 @@ func explainJSON(w io.Writer, ex *rules.Explanation) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(append(jsonEscapeHidden(b), '\n'))
 	return err
 }

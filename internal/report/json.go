@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/idemaudit/idemaudit/internal/rules"
 )
@@ -16,9 +18,11 @@ import (
 // the internal types so a refactoring cannot change the output by accident.
 //
 // Log values are carried exactly, with JSON escaping only (< > & as \u003c
-// \u003e \u0026, control characters escaped), with one exception: JSON text is
-// UTF-8, so encoding/json writes each invalid byte of a value as U+FFFD.
-// The table and Markdown reports show such bytes as \xNN instead.
+// \u003e \u0026, control characters escaped, C1 controls and the invisible
+// characters the other reports escape too: jsonEscapeHidden), with one
+// exception: JSON text is UTF-8, so encoding/json writes each invalid byte of
+// a value as U+FFFD. The table and Markdown reports show such bytes as \xNN
+// instead.
 type JSON struct{}
 
 type jsonReport struct {
@@ -299,7 +303,7 @@ func writeStreaming(w io.Writer, out *jsonReport) error {
 		}
 		var b []byte
 		if b, err = json.MarshalIndent(v, prefix, "  "); err == nil {
-			bw.Write(b)
+			bw.Write(jsonEscapeHidden(b))
 		}
 	}
 	field := func(name string, v any, last bool) {
@@ -328,7 +332,7 @@ func writeStreaming(w io.Writer, out *jsonReport) error {
 		if head, err = json.MarshalIndent(f.findingHead, "    ", "  "); err != nil {
 			return err
 		}
-		bw.Write(head[:len(head)-len("\n    }")])
+		bw.Write(jsonEscapeHidden(head[:len(head)-len("\n    }")]))
 		bw.WriteString(",\n      \"calls\": [")
 		for j := range f.Calls {
 			if j > 0 {
@@ -373,4 +377,35 @@ func coverage(keyed, calls int64) float64 {
 		return 0
 	}
 	return math.Round(float64(keyed)/float64(calls)*1e4) / 1e4
+}
+
+// jsonEscapeHidden rewrites, in JSON text, each character the table and
+// Markdown reports escape (hidden: C1 controls such as CSI U+009B, bidi
+// overrides, zero-width and other invisible characters) as a \u escape:
+// encoding/json writes them raw, and JSON shown on a terminal would act on
+// it or hide what it says. The value a JSON parser reads is the same. Such
+// characters occur only inside strings: JSON's own syntax is ASCII.
+func jsonEscapeHidden(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	out := append([]byte(nil), b[:i]...)
+	for i < len(b) {
+		r, size := utf8.DecodeRune(b[i:])
+		switch {
+		case size > 1 && hidden(r) && r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		case size > 1 && hidden(r):
+			out = fmt.Appendf(out, `\u%04x`, r)
+		default:
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }

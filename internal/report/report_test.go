@@ -271,7 +271,8 @@ func TestCaps(t *testing.T) {
 }
 
 // TestJSONStreaming holds the hand-written streaming writer to what
-// encoding/json writes for the same wire structs.
+// encoding/json writes for the same wire structs (with the invisible
+// characters escaped: jsonEscapeHidden).
 func TestJSONStreaming(t *testing.T) {
 	cases := map[string]*rules.Result{
 		"rich":  richResult(),
@@ -286,6 +287,7 @@ func TestJSONStreaming(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		want = jsonEscapeHidden(want)
 		if got := render(t, "json", r); got != string(want)+"\n" {
 			t.Errorf("%s: streamed JSON differs from encoding/json: %s", name, firstDiff(string(want)+"\n", got))
 		}

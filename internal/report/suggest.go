@@ -50,7 +50,7 @@ func Suggestions(w io.Writer, format string, window time.Duration, ss []rules.Ac
 		if err != nil {
 			return err
 		}
-		_, err = w.Write(append(b, '\n'))
+		_, err = w.Write(append(jsonEscapeHidden(b), '\n'))
 		return err
 	}
 	if format != "table" {
