@@ -160,3 +160,35 @@ func TestJSONEscapesC1AndInvisibleCharacters(t *testing.T) {
 		}
 	}
 }
+
+// The baseline file (stdout by default) escapes a key's C1 controls and
+// bidi overrides as the JSON report does, and still suppresses its finding.
+func TestBaselineEscapesC1AndInvisibleCharacters(t *testing.T) {
+	dir := t.TempDir()
+	key := "k\u009b2J\u202e"
+	var lines strings.Builder
+	for i := range 2 {
+		rec, _ := json.Marshal(map[string]any{"ts": fmt.Sprintf("2026-11-16T09:00:%02dZ", i*10), "action_type": "charge\u009b31m",
+			"idempotency_key": key, "response_id": fmt.Sprintf("r%d", i)})
+		lines.Write(append(rec, '\n'))
+	}
+	p := writeFile(t, dir, "calls.jsonl", lines.String())
+	db := filepath.Join(dir, "a.duckdb")
+	if r := run(t, nil, "ingest", "-q", "--db", db, p); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := run(t, nil, "baseline", "--db", db)
+	if r.code != 0 || !json.Valid([]byte(r.stdout)) {
+		t.Fatalf("baseline: exit %d: %s", r.code, r.stderr)
+	}
+	for _, c := range []rune{0x9b, 0x202e} {
+		if strings.ContainsRune(r.stdout, c) {
+			t.Errorf("%U is written raw:\n%s", c, r.stdout)
+		}
+	}
+	base := writeFile(t, dir, "baseline.json", r.stdout)
+	rep := run(t, nil, "audit", "-f", "json", "--baseline", base, "--fail-on", "low", p)
+	if rep.code != 0 {
+		t.Errorf("the baseline no longer suppresses its findings: exit %d\n%s", rep.code, rep.stdout)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/idemaudit/idemaudit/internal/report"
 	"github.com/idemaudit/idemaudit/internal/rules"
 )
 
@@ -241,7 +242,7 @@ func (e *env) baseline(args []string) (int, error) {
 		return exitError, err
 	}
 	return exitOK, e.writeOutput(*output, func(w io.Writer) error {
-		_, err := w.Write(append(b, '\n'))
+		_, err := w.Write(append(report.EscapeHiddenJSON(b), '\n')) // on a terminal too: a key's C1 controls escaped
 		return err
 	})
 }

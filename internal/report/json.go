@@ -379,6 +379,10 @@ func coverage(keyed, calls int64) float64 {
 	return math.Round(float64(keyed)/float64(calls)*1e4) / 1e4
 }
 
+// EscapeHiddenJSON is jsonEscapeHidden for JSON written outside this
+// package (the baseline file).
+func EscapeHiddenJSON(b []byte) []byte { return jsonEscapeHidden(b) }
+
 // jsonEscapeHidden rewrites, in JSON text, each character the table and
 // Markdown reports escape (hidden: C1 controls such as CSI U+009B, bidi
 // overrides, zero-width and other invisible characters) as a \u escape:
