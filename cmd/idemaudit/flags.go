@@ -99,7 +99,7 @@ func (f *dbFlags) addConfig(fs *pflag.FlagSet) {
 // addReads adds --exclude and --include (the commands that report).
 func (f *dbFlags) addReads(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.exclude, "exclude", nil, "leave these actions (names or `GLOBS`) out of the audit: reads, not side effects (as read_only in the configuration)")
-	fs.StringSliceVar(&f.include, "include", nil, "audit these actions (names or `GLOBS`) even if configured read-only or named like a read in a trace export ("+strings.Join(config.DefaultTraceReads, ",")+")")
+	fs.StringSliceVar(&f.include, "include", nil, "audit these actions (names or `GLOBS`) even if configured read-only or named like a read in a trace export ("+strings.Join(config.DefaultTraceReads, ",")+", also camelCase: getBalance)")
 }
 
 // loadConfig reads --config (or the default file) and --identity.
