@@ -82,7 +82,7 @@ func (p *pyParser) value(depth int) (any, bool) {
 				return nil, false
 			}
 			if p.ws(); len(out) == 0 && p.i < len(p.s) && (p.s[p.i] == ',' || p.s[p.i] == '}') {
-				return p.set(k, depth) // {1, 2}: a set, read as a list
+				return p.items([]any{k}, '}', depth) // {1, 2}: a set, read as a list
 			}
 			var key string
 			switch x := k.(type) {
@@ -116,25 +116,7 @@ func (p *pyParser) value(depth int) (any, bool) {
 			end = ')'
 		}
 		p.i++
-		out := []any{}
-		for {
-			p.ws()
-			if p.i < len(p.s) && p.s[p.i] == end {
-				p.i++
-				return out, true
-			}
-			v, ok := p.value(depth + 1)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, v)
-			p.ws()
-			if p.i < len(p.s) && p.s[p.i] == ',' {
-				p.i++
-			} else if p.i >= len(p.s) || p.s[p.i] != end {
-				return nil, false
-			}
-		}
+		return p.items(nil, end, depth)
 	case c == '\'' || c == '"':
 		return p.str(c)
 	case c == '-' || c == '+' || isDigit(c) || c == '.':
@@ -226,28 +208,35 @@ func (p *pyParser) value(depth int) (any, bool) {
 	return nil, false
 }
 
-// set reads the rest of a set whose first element was read, as a list.
-func (p *pyParser) set(first any, depth int) (any, bool) {
-	out := []any{first}
+// items reads the rest of a list, tuple or set up to its closing end,
+// after the items already read (a set's first, read as a dict's key).
+func (p *pyParser) items(out []any, end byte, depth int) (any, bool) {
+	if out == nil {
+		out = []any{}
+	}
 	for {
 		p.ws()
-		if p.i < len(p.s) && p.s[p.i] == ',' {
-			p.i++
-			p.ws()
-		}
-		if p.i < len(p.s) && p.s[p.i] == '}' {
+		if p.i < len(p.s) && p.s[p.i] == end {
 			p.i++
 			return out, true
+		}
+		if len(out) > 0 {
+			// the separator after the previous item
+			if p.i >= len(p.s) || p.s[p.i] != ',' {
+				return nil, false
+			}
+			p.i++
+			p.ws()
+			if p.i < len(p.s) && p.s[p.i] == end {
+				p.i++
+				return out, true
+			}
 		}
 		v, ok := p.value(depth + 1)
 		if !ok {
 			return nil, false
 		}
 		out = append(out, v)
-		p.ws()
-		if p.i >= len(p.s) || (p.s[p.i] != ',' && p.s[p.i] != '}') {
-			return nil, false
-		}
 	}
 }
 
