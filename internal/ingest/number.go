@@ -11,13 +11,15 @@ import (
 // decimal splits a valid JSON number literal into sign, significant digits
 // (no leading or trailing zeros; empty for zero) and a power of ten, so that
 // value = digits × 10^exp exactly. Nothing passes through float64: numbers
-// beyond its precision still compare and convert exactly.
-func decimal(n []byte) (neg bool, digits []byte, exp int64) {
+// beyond its precision still compare and convert exactly. The digits are
+// appended to buf (callers pass a stack array's slice: a number is read
+// without an allocation unless it has more digits than the array holds).
+func decimal(n, buf []byte) (neg bool, digits []byte, exp int64) {
 	i := 0
 	if n[0] == '-' {
 		neg, i = true, 1
 	}
-	var buf []byte
+	buf = buf[:0]
 	fracDigits := int64(0)
 	inFrac := false
 	for ; i < len(n); i++ {
@@ -67,10 +69,25 @@ func decimal(n []byte) (neg bool, digits []byte, exp int64) {
 // appendCanonNumber writes one normal form per numeric value: 2000, 2e3 and
 // 2000.0 all become 2000; 0.50 becomes 0.5; -0 becomes 0.
 func appendCanonNumber(dst, n []byte) []byte {
+	if plainInt(n) {
+		// the usual number: an integer of at most 21 digits without a
+		// leading zero is its own normal form (appendCanonDecimal writes its
+		// digits and as many zeros as it had), -0 aside
+		if string(n) == "-0" {
+			return append(dst, '0')
+		}
+		return append(dst, n...)
+	}
+	return appendCanonDecimal(dst, n)
+}
+
+// appendCanonDecimal is appendCanonNumber for any number.
+func appendCanonDecimal(dst, n []byte) []byte {
 	if e := bytes.IndexAny(n, "eE"); e >= 0 && len(bytes.TrimLeft(n[e+1:], "+-0")) > 15 {
 		return appendCanonHugeExp(dst, n, e)
 	}
-	neg, d, exp := decimal(n)
+	var scratch [32]byte
+	neg, d, exp := decimal(n, scratch[:0])
 	if len(d) == 0 {
 		return append(dst, '0')
 	}
@@ -102,6 +119,24 @@ func appendCanonNumber(dst, n []byte) []byte {
 	return dst
 }
 
+// plainInt reports whether n is an integer of at most 21 digits, maybe
+// after a minus, without a leading zero (but 0 itself).
+func plainInt(n []byte) bool {
+	d := n
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 21 || (d[0] == '0' && len(d) > 1) {
+		return false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // canonID is the text of an idempotency key, response id or session id
 // logged as a JSON number n: its canonical form (appendCanonNumber), so
 // that spellings of one number are one id. Anything that is not a JSON
@@ -121,7 +156,7 @@ func canonID(n string) string {
 // digits (e at n[e]), which decimal saturates: exact, in big integers, so
 // 1e1000000000000000 and 1e10000000000000000 stay two values.
 func appendCanonHugeExp(dst, n []byte, e int) []byte {
-	neg, d, small := decimal(n[:e]) // the mantissa: its digits, and the exponent its point and zeros give
+	neg, d, small := decimal(n[:e], nil) // the mantissa: its digits, and the exponent its point and zeros give
 	if len(d) == 0 {
 		return append(dst, '0')
 	}
@@ -150,7 +185,8 @@ const (
 // other reading of such a value would fall outside years 1800–2199). Digits
 // beyond a nanosecond are truncated.
 func epochNanos(n []byte) (int64, bool) {
-	neg, d, exp := decimal(n)
+	var scratch [32]byte
+	neg, d, exp := decimal(n, scratch[:0])
 	if len(d) == 0 {
 		return 0, true
 	}

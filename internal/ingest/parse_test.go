@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +228,35 @@ func TestParseEveryPrefix(t *testing.T) {
 		if err := p.Parse([]byte(line), &r); err != nil {
 			t.Errorf("%s: %v", line, err)
 		}
+	}
+}
+
+// TestCanonIntegerFastPath: plain integers skip appendCanonDecimal, which
+// must write them the same way.
+func TestCanonIntegerFastPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	check := func(n string) {
+		if got, want := string(appendCanonNumber(nil, []byte(n))), string(appendCanonDecimal(nil, []byte(n))); got != want {
+			t.Fatalf("%s: %s, want %s", n, got, want)
+		}
+	}
+	for _, n := range []string{"0", "-0", "1", "-1", "10", "100000", "999999999999999999999", "100000000000000000000",
+		"1000000000000000000000", "10000000000000000000000", "-1000000000000000000000", "123456789012345678901", "1234567890123456789012"} {
+		check(n)
+	}
+	for i := 0; i < 200_000; i++ {
+		b := make([]byte, 0, 24)
+		if rng.IntN(2) == 0 {
+			b = append(b, '-')
+		}
+		b = append(b, byte('1'+rng.IntN(9)))
+		for k := rng.IntN(24); k > 0; k-- {
+			if rng.IntN(2) == 0 {
+				b = append(b, '0')
+			} else {
+				b = append(b, byte('0'+rng.IntN(10)))
+			}
+		}
+		check(string(b))
 	}
 }
