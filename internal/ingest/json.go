@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -326,10 +327,12 @@ func (p *Parser) str2() ([]byte, error) {
 	b := p.b
 	i := start
 	// eight bytes at a time while none is a quote, a backslash or a
-	// control character (the usual string has none until its end)
+	// control character (the usual string has none until its end); the
+	// lowest flagged byte of a word is always a true one, so the byte loop
+	// below starts right on it
 	for ; i+8 <= len(b); i += 8 {
-		v := binary.LittleEndian.Uint64(b[i:])
-		if special(v) != 0 {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
 			break
 		}
 	}
@@ -356,8 +359,9 @@ func (p *Parser) str2() ([]byte, error) {
 }
 
 // special has a high bit set in some byte of v when one of its bytes is a
-// quote, a backslash or below 0x20 (and maybe in a later byte too: the
-// caller looks at the bytes one by one from the first flagged word).
+// quote, a backslash or below 0x20 (and maybe in a later byte too, from a
+// borrow, but never in an earlier one: the lowest flagged byte, in little
+// endian order the first, is exact).
 func special(v uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q := v ^ (ones * '"')
@@ -507,6 +511,9 @@ type member struct {
 }
 
 func namePrefix(quoted []byte) uint64 {
+	if len(quoted) >= 8 { // the usual name: no copy to pad it
+		return binary.BigEndian.Uint64(quoted)
+	}
 	var b [8]byte
 	copy(b[:], quoted)
 	return binary.BigEndian.Uint64(b[:])
@@ -619,11 +626,11 @@ func (p *Parser) sortMembers(start int, members []member) {
 
 // appendString writes the string str2 just read to p.canon: as it was
 // written when it held no escape (nothing in it needs one), else re-quoted.
+// Unescaped, s is the line's bytes between the quotes, and p.pos is just
+// past the closing one: the quoted text is copied in one piece.
 func (p *Parser) appendString(s []byte) {
 	if p.raw {
-		p.canon = append(p.canon, '"')
-		p.canon = append(p.canon, s...)
-		p.canon = append(p.canon, '"')
+		p.canon = append(p.canon, p.b[p.pos-len(s)-2:p.pos]...)
 		return
 	}
 	p.canon = appendQuoted(p.canon, s)

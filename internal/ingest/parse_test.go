@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -258,5 +260,33 @@ func TestCanonIntegerFastPath(t *testing.T) {
 			}
 		}
 		check(string(b))
+	}
+}
+
+// TestSpecialFirstByte: str2 jumps to the lowest byte special flags, which
+// must be the first quote, backslash or control character of the word.
+func TestSpecialFirstByte(t *testing.T) {
+	interesting := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, '"', '#', '[', '\\', ']', 0x7f, 0x80, 0x81, 0x9f, 0xa0, 0xa2, 0xdc, 0xfe, 0xff}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var w [8]byte
+	for n := 0; n < 2_000_000; n++ {
+		for i := range w {
+			if rng.IntN(2) == 0 {
+				w[i] = interesting[rng.IntN(len(interesting))]
+			} else {
+				w[i] = byte(rng.IntN(256))
+			}
+		}
+		first := 8
+		for i, c := range w {
+			if c == '"' || c == '\\' || c < 0x20 {
+				first = i
+				break
+			}
+		}
+		m := special(binary.LittleEndian.Uint64(w[:]))
+		if got := bits.TrailingZeros64(m) >> 3; (m == 0) != (first == 8) || (m != 0 && got != first) {
+			t.Fatalf("% x: special flags byte %d, the first special byte is %d", w, got, first)
+		}
 	}
 }
