@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -709,5 +710,50 @@ func TestSummaryAndVerdictWithCompensatedDuplicates(t *testing.T) {
 	v += "\n" + strings.Join(explainJSONOut(t, "--key", "tk-9", tickets).Verdict, "\n")
 	if strings.Contains(v, "No duplicate side effect") {
 		t.Errorf("a verdict says no duplicate next to a key executed again:\n%s", v)
+	}
+}
+
+// A first line of JSON Lines with something after its object (a trailing
+// comma, a second object) is one malformed line: the file was read as a
+// JSON document and every line after it was lost without a word.
+func TestBrokenFirstLineLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	call := func(minute int, resp string) string {
+		return fmt.Sprintf(`{"ts":"2026-11-16T10:%02d:00Z","action_type":"charge_card","idempotency_key":"k1","response_id":%q}`, minute, resp)
+	}
+	for _, first := range []string{call(0, "ch_1") + ",", call(0, "ch_1") + " x", call(0, "ch_1") + call(0, "ch_9"), `"s",`, "\n" + call(0, "ch_1") + "]"} {
+		path := writeFile(t, dir, "log.jsonl", first+"\n"+call(1, "ch_2")+"\n"+call(2, "ch_3")+"\n")
+		r := run(t, nil, "audit", "-q", "-f", "json", "--config", os.DevNull, path)
+		var rep struct {
+			Summary struct {
+				Calls int `json:"calls"`
+			} `json:"summary"`
+			Findings []struct {
+				Rule  string `json:"rule"`
+				Calls []struct {
+					Line int `json:"line"`
+				} `json:"calls"`
+			} `json:"findings"`
+			Malformed []struct {
+				Line int `json:"line"`
+			} `json:"malformed"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%q: exit %d, %v: %s", first, r.code, err, r.stderr)
+		}
+		var got []string
+		for _, f := range rep.Findings {
+			var lines []string
+			for _, c := range f.Calls {
+				lines = append(lines, strconv.Itoa(c.Line))
+			}
+			got = append(got, f.Rule+" "+strings.Join(lines, ","))
+		}
+		badLine := 1 + strings.Count(first, "\n")
+		if rep.Summary.Calls != 2 || len(rep.Malformed) != 1 || rep.Malformed[0].Line != badLine ||
+			strings.Join(got, "; ") != fmt.Sprintf("same-key-different-response %d,%d", badLine+1, badLine+2) {
+			t.Errorf("first line %q: %d calls, malformed %v, findings %q; want 2 calls, line %d malformed, a critical over lines %d and %d",
+				first, rep.Summary.Calls, rep.Malformed, got, badLine, badLine+1, badLine+2)
+		}
 	}
 }

@@ -269,9 +269,13 @@ func sniff(head []byte) (doc bool, f Format) {
 		// cut short (by the sniff, or by its writer: a document being
 		// written, read again whole when it grows), open with '{' alone on
 		// its line
+		// A first value that ends on the first line, with more after it
+		// there ({…},  {…} x,  {…}{…}), is a broken line of JSON Lines: read
+		// as a document, the rest of the file would be lost after it.
 		var v any
-		if err := json.NewDecoder(bytes.NewReader(trimmed)).Decode(&v); err == nil {
-			doc = true
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		if err := dec.Decode(&v); err == nil {
+			doc = dec.InputOffset() > int64(len(first))
 		} else if (len(head) >= sniffSize || errors.Is(err, io.ErrUnexpectedEOF)) && len(bytes.TrimSpace(first)) == 1 {
 			doc = true
 		}

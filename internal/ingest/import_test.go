@@ -169,6 +169,13 @@ func TestSniff(t *testing.T) {
 		{`{"ts":1,"args":{"run_type":"nightly","x":"` + strings.Repeat("x", 100), false, FormatLangSmith},                                          // cut short: only run_type seen
 		{`{"ts":1,"action_type":"a","args":{"run_type":"nightly","x":"` + strings.Repeat("x", 100), false, FormatJSONL},                            // cut short: action_type first
 		{`{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"action_type","value":"` + strings.Repeat("x", 100), false, FormatOTLP}, // cut short
+		// a first line of JSON Lines with something after its object: a broken line, not a document
+		{`{"ts":1,"action_type":"a"},` + "\n" + `{"ts":2,"action_type":"a"}` + "\n", false, FormatJSONL},
+		{`{"ts":1,"action_type":"a"} x` + "\n" + `{"ts":2,"action_type":"a"}` + "\n", false, FormatJSONL},
+		{"\n" + `{"ts":1,"action_type":"a"}{"ts":2,"action_type":"a"}` + "\n" + `{"ts":3,"action_type":"a"}` + "\n", false, FormatJSONL},
+		{`"s",` + "\n" + `{"ts":2,"action_type":"a"}` + "\n", false, FormatJSONL},
+		// an object whose first line is complete but whose value goes on: a document
+		{"{\"data\": [\n  {\"ts\": 1, \"action_type\": \"a\"}\n]}\n", true, FormatJSONL},
 	}
 	for _, c := range cases {
 		doc, f := sniff([]byte(c.head))
