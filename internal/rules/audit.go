@@ -350,7 +350,8 @@ const ruleRowsTable = `CREATE OR REPLACE TEMP TABLE rule_rows (
 
 // query is the rule's SQL with the window filled in.
 func (r *Rule) query(o Options) string {
-	return strings.ReplaceAll(r.SQL, "{{window_ns}}", strconv.FormatInt(o.Window.Nanoseconds(), 10))
+	return strings.NewReplacer("{{window_ns}}", strconv.FormatInt(o.Window.Nanoseconds(), 10),
+		"{{effect_is_noop}}", noopSQL("effect")).Replace(r.SQL)
 }
 
 // collect runs the rule's query into rule_rows as rule number no.
@@ -626,5 +627,5 @@ func verbatim(s string) string { return s }
 // noopSQL is true when the effect says nothing happened (IsNoop in SQL),
 // false when it says something else or nothing (NULL).
 func noopSQL(effect string) string {
-	return "coalesce(lower(trim(" + effect + ")) IN ('noop', 'no-op', 'no_op', 'none'), false)"
+	return "coalesce(lower(" + trimSQL(effect) + ") IN ('noop', 'no-op', 'no_op', 'none'), false)"
 }

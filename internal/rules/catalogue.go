@@ -312,10 +312,11 @@ func count(n int, noun string, plural ...string) string {
 }
 
 // IsNoop reports an effect that says nothing happened: noop, no-op, no_op
-// or none, in any case, after trimming spaces as statuses are (the same
-// list as catalogue/5-non-noop-replay.sql).
+// or none, in any case, after trimming white space (tabs, CR and LF
+// included) as statuses are; noopSQL is the same in SQL, and the rules'
+// queries write it {{effect_is_noop}}.
 func IsNoop(effect string) bool {
-	switch strings.ToLower(strings.Trim(effect, " ")) {
+	switch strings.ToLower(strings.TrimSpace(effect)) {
 	case "noop", "no-op", "no_op", "none":
 		return true
 	}

@@ -124,15 +124,15 @@ func TestMessagesAreTrue(t *testing.T) {
 		)
 		message(t, one(t, res, "non-noop-replay"), "key k1 of mk was replayed and a later call reported effect updated instead of noop (4 calls)")
 	})
-	t.Run("an effect is trimmed as a status is", func(t *testing.T) {
+	t.Run("an effect is trimmed as a status is (tabs, CR and LF too)", func(t *testing.T) {
 		res := auditLines(t,
 			line(0, "mk", "k1", `"ok"`, "", "created"),
-			line(10, "mk", "k1", `"ok"`, "", "noop "),
-			line(20, "mk", "k1", `"ok"`, "", " None "),
+			line(10, "mk", "k1", `"ok"`, "", "noop \t"),
+			line(20, "mk", "k1", `"ok"`, "", "\r\n None "),
 			line(0, "send", "", `"ok"`, "", "created"),
-			line(10, "send", "", `"ok"`, "", " no_op"),
+			line(10, "send", "", `"ok"`, "", " no_op\n"),
 			line(0, "book", "b1", `"ok"`, "", "created"),
-			line(10, "book", "b2", `"ok"`, "", "NOOP "),
+			line(10, "book", "b2", `"ok"`, "", "NOOP\f "),
 		)
 		if fs := findings(res, "non-noop-replay"); len(fs) != 0 {
 			t.Errorf("non-noop-replay: %+v", fs)

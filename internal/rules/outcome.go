@@ -3,8 +3,10 @@ package rules
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/idemaudit/idemaudit/internal/config"
 )
@@ -42,9 +44,26 @@ func statusOutcomes(ctx context.Context, conn *sql.Conn, cfg *config.Config) err
 // holds, or NULL: a JSON number whose value is a whole number from 100 to
 // 599 (402, 402.0, 4.02e2), or a string of three digits after trimming
 // ("402 "; not "4e2" or "402.0", which are words).
-const httpCodeSQL = `CASE WHEN status_num THEN CASE WHEN TRY_CAST(status AS DOUBLE) BETWEEN 100 AND 599
+var httpCodeSQL = `CASE WHEN status_num THEN CASE WHEN TRY_CAST(status AS DOUBLE) BETWEEN 100 AND 599
         AND TRY_CAST(status AS DOUBLE) = floor(TRY_CAST(status AS DOUBLE)) THEN CAST(TRY_CAST(status AS DOUBLE) AS INTEGER) END
-    WHEN regexp_full_match(trim(status), '[0-9]{3}') THEN CAST(trim(status) AS INTEGER) END`
+    WHEN regexp_full_match(` + trimSQL("status") + `, '[0-9]{3}') THEN CAST(` + trimSQL("status") + ` AS INTEGER) END`
+
+// spaceChars is, as a SQL expression, every character Go's
+// strings.TrimSpace trims (unicode.IsSpace): a status or effect read from
+// a log is trimmed as one from the configuration is. DuckDB's trim() alone
+// trims the Unicode spaces but no tab, CR or LF ("409\n", "noop\t").
+var spaceChars = func() string {
+	var parts []string
+	for r := rune(0); r <= 0x3000; r++ {
+		if unicode.IsSpace(r) {
+			parts = append(parts, fmt.Sprintf("chr(%d)", r))
+		}
+	}
+	return "(" + strings.Join(parts, " || ") + ")"
+}()
+
+// trimSQL trims x as strings.TrimSpace does.
+func trimSQL(x string) string { return "trim(" + x + ", " + spaceChars + ")" }
 
 // httpCode is a status the configuration lists that is an HTTP code.
 var httpCode = regexp.MustCompile(`^[0-9]{3}$`)
@@ -57,7 +76,7 @@ var httpCode = regexp.MustCompile(`^[0-9]{3}$`)
 //     (the downstream answered), nothing at all means unknown.
 func outcomeSQL(cfg *config.Config) string {
 	var b strings.Builder
-	s := "lower(trim(c.status))"
+	s := "lower(" + trimSQL("c.status") + ")"
 	in := func(list []string, out Outcome) {
 		if len(list) == 0 {
 			return

@@ -70,6 +70,8 @@ func TestOutcomeMapping(t *testing.T) {
 		{`504.0`, rules.Unknown}, {`" 504 "`, rules.Unknown}, {`408.0`, rules.Unknown}, {`2.01E2`, rules.Applied},
 		{`"4e2"`, rules.Applied}, {`"402.0"`, rules.Applied}, {`402.5`, rules.Applied}, {`"1000"`, rules.Applied},
 		{`600`, rules.Applied}, {`-404`, rules.Applied},
+		// trimmed as strings.TrimSpace trims: tabs, CR and LF too
+		{`"\t409"`, rules.Rejected}, {`"409\n"`, rules.Rejected}, {`"\r\n504\t"`, rules.Unknown}, {`"\tREJECTED"`, rules.Rejected},
 	}
 	ls = ls[:0]
 	for i, c := range codes {

@@ -38,7 +38,7 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
 ), g AS (
     SELECT fp, chain, min(ts) AS first_ts,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
-            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT coalesce(lower(trim(effect)) IN ('noop', 'no-op', 'no_op', 'none'), false)) AS effects,
+            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT {{effect_is_noop}}) AS effects,
         count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
         -- rejected calls then the ones that went through, not the other way
         coalesce(max({'t': ts, 'r': path_rank, 'l': line, 'p': pos, 's': source_id}) FILTER (WHERE outcome = 'rejected')
@@ -50,7 +50,7 @@ WITH repeated AS ( -- most operations happen once: only fingerprints seen twice
 , e AS ( -- in a chain of two side effects or more, the calls that bring one:
     -- not rejected, with a response id not seen before in the chain, or none
     SELECT cc.*, g.first_ts, g.effects, g.rejected, g.rejected_first,
-        outcome <> 'rejected' AND (response_id IS NULL AND NOT coalesce(lower(trim(effect)) IN ('noop', 'no-op', 'no_op', 'none'), false) OR response_id IS NOT NULL AND row_number() OVER (
+        outcome <> 'rejected' AND (response_id IS NULL AND NOT {{effect_is_noop}} OR response_id IS NOT NULL AND row_number() OVER (
             PARTITION BY fp, chain, response_id, outcome = 'rejected' ORDER BY ts, path_rank, line, pos, source_id) = 1) AS brings
     FROM cc JOIN g USING (fp, chain)
 )

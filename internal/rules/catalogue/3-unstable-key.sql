@@ -32,7 +32,7 @@ WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
 ), g AS (
     SELECT fp, chain,
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected')
-            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT coalesce(lower(trim(effect)) IN ('noop', 'no-op', 'no_op', 'none'), false)) AS effects
+            + count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT {{effect_is_noop}}) AS effects
     FROM c
     GROUP BY fp, chain
     HAVING count(DISTINCT idempotency_key) >= 2
@@ -40,7 +40,7 @@ WITH rekeyed AS ( -- most operations happen once: only args seen twice need a
 , e AS ( -- in a chain of two side effects or more, the calls that bring one:
     -- not rejected, with a response id not seen before in the chain, or none
     SELECT c.*, g.effects,
-        outcome <> 'rejected' AND (response_id IS NULL AND NOT coalesce(lower(trim(effect)) IN ('noop', 'no-op', 'no_op', 'none'), false) OR response_id IS NOT NULL AND row_number() OVER (
+        outcome <> 'rejected' AND (response_id IS NULL AND NOT {{effect_is_noop}} OR response_id IS NOT NULL AND row_number() OVER (
             PARTITION BY fp, chain, response_id, outcome = 'rejected' ORDER BY ts, path_rank, line, pos, source_id) = 1) AS brings
     FROM c JOIN g USING (fp, chain)
 )

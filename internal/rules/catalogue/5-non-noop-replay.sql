@@ -18,7 +18,7 @@ WITH replayed AS ( -- only keys used twice can be replayed; grouped by a 64-bit
         coalesce(sum(CASE WHEN outcome <> 'rejected' THEN 1 ELSE 0 END) OVER (PARTITION BY action_type, idempotency_key
                      ORDER BY ts NULLS LAST, path_rank, line, pos, source_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) >= 1
             AND outcome <> 'rejected'
-            AND effect IS NOT NULL AND lower(trim(effect)) NOT IN ('noop', 'no-op', 'no_op', 'none') AS offending
+            AND effect IS NOT NULL AND NOT {{effect_is_noop}} AS offending
     FROM candidate_calls a SEMI JOIN replayed r ON hash(a.action_type, a.idempotency_key) = r.h
     WHERE a.idempotency_key IS NOT NULL
 ), g AS (
