@@ -346,7 +346,13 @@ END`
 // (the scan that dominates a large audit).
 const ruleRowsTable = `CREATE OR REPLACE TEMP TABLE rule_rows (
 	rule_no INTEGER, grp VARCHAR, severity VARCHAR, rule VARCHAR, action_type VARCHAR, idempotency_key VARCHAR,
-	group_calls BIGINT, offending BOOLEAN, since BIGINT, source_id INTEGER, line BIGINT, pos INTEGER)`
+	group_calls BIGINT, group_stats ` + groupStatsType + `, offending BOOLEAN, since BIGINT, source_id INTEGER, line BIGINT, pos INTEGER)`
+
+// groupStatsType is the stats a rule that samples its evidence rows
+// (group_calls) computes over every call of the group (group_stats): the
+// evidence query reads its stats from the rows listed, which would count
+// only the sample.
+const groupStatsType = "STRUCT(applied BIGINT, rejected BIGINT, distinct_responses BIGINT, null_responses BIGINT, distinct_args BIGINT, span_ns BIGINT)"
 
 // query is the rule's SQL with the window filled in.
 func (r *Rule) query(o Options) string {
@@ -364,7 +370,7 @@ func (r *Rule) collect(ctx context.Context, conn *sql.Conn, o Options, no int) e
 		return "NULL::" + typ
 	}
 	sel := `SELECT ` + strconv.Itoa(no) + `, r.grp, r.severity, ` + optional("rule", "VARCHAR") + `, r.action_type, r.idempotency_key, ` +
-		optional("group_calls", "BIGINT") + `, ` + optional("offending", "BOOLEAN") + `, ` + optional("since", "BIGINT") + `,
+		optional("group_calls", "BIGINT") + `, ` + optional("group_stats", groupStatsType) + `, ` + optional("offending", "BOOLEAN") + `, ` + optional("since", "BIGINT") + `,
        r.source_id, r.line, r.pos
 FROM (` + q + "\n) r"
 	if o.Explain != nil {
@@ -511,7 +517,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
 	// the calls' columns are read once, for the stats, the listing and the
 	// compensations (evidence_rows stays until they are matched)
 	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE evidence_rows AS
-    SELECT r.rule_no, r.grp, r.severity, r.rule, r.action_type AS group_action, r.idempotency_key AS group_key, r.group_calls,
+    SELECT r.rule_no, r.grp, r.severity, r.rule, r.action_type AS group_action, r.idempotency_key AS group_key, r.group_calls, r.group_stats,
         r.offending, r.since, r.source_id, r.line, r.pos, c.path, c.path_rank, c.ts, c.idempotency_key, c.response_id,
         c.status, c.status_num, c.effect, c.session_id, c.args_fp, c.outcome, c.span_id, c.run_id, c.duration_ms,
         {'untimed': c.ts IS NULL, 'ts': coalesce(c.ts, 0), 'path_rank': c.path_rank, 'line': c.line, 'pos': c.pos, 'source_id': c.source_id} AS k
@@ -558,8 +564,13 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
     FROM names GROUP BY ALL
 )
 SELECT rule_no, grp, severity, rule, group_action, group_key, group_calls, since,
-    s.calls, s.distinct_responses, s.null_responses, s.distinct_keys, s.distinct_args, s.span_ns,
-    s.applied, s.rejected, s.side_effects, s.first_offending, s.spans, nm.responses, nm.keys, nm.effects, nm.effects_total,
+    -- a sampled group's stats are its rule's, over every call (group_stats)
+    CASE WHEN group_stats IS NULL THEN s.calls ELSE group_calls END,
+    coalesce(group_stats.distinct_responses, s.distinct_responses), coalesce(group_stats.null_responses, s.null_responses),
+    s.distinct_keys, coalesce(group_stats.distinct_args, s.distinct_args),
+    CASE WHEN group_stats IS NULL THEN s.span_ns ELSE group_stats.span_ns END,
+    coalesce(group_stats.applied, s.applied), coalesce(group_stats.rejected, s.rejected),
+    coalesce(group_stats.distinct_responses + group_stats.null_responses, s.side_effects), s.first_offending, s.spans, nm.responses, nm.keys, nm.effects, nm.effects_total,
     path, line, pos, ts, idempotency_key, response_id, status, status_num,
     effect, session_id, outcome, span_id, run_id, duration_ms
 FROM ` + listed + ` JOIN s USING (rule_no, grp) LEFT JOIN nm USING (rule_no, grp)

@@ -3,6 +3,7 @@ package rules_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/idemaudit/idemaudit/internal/config"
 	"github.com/idemaudit/idemaudit/internal/rules"
@@ -143,5 +144,32 @@ func TestKeyRulesIgnoreRejectedCalls(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[[11 12] high [9 10] medium]" {
 		t.Errorf("unstable-key: %v", got)
+	}
+}
+
+// missing-key lists the first 20 keyless calls, but its stats (outcomes,
+// side effects, span) are those of every keyless call, as every other
+// finding's are.
+func TestMissingKeyStatsCountEveryCall(t *testing.T) {
+	var ls []string
+	for i := 0; i < 50; i++ {
+		status := `"ok","response_id":"r` + fmt.Sprint(i) + `"`
+		switch {
+		case i >= 40:
+			status = `422`
+		case i >= 30:
+			status = `504`
+		}
+		ls = append(ls, fmt.Sprintf(`{"ts":"2026-11-16T09:%02d:00Z","action_type":"x","args":{"n":%d},"status":%s}`, i, i%45, status))
+	}
+	res := auditWith(t, rules.Options{Window: rules.DefaultWindow}, map[string][]string{"a.jsonl": ls})
+	mk := findings(res, "missing-key")
+	if len(mk) != 1 {
+		t.Fatalf("missing-key: %+v", mk)
+	}
+	st := mk[0].Stats
+	if len(mk[0].Calls) != 20 || st.Calls != 50 || st.Applied != 30 || st.Unknown != 10 || st.Rejected != 10 ||
+		st.DistinctResponses != 30 || st.NullResponses != 10 || st.SideEffects != 40 || st.DistinctArgs != 45 || st.Span != 49*time.Minute {
+		t.Errorf("%d calls listed, stats %+v; want 20 listed, 50 calls: 30 applied, 10 unknown, 10 rejected, 30 response ids, 10 without, 40 side effects, 45 args, 49m", len(mk[0].Calls), st)
 	}
 }
