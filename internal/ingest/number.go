@@ -406,14 +406,31 @@ func truncateQuote(s []byte) string {
 	return strconv.Quote(string(s))
 }
 
-// isNumber reports whether s is a plain decimal number: digits with at
-// most one point, maybe after a minus.
+// isNumber reports whether s is a decimal number as an epoch string may
+// be written: digits with at most one point (not first), maybe after a
+// minus, maybe followed by an exponent (1.7948214e9, as a number ts may be
+// written too).
 func isNumber(s []byte) bool {
 	if len(s) > 1 && s[0] == '-' { // a time before 1970
 		s = s[1:]
 	}
+	mant, exp := s, []byte(nil)
+	if i := bytes.IndexAny(s, "eE"); i >= 0 {
+		mant, exp = s[:i], s[i+1:]
+		if len(exp) > 1 && (exp[0] == '+' || exp[0] == '-') {
+			exp = exp[1:]
+		}
+		if len(exp) == 0 {
+			return false
+		}
+		for _, c := range exp {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	}
 	dot := false
-	for i, c := range s {
+	for i, c := range mant {
 		switch {
 		case c >= '0' && c <= '9':
 		case c == '.' && !dot && i > 0:
@@ -422,5 +439,5 @@ func isNumber(s []byte) bool {
 			return false
 		}
 	}
-	return len(s) > 0
+	return len(mant) > 0
 }

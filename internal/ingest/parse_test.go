@@ -32,6 +32,9 @@ func TestParseTimestampForms(t *testing.T) {
 		`1794821400`,
 		`1794821400.0`,
 		`1.7948214e9`,
+		`"1.7948214e9"`, // an epoch string of a number as JSON writes it
+		`"17948214E+2"`,
+		`"1794821400000e0"`,
 		`1794821400000`,
 		`1794821400000.0`,
 	}
@@ -94,6 +97,10 @@ func TestParseMalformed(t *testing.T) {
 		`{"action_type":7}`:                                    "action_type must be a string",
 		`{"action_type":"a","ts":"yesterday"}`:                 "unparseable ts",
 		`{"action_type":"a","ts":""}`:                          "unparseable ts",
+		`{"action_type":"a","ts":"1e"}`:                        "unparseable ts",
+		`{"action_type":"a","ts":"1e+"}`:                       "unparseable ts",
+		`{"action_type":"a","ts":"e9"}`:                        "unparseable ts",
+		`{"action_type":"a","ts":"1.5e9x"}`:                    "unparseable ts",
 		`{"action_type":"a","ts":"2026-13-01T00:00:00Z"}`:      "unparseable ts",
 		`{"action_type":"a","ts":"2026-02-29T00:00:00Z"}`:      "unparseable ts",
 		`{"action_type":"a","ts":"2026-11-16T09:30:00+2"}`:     "unparseable ts",
