@@ -42,6 +42,8 @@ type Options struct {
 	// Explain, when set, is given each rule's whole query before it runs
 	// (IDEMAUDIT_EXPLAIN=RULE prints its EXPLAIN ANALYZE: performance work).
 	Explain func(rule, query string) error
+
+	noops []string // the effects of the calls that are noop (IsNoop), set by Audit; nil: unknown
 }
 
 // MaxListed is the largest MaxEvidence (DuckDB's top-N aggregate takes
@@ -81,6 +83,9 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		return nil, err
 	}
 	if err := statusOutcomes(ctx, conn, cfg); err != nil {
+		return nil, err
+	}
+	if o.noops, err = noopEffects(ctx, conn); err != nil {
 		return nil, err
 	}
 	// read-only actions are not side effects: no rule sees them
@@ -352,12 +357,12 @@ const ruleRowsTable = `CREATE OR REPLACE TEMP TABLE rule_rows (
 // (group_calls) computes over every call of the group (group_stats): the
 // evidence query reads its stats from the rows listed, which would count
 // only the sample.
-const groupStatsType = "STRUCT(applied BIGINT, rejected BIGINT, distinct_responses BIGINT, null_responses BIGINT, distinct_args BIGINT, span_ns BIGINT)"
+const groupStatsType = "STRUCT(applied BIGINT, rejected BIGINT, distinct_responses BIGINT, null_responses BIGINT, span_ns BIGINT)"
 
 // query is the rule's SQL with the window filled in.
 func (r *Rule) query(o Options) string {
 	return strings.NewReplacer("{{window_ns}}", strconv.FormatInt(o.Window.Nanoseconds(), 10),
-		"{{effect_is_noop}}", noopSQL("effect")).Replace(r.SQL)
+		"{{effect_is_noop}}", o.noopSQL("effect")).Replace(r.SQL)
 }
 
 // collect runs the rule's query into rule_rows as rule number no.
@@ -532,7 +537,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
         -- what may have happened (calls not rejected): their distinct response ids,
         -- and those without one unless their effect says noop; side_effects is the sum
         count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected') AS distinct_responses,
-        count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT ` + noopSQL("effect") + `) AS null_responses,
+        count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT ` + o.noopSQL("effect") + `) AS null_responses,
         count(DISTINCT idempotency_key) AS distinct_keys, count(DISTINCT args_fp) AS distinct_args,
         least(max(ts)::HUGEINT - min(ts), 9223372036854775807)::BIGINT AS span_ns, -- time.Sub's cap: ts spans 1800-2199
         count(*) FILTER (WHERE outcome = 'applied') AS applied, count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
@@ -555,7 +560,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
         SELECT rule_no, grp, 1, idempotency_key, min(k) FROM evidence_rows e WHERE idempotency_key IS NOT NULL GROUP BY ALL
         UNION ALL
         SELECT e.rule_no, e.grp, 2, e.effect, min(e.k) FROM evidence_rows e JOIN s USING (rule_no, grp)
-        WHERE e.k > s.first_live_k AND e.outcome <> 'rejected' AND e.effect IS NOT NULL AND NOT ` + noopSQL("e.effect") + ` GROUP BY ALL
+        WHERE e.k > s.first_live_k AND e.outcome <> 'rejected' AND e.effect IS NOT NULL AND NOT ` + o.noopSQL("e.effect") + ` GROUP BY ALL
     )
     GROUP BY ALL
 ), nm AS (
@@ -567,7 +572,7 @@ SELECT rule_no, grp, severity, rule, group_action, group_key, group_calls, since
     -- a sampled group's stats are its rule's, over every call (group_stats)
     CASE WHEN group_stats IS NULL THEN s.calls ELSE group_calls END,
     coalesce(group_stats.distinct_responses, s.distinct_responses), coalesce(group_stats.null_responses, s.null_responses),
-    s.distinct_keys, coalesce(group_stats.distinct_args, s.distinct_args),
+    s.distinct_keys, s.distinct_args, -- of the listed calls (shown by unstable-key only, which lists all)
     CASE WHEN group_stats IS NULL THEN s.span_ns ELSE group_stats.span_ns END,
     coalesce(group_stats.applied, s.applied), coalesce(group_stats.rejected, s.rejected),
     coalesce(group_stats.distinct_responses + group_stats.null_responses, s.side_effects), s.first_offending, s.spans, nm.responses, nm.keys, nm.effects, nm.effects_total,
@@ -636,7 +641,43 @@ func findingID(rule, grp string) string {
 func verbatim(s string) string { return s }
 
 // noopSQL is true when the effect says nothing happened (IsNoop in SQL),
-// false when it says something else or nothing (NULL).
-func noopSQL(effect string) string {
-	return "coalesce(lower(" + trimSQL(effect) + ") IN ('noop', 'no-op', 'no_op', 'none'), false)"
+// false when it says something else or nothing (NULL). It tests the
+// effects found noop (noopEffects): an IN list of constants, cheaper on
+// every call than trimming and lowering each effect.
+func (o Options) noopSQL(effect string) string {
+	if o.noops == nil || len(o.noops) > maxNoops {
+		return "coalesce(lower(" + trimSQL(effect) + ") IN ('noop', 'no-op', 'no_op', 'none'), false)"
+	}
+	if len(o.noops) == 0 {
+		return "false"
+	}
+	in := make([]string, len(o.noops))
+	for i, e := range o.noops {
+		in[i] = sqlString(e)
+	}
+	return "coalesce(" + effect + " IN (" + strings.Join(in, ", ") + "), false)"
+}
+
+// maxNoops bounds the IN list of noopSQL (a log may spell noop with any
+// number of spaces around it): beyond, each effect is trimmed.
+const maxNoops = 64
+
+// noopEffects lists the distinct effects of the calls that are noop.
+func noopEffects(ctx context.Context, conn *sql.Conn) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT DISTINCT effect FROM calls WHERE effect IS NOT NULL")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	noops := []string{}
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		if IsNoop(e) {
+			noops = append(noops, e)
+		}
+	}
+	return noops, rows.Err()
 }

@@ -3,7 +3,6 @@ package rules
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"regexp"
 	"strings"
 	"unicode"
@@ -53,13 +52,13 @@ var httpCodeSQL = `CASE WHEN status_num THEN CASE WHEN TRY_CAST(status AS DOUBLE
 // a log is trimmed as one from the configuration is. DuckDB's trim() alone
 // trims the Unicode spaces but no tab, CR or LF ("409\n", "noop\t").
 var spaceChars = func() string {
-	var parts []string
+	var b strings.Builder
 	for r := rune(0); r <= 0x3000; r++ {
 		if unicode.IsSpace(r) {
-			parts = append(parts, fmt.Sprintf("chr(%d)", r))
+			b.WriteRune(r) // none is a quote: a plain SQL literal (a constant, not an expression per row)
 		}
 	}
-	return "(" + strings.Join(parts, " || ") + ")"
+	return "'" + b.String() + "'"
 }()
 
 // trimSQL trims x as strings.TrimSpace does.

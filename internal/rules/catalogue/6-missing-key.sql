@@ -2,14 +2,13 @@
 -- Evidence is the first 20 keyless calls of the period (a top-20 aggregate:
 -- no sort of every keyless call); group_calls counts them all and
 -- group_stats holds the finding's stats over them all (outcomes, side
--- effects, time span); since is the first keyless call ever seen, for "new"
+-- effects, time span; not distinct args, which only unstable-key shows); since is the first keyless call ever seen, for "new"
 -- in trends.
 WITH k AS (
     SELECT action_type, count(*) AS group_calls,
         {'applied': count(*) FILTER (WHERE outcome = 'applied'), 'rejected': count(*) FILTER (WHERE outcome = 'rejected'),
          'distinct_responses': count(DISTINCT response_id) FILTER (WHERE outcome <> 'rejected'),
          'null_responses': count(*) FILTER (WHERE outcome <> 'rejected' AND response_id IS NULL AND NOT {{effect_is_noop}}),
-         'distinct_args': count(DISTINCT args_fp),
          'span_ns': least(max(ts)::HUGEINT - min(ts), 9223372036854775807)::BIGINT} AS group_stats,
         min_by({'source_id': source_id, 'line': line, 'pos': pos},
                (ts IS NULL, coalesce(ts, 0), path_rank, line, pos, source_id), 20) AS first_calls
