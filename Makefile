@@ -4,7 +4,7 @@ BIN     := bin/idemaudit
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test lint bench fuzz sample clean
+.PHONY: all build run test lint bench fuzz oracle sample clean
 
 all: lint test build
 
@@ -43,6 +43,14 @@ fuzz:
 	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzImport$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ingest -run '^$$' -fuzz '^FuzzIngestSequence$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/report -run '^$$' -fuzz '^FuzzEscaping$$' -fuzztime $(FUZZTIME)
+
+# Differential test against an independent oracle written from the spec and
+# README text alone (scripts/oracle): ORACLE_RUNS random corpora of up to
+# 4 files each, every disagreement printed (a few minutes; not in make test).
+ORACLE_RUNS ?= 100
+oracle: build
+	IDEMAUDIT_BIN=$(BIN) python3 scripts/oracle/compare.py 1 $(ORACLE_RUNS) 60
+	IDEMAUDIT_BIN=$(BIN) FIRST_BAD=0.5 python3 scripts/oracle/compare.py 5001 20 60
 
 clean:
 	rm -rf bin
