@@ -251,6 +251,11 @@ func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
 		n.reference = ""
 	}
 	a, _ := get("action_type")
+	if _, str := a.(string); !str && a != nil && len(cv.im.Map) == 0 {
+		// as the line parser says of a call of idemaudit's format (an array
+		// of calls on a line comes here); a --map may name any member
+		return n, errors.New("action_type must be a string")
+	}
 	if n.Action = scalar(a); n.Action == "" {
 		return n, fmt.Errorf("no action type at %s", path("action_type"))
 	}

@@ -237,6 +237,19 @@ var (
 	markLangSmith = regexp.MustCompile(`"run_type"\s*:`)
 )
 
+// nextLine takes the next line that is not blank off *rest, trimmed
+// (nil when there is none).
+func nextLine(rest *[]byte) []byte {
+	for len(*rest) > 0 {
+		var line []byte
+		line, *rest, _ = bytes.Cut(*rest, []byte{'\n'})
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			return line
+		}
+	}
+	return nil
+}
+
 // sniff guesses the format of a stream from its first bytes: whether it
 // is one JSON document (an array, or a pretty-printed object) rather than
 // JSON Lines, and the format of its first recognisable record.
@@ -253,13 +266,17 @@ func sniff(head []byte) (doc bool, f Format) {
 		first, rest, _ := bytes.Cut(trimmed, []byte{'\n'})
 		doc = !json.Valid(first) || len(bytes.TrimSpace(rest)) == 0
 		if doc && !json.Valid(first) {
-			for len(rest) > 0 {
-				var next []byte
-				next, rest, _ = bytes.Cut(rest, []byte{'\n'})
-				if next = bytes.TrimSpace(next); len(next) > 0 {
-					doc = !(next[0] == '[' && json.Valid(next))
-					break
-				}
+			// the next line decides: an array of its own (JSON Lines of
+			// arrays), or a whole value not followed by a comma, nor by the
+			// closing bracket (the elements of an array are separated by
+			// commas: a broken first line of JSON Lines of objects)
+			next := nextLine(&rest)
+			switch {
+			case len(next) > 0 && next[0] == '[' && json.Valid(next):
+				doc = false
+			case len(next) > 0 && json.Valid(next):
+				after := nextLine(&rest)
+				doc = len(after) == 0 || after[0] == ']'
 			}
 		}
 	} else if first, _, _ := bytes.Cut(trimmed, []byte{'\n'}); !json.Valid(first) {

@@ -174,6 +174,11 @@ func TestSniff(t *testing.T) {
 		{`{"ts":1,"action_type":"a"} x` + "\n" + `{"ts":2,"action_type":"a"}` + "\n", false, FormatJSONL},
 		{"\n" + `{"ts":1,"action_type":"a"}{"ts":2,"action_type":"a"}` + "\n" + `{"ts":3,"action_type":"a"}` + "\n", false, FormatJSONL},
 		{`"s",` + "\n" + `{"ts":2,"action_type":"a"}` + "\n", false, FormatJSONL},
+		// a lone '[' before lines of objects without commas: a broken first line of JSON Lines
+		{"[\n" + `{"ts":1,"action_type":"a"}` + "\n" + `{"ts":2,"action_type":"a"}` + "\n", false, FormatJSONL},
+		// an array of one element, or of elements spread over lines: a document
+		{"[\n" + `{"ts":1,"action_type":"a"}` + "\n]\n", true, FormatJSONL},
+		{"[\n  {\n    \"ts\": 1,\n    \"action_type\": \"a\"\n  }\n]\n", true, FormatJSONL},
 		// an object whose first line is complete but whose value goes on: a document
 		{"{\"data\": [\n  {\"ts\": 1, \"action_type\": \"a\"}\n]}\n", true, FormatJSONL},
 	}
@@ -939,5 +944,22 @@ func TestOTLPVercelInputOutputAndHandoffs(t *testing.T) {
 	}
 	if st.Skipped != 2 {
 		t.Errorf("%d records skipped as no tool call; want the 2 handoffs", st.Skipped)
+	}
+}
+
+// A line holding an array of calls goes through the converter; its calls
+// are held to the line parser's rules: an action_type that is no string
+// is malformed there as on a line of its own.
+func TestArrayLineActionTypeMustBeString(t *testing.T) {
+	d := openMem(t)
+	path := write(t, t.TempDir(), "log.jsonl", []byte(`[{"ts":"2026-11-16T09:00:00Z","action_type":"a"},{"ts":"2026-11-16T09:00:00Z","action_type":42}]`+"\n"+
+		`[{"ts":"2026-11-16T09:01:00Z","action_type":true}]`+"\n"))
+	st, err := d.IngestFile(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := queryStrings(t, d, "SELECT line || ' ' || error FROM malformed ORDER BY line")
+	if st.Calls != 1 || len(got) != 2 || !strings.Contains(got[0], "action_type must be a string") || !strings.HasPrefix(got[1], "2 ") {
+		t.Errorf("%d calls, malformed %q; want 1 call, lines 1 and 2 malformed (action_type must be a string)", st.Calls, got)
 	}
 }
