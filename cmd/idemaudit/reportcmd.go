@@ -28,6 +28,9 @@ func (e *env) report(args []string) (int, error) {
 	dbf.add(fs, true)
 	dbf.addConfig(fs)
 	dbf.addReads(fs)
+	// report writes no warning; -q is taken, as by every other command, so
+	// a script can pass it to each of them
+	fs.BoolP("quiet", "q", false, "no warnings on stderr (report prints none; errors are still printed)")
 	if help, err := e.parseFlags(fs, args, reportSynopsis); help || err != nil {
 		return exitOK, err
 	}

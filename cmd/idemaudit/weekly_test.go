@@ -254,6 +254,22 @@ func TestReportTimeZone(t *testing.T) {
 	}
 }
 
+// report takes -q as every other command does (a script passing it to
+// each failed with a usage error): the same report, nothing on stderr.
+func TestReportQuiet(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.duckdb")
+	log := writeFile(t, dir, "a.jsonl", `{"ts":"2026-11-18T12:00:00Z","action_type":"x","args":{}}`+"\n")
+	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	plain := run(t, nil, "report", "--db", db, "--week", "2026-W47", "-f", "json")
+	quiet := run(t, nil, "report", "-q", "--db", db, "--week", "2026-W47", "-f", "json")
+	if quiet.code != 0 || quiet.stderr != "" || quiet.stdout != plain.stdout || plain.code != 0 {
+		t.Errorf("report -q: exit %d, stderr %q, same report %v (without -q: exit %d)", quiet.code, quiet.stderr, quiet.stdout == plain.stdout, plain.code)
+	}
+}
+
 // TestDiskFull fills a tiny file system during an ingest: a clear error,
 // and the database still holds exactly what it held; then the file system
 // turns read-only: ingest refuses clearly, reports still read. Needs mount (root).
