@@ -269,14 +269,16 @@ func sniff(head []byte) (doc bool, f Format) {
 			// the next line decides: an array of its own (JSON Lines of
 			// arrays), or a whole value not followed by a comma, nor by the
 			// closing bracket (the elements of an array are separated by
-			// commas: a broken first line of JSON Lines of objects)
+			// commas: a broken first line of JSON Lines of objects). The
+			// comma may open the line after the value: an array written
+			// comma-first (",{…}", or "," alone) is a document.
 			next := nextLine(&rest)
 			switch {
 			case len(next) > 0 && next[0] == '[' && json.Valid(next):
 				doc = false
 			case len(next) > 0 && json.Valid(next):
 				after := nextLine(&rest)
-				doc = len(after) == 0 || after[0] == ']'
+				doc = len(after) == 0 || after[0] == ']' || after[0] == ','
 			}
 		}
 	} else if first, _, _ := bytes.Cut(trimmed, []byte{'\n'}); !json.Valid(first) {

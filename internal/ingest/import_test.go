@@ -179,6 +179,9 @@ func TestSniff(t *testing.T) {
 		// an array of one element, or of elements spread over lines: a document
 		{"[\n" + `{"ts":1,"action_type":"a"}` + "\n]\n", true, FormatJSONL},
 		{"[\n  {\n    \"ts\": 1,\n    \"action_type\": \"a\"\n  }\n]\n", true, FormatJSONL},
+		// an array written comma-first: its elements are separated by commas opening the next line
+		{"[\n" + `{"ts":1,"action_type":"a"}` + "\n," + `{"ts":2,"action_type":"a"}` + "\n]\n", true, FormatJSONL},
+		{"[\n" + `{"ts":1,"action_type":"a"}` + "\n,\n" + `{"ts":2,"action_type":"a"}` + "\n]\n", true, FormatJSONL},
 		// an object whose first line is complete but whose value goes on: a document
 		{"{\"data\": [\n  {\"ts\": 1, \"action_type\": \"a\"}\n]}\n", true, FormatJSONL},
 	}
