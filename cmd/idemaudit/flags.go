@@ -306,17 +306,30 @@ func (f *periodFlags) add(fs *pflag.FlagSet, choosable bool) {
 	fs.IntVar(&f.trend, "trend", 8, "earlier weeks to show in the trend")
 }
 
+// parseNow reads --now; "" is the zero time (the clock).
+func parseNow(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, usagef("--now: want RFC 3339 (2026-11-23T06:00:00Z), got %q", s)
+	}
+	return t, nil
+}
+
 // span resolves the flags into the period and the earlier weeks of the trend.
 func (f *periodFlags) span() (rules.Span, []rules.Span, error) {
 	loc, err := time.LoadLocation(f.tz)
 	if err != nil {
 		return rules.Span{}, nil, usagef("--tz: unknown time zone %q", f.tz)
 	}
-	now := time.Now()
-	if f.now != "" {
-		if now, err = time.Parse(time.RFC3339Nano, f.now); err != nil {
-			return rules.Span{}, nil, usagef("--now: want RFC 3339 (2026-11-23T06:00:00Z), got %q", f.now)
-		}
+	now, err := parseNow(f.now)
+	if err != nil {
+		return rules.Span{}, nil, err
+	}
+	if now.IsZero() {
+		now = time.Now()
 	}
 	if f.trend < 0 {
 		return rules.Span{}, nil, usagef("--trend must be ≥ 0")

@@ -105,6 +105,7 @@ func (e *env) weekly(args []string) (int, error) {
 		return exitError, err
 	}
 	defer db.Close()
+	db.Now, _ = parseNow(pf.now) // checked by span: the sources read now are stamped with it
 	if fs.NArg() > 0 {
 		warn := e.warner(*quiet)
 		quieter := func(format string, a ...any) {

@@ -449,3 +449,51 @@ func TestIngestNothingToReadCreatesNoDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestWeeklyUntimed is a team that logs only the triple (action, key,
+// response id): a key answered twice pages the weekly run of the week the
+// calls were ingested in, once, and no other week's.
+func TestWeeklyUntimed(t *testing.T) {
+	dir := t.TempDir()
+	db, out := filepath.Join(dir, "audit.duckdb"), filepath.Join(dir, "reports")
+	logs := filepath.Join(dir, "calls.jsonl")
+	if err := os.WriteFile(logs, []byte(`{"action_type":"charge_card","idempotency_key":"k1","response_id":"ch_1"}
+{"action_type":"charge_card","idempotency_key":"k1","response_id":"ch_2"}
+{"action_type":"charge_card","idempotency_key":"k2","response_id":"ch_3"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, nil, "ingest", "--db", db, "--now", "2026-11-18T06:00:00Z", logs); r.code != 0 {
+		t.Fatalf("ingest: %d %s", r.code, r.stderr)
+	}
+	weekly := func(now string, code int) weekReport {
+		t.Helper()
+		r := run(t, nil, "weekly", "--db", db, "--out", out, "--now", now, "--fail-on", "critical", "--fail-on-new", logs)
+		if r.code != code {
+			t.Fatalf("weekly --now %s: exit %d, want %d: %s%s", now, r.code, code, r.stdout, r.stderr)
+		}
+		var label string
+		for _, f := range strings.Fields(r.stdout) {
+			if strings.HasPrefix(f, "2026-W") {
+				label = strings.TrimSuffix(f, ":")
+				break
+			}
+		}
+		return readWeek(t, filepath.Join(out, label+".json"))
+	}
+	w47 := weekly("2026-11-23T06:00:00Z", exitFindings) // reports W47, in which the calls were read
+	if len(w47.Findings) != 1 || w47.Findings[0].Rule != "same-key-different-response" || !w47.Findings[0].New {
+		t.Errorf("W47: %+v, want the double charge, new", w47.Findings)
+	}
+	first, err := os.ReadFile(filepath.Join(out, "2026-W47.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	weekly("2026-11-23T07:00:00Z", exitFindings) // cron runs it again: same report
+	if again, _ := os.ReadFile(filepath.Join(out, "2026-W47.json")); !bytes.Equal(first, again) {
+		t.Error("a second weekly run of W47 wrote other bytes")
+	}
+	if w48 := weekly("2026-11-30T06:00:00Z", exitOK); len(w48.Findings) != 0 {
+		t.Errorf("W48: %+v, want nothing (the calls were read in W47)", w48.Findings)
+	}
+}

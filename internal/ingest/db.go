@@ -189,6 +189,10 @@ type DB struct {
 	// Timing, when set, is told how long each step of an ingest took (for
 	// performance work: IDEMAUDIT_TIMING).
 	Timing func(step string, d time.Duration)
+	// Now, when set, is the ingest time stored with each source (--now);
+	// zero: the clock. A period report places a finding made only of calls
+	// without ts at the ingest time of its offending call.
+	Now time.Time
 
 	drop []int32 // segments the ingest under way replaces (read anew with other settings)
 }

@@ -452,7 +452,7 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		format, collapsed, skipped, import_settings, head_hash, document)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, dbText(path), absPath, st.FirstLine, start, st.Lines, st.Calls, st.Malformed,
-		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, time.Now().UTC(),
+		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, d.ingestedAt(),
 		string(st.Format), st.Collapsed, st.Skipped, nullable(d.Import.Settings(st.Format)), counted.headHash(), lay.document)
 	return st, err
 }
@@ -1003,4 +1003,12 @@ func (d *DB) traceSessions(ctx context.Context, id int32, sessions map[string]st
 	}
 	_, err := d.Conn.ExecContext(ctx, "DROP TABLE trace_sessions")
 	return err
+}
+
+// ingestedAt is the time stored with a new segment: Now, or the clock.
+func (d *DB) ingestedAt() time.Time {
+	if !d.Now.IsZero() {
+		return d.Now.UTC()
+	}
+	return time.Now().UTC()
 }

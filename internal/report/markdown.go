@@ -359,7 +359,12 @@ func executiveSummary(r *rules.Result) []string {
 		out = append(out, fmt.Sprintf("%s logged neither `args` nor `session_id`, so retries among them cannot be recognised: those tools should log their arguments.", plural(s.UnfingerprintedCalls, "call")))
 	}
 	if s := r.Summary; s.UntimedCalls > 0 {
-		out = append(out, fmt.Sprintf("%s had no `ts`: the retry-window rules and period reports cannot see %s.", plural(s.UntimedCalls, "call"), map[bool]string{true: "it", false: "them"}[s.UntimedCalls == 1]))
+		them := map[bool]string{true: "it", false: "them"}[s.UntimedCalls == 1]
+		if r.Periodic {
+			out = append(out, fmt.Sprintf("%s had no `ts` and %s counted in the period %s ingested in: the retry-window rules cannot see %s.", plural(s.UntimedCalls, "call"), were(s.UntimedCalls), map[bool]string{true: "it was", false: "they were"}[s.UntimedCalls == 1], them))
+		} else {
+			out = append(out, fmt.Sprintf("%s had no `ts`: the retry-window rules cannot see %s, and a period report counts %s in the period %s ingested in.", plural(s.UntimedCalls, "call"), them, them, map[bool]string{true: "it was", false: "they were"}[s.UntimedCalls == 1]))
+		}
 	}
 	return out
 }

@@ -72,7 +72,8 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 		// untimed calls too: the key rules see them (a key's second
 		// response id may come from a call without ts)
 		auditWhere = fmt.Sprintf(" WHERE (c.ts < %d OR c.ts IS NULL)", p.End.Add(o.Window).UnixNano())
-		periodWhere = fmt.Sprintf(" WHERE ts >= %d AND ts < %d", p.Start.UnixNano(), p.End.UnixNano())
+		// a call without ts belongs to the period it was ingested in
+		periodWhere = " WHERE " + p.contains("coalesce(ts, ingested_ns)")
 	}
 	cfg := o.Config
 	if cfg == nil {
@@ -96,13 +97,14 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	}
 	for _, q := range []string{
 		// ties order by path; its rank is an integer, cheaper to sort than the path
-		"CREATE OR REPLACE TEMP TABLE audit_sources AS SELECT source_id, path, dense_rank() OVER (ORDER BY path) AS path_rank FROM sources",
+		// (ingested_ns places the untimed calls of a period report: see evidence)
+		"CREATE OR REPLACE TEMP TABLE audit_sources AS SELECT source_id, path, dense_rank() OVER (ORDER BY path) AS path_rank, epoch_ns(ingested_at) AS ingested_ns FROM sources",
 		// every call with its outcome and its action's settings
 		`CREATE OR REPLACE TEMP VIEW classified_calls AS SELECT c.*, ` + callOutcomeSQL + ` AS outcome,
 			coalesce(a.repeatable, false) AS repeatable, coalesce(a.read_only, false) AS read_only,
 			` + identityFP + ` AS identity_fp
 			FROM calls c LEFT JOIN action_settings a USING (action_type) LEFT JOIN status_outcomes so USING (status, status_num)`,
-		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
+		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank, s.ingested_ns FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
 		"CREATE OR REPLACE TEMP VIEW period_calls AS SELECT * FROM audit_calls" + periodWhere,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
@@ -228,6 +230,11 @@ func (o *Options) spans() []Span {
 		return nil
 	}
 	return append(append([]Span(nil), o.Trend...), *o.Period)
+}
+
+// contains is the SQL test of expr (epoch nanoseconds) being in the span.
+func (s Span) contains(expr string) string {
+	return fmt.Sprintf("%s >= %d AND %s < %d", expr, s.Start.UnixNano(), expr, s.End.UnixNano())
 }
 
 // happenedIn reports whether an offending call of the finding is in the
@@ -502,15 +509,27 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
 	if sp := o.spans(); len(sp) > 0 {
 		var in []string
 		for _, s := range sp {
-			at := fmt.Sprintf("ts >= %d AND ts < %d", s.Start.UnixNano(), s.End.UnixNano())
+			at := s.contains("ts")
 			// an untimed offending call counts in the period of the
 			// group's first timed call (when it happened is unknown; the
-			// group was in use then)
+			// group was in use then); in a group without any, in the
+			// period it was ingested in (the next report after it was
+			// read has it: a key answered twice by untimed calls is not
+			// left out of every weekly report)
+			ingested := s.contains("ingested_ns")
 			in = append(in, fmt.Sprintf("CASE WHEN coalesce(bool_or(%s) FILTER (WHERE %s), false) OR (min_by(offending IS NULL, k) AND min_by(%s, k))"+
-				" OR (coalesce(bool_or(%s) FILTER (WHERE ts IS NULL), false) AND min(ts) >= %d AND min(ts) < %d) THEN '1' ELSE '0' END",
-				at, said, at, said, s.Start.UnixNano(), s.End.UnixNano()))
+				" OR (coalesce(bool_or(%s) FILTER (WHERE ts IS NULL), false) AND min(ts) >= %d AND min(ts) < %d)"+
+				" OR (min(ts) IS NULL AND (coalesce(bool_or(%s) FILTER (WHERE %s), false) OR (min_by(offending IS NULL, k) AND min_by(%s, k)))) THEN '1' ELSE '0' END",
+				at, said, at, said, s.Start.UnixNano(), s.End.UnixNano(), ingested, said, ingested))
 		}
 		spans = "concat(" + strings.Join(in, ", ") + ")"
+	}
+	// a group of untimed calls only first happened, for a period report,
+	// when its first offending call was ingested; for an audit, at no
+	// known time (an audit's output does not depend on when it runs)
+	untimedFirst := "NULL::BIGINT"
+	if o.Period != nil {
+		untimedFirst = "CASE WHEN min_by(offending IS NULL, k) THEN min_by(ingested_ns, k) ELSE min(ingested_ns) FILTER (WHERE " + said + ") END"
 	}
 	// the listed calls: every one, or the first MaxEvidence of each group
 	// by a top-N aggregate (no sort of a whole large group)
@@ -524,7 +543,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
 	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE evidence_rows AS
     SELECT r.rule_no, r.grp, r.severity, r.rule, r.action_type AS group_action, r.idempotency_key AS group_key, r.group_calls, r.group_stats,
         r.offending, r.since, r.source_id, r.line, r.pos, c.path, c.path_rank, c.ts, c.idempotency_key, c.response_id,
-        c.status, c.status_num, c.effect, c.session_id, c.args_fp, c.outcome, c.span_id, c.run_id, c.duration_ms,
+        c.status, c.status_num, c.effect, c.session_id, c.args_fp, c.outcome, c.span_id, c.run_id, c.duration_ms, c.ingested_ns,
         {'untimed': c.ts IS NULL, 'ts': coalesce(c.ts, 0), 'path_rank': c.path_rank, 'line': c.line, 'pos': c.pos, 'source_id': c.source_id} AS k
     FROM rule_rows r JOIN audit_calls c USING (source_id, line, pos)`); err != nil {
 		return nil, err
@@ -544,6 +563,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
         distinct_responses + null_responses AS side_effects,
         min(k) FILTER (WHERE outcome <> 'rejected') AS first_live_k,
         CASE WHEN min_by(offending IS NULL, k) AND min(ts) IS NOT NULL THEN min(ts)
+            WHEN min(ts) IS NULL THEN ` + untimedFirst + `
             ELSE least(min(ts) FILTER (WHERE ` + said + `), -- an untimed offending call: at the group's first timed call
                 CASE WHEN bool_or(` + said + `) FILTER (WHERE ts IS NULL) THEN min(ts) END) END AS first_offending,
         ` + spans + ` AS spans` + first + `

@@ -1,10 +1,15 @@
 package rules_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/idemaudit/idemaudit/internal/ingest"
 	"github.com/idemaudit/idemaudit/internal/rules"
 )
 
@@ -44,7 +49,8 @@ var periodLog = []string{
 	// 13-14: "book" fully keyed with effects in W46 (score 3), unkeyed in W47 (score 0)
 	c("2026-11-12T10:00:00Z", "book", "b1", "x1", `"effect":"created"`),
 	c("2026-11-20T10:00:00Z", "book", "", "x2", `"effect":"created"`, `"args":{"i":3}`),
-	// 15: untimed: in no period report
+	// 15: untimed: counted in the period it is ingested in (the test's
+	// clock: not W47)
 	c("", "charge", "k9", "r9"),
 	// 16-18: a chain crossing into W47 that W46's report sees deduped (16-17,
 	// one response id, up to a window past its end) and whose third call,
@@ -96,7 +102,7 @@ func TestPeriodReports(t *testing.T) {
 	if g := periodFindings(res); !reflect.DeepEqual(g, want) {
 		t.Errorf("W47 findings\n got  %v\n want %v", g, want)
 	}
-	if res.Summary.Calls != 11 || res.Summary.NewFindings != 6 || res.Summary.UntimedCalls != 3 {
+	if res.Summary.Calls != 11 || res.Summary.NewFindings != 6 || res.Summary.UntimedCalls != 0 {
 		t.Errorf("W47 summary %+v", res.Summary)
 	}
 	if res.Period.Label == nil || *res.Period.Label != "2026-W47" || !res.Period.Start.Equal(w47.Start) {
@@ -182,5 +188,105 @@ func TestFindingIDsAndBaseline(t *testing.T) {
 		if _, ok := base[f.ID]; f.Suppressed != ok {
 			t.Errorf("%s suppressed=%v", f.ID, f.Suppressed)
 		}
+	}
+}
+
+// A finding made only of calls without ts is placed, in period reports, at
+// the ingest time of its offending call: a key answered twice by untimed
+// calls is in the report of the week they were read in, and in no other.
+func TestUntimedFindingsAtIngestTime(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := ingest.Open(ctx, "", ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	read := func(name string, at time.Time, lines ...string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db.Now = at
+		if _, err := db.IngestFile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in47 := w47.Start.Add(50 * time.Hour)
+	in48 := w47.End.Add(time.Hour)
+	// lines 1-2 read in W47: a key answered twice (critical); line 3: a
+	// timed call of another key in W47 (no finding)
+	read("a.jsonl", in47, c("", "charge", "k8", "r10"), c("", "charge", "k8", "r11"), c("2026-11-17T10:00:00Z", "charge", "k7", "r7"))
+	// read in W48: the key answered a third time, untimed again
+	read("b.jsonl", in48, c("", "charge", "k8", "r12"))
+
+	report := func(p *rules.Span) []rules.Finding {
+		t.Helper()
+		res, err := rules.Audit(ctx, db.Conn, rules.Options{Window: 10 * time.Minute, Period: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the untimed calls count in the period they were read in
+		label := "audit"
+		if p != nil {
+			label = p.Label
+		}
+		want := map[string][2]int64{"2026-W46": {0, 0}, "2026-W47": {3, 2}, "2026-W48": {1, 1}, "audit": {4, 3}}[label]
+		if res.Summary.Calls != want[0] || res.Summary.UntimedCalls != want[1] {
+			t.Errorf("%s: %d calls, %d untimed; want %d, %d", label, res.Summary.Calls, res.Summary.UntimedCalls, want[0], want[1])
+		}
+		return findings(res, "same-key-different-response")
+	}
+	w48 := week("2026-11-23T00:00:00Z", "2026-W48")
+	for _, tc := range []struct {
+		period *rules.Span
+		found  bool
+		new    bool
+		first  time.Time
+	}{
+		{&w46, false, false, time.Time{}},
+		{&w47, true, true, in47},
+		{&w48, true, false, in47}, // recurring: the third response id was read in W48
+		{nil, true, false, time.Time{}},
+	} {
+		name := "audit"
+		if tc.period != nil {
+			name = tc.period.Label
+		}
+		fs := report(tc.period)
+		if !tc.found {
+			if len(fs) != 0 {
+				t.Errorf("%s: %d findings, want none", name, len(fs))
+			}
+			continue
+		}
+		if len(fs) != 1 {
+			t.Fatalf("%s: %d findings, want 1", name, len(fs))
+		}
+		f := fs[0]
+		if f.Severity != rules.Critical || f.New != tc.new || len(f.Calls) != 3 {
+			t.Errorf("%s: %s new=%v with %d calls; want critical new=%v with 3", name, f.Severity, f.New, len(f.Calls), tc.new)
+		}
+		switch {
+		case tc.first.IsZero() && f.FirstSeen != nil:
+			t.Errorf("%s: first seen %v; an audit places untimed calls at no time", name, f.FirstSeen)
+		case !tc.first.IsZero() && (f.FirstSeen == nil || !f.FirstSeen.Equal(tc.first)):
+			t.Errorf("%s: first seen %v, want %v (when its second response id was read)", name, f.FirstSeen, tc.first)
+		}
+	}
+	// the trend places them the same way
+	res, err := rules.Audit(ctx, db.Conn, rules.Options{Window: 10 * time.Minute, Period: &w48, Trend: []rules.Span{w46, w47}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []int64
+	var critical []int
+	for _, p := range res.Trend {
+		calls = append(calls, p.Calls)
+		critical = append(critical, p.FindingsBySeverity[rules.Critical])
+	}
+	if !reflect.DeepEqual(calls, []int64{0, 3, 1}) || !reflect.DeepEqual(critical, []int{0, 1, 1}) {
+		t.Errorf("trend W46-W48: calls %v, critical %v; want [0 3 1], [0 1 1]", calls, critical)
 	}
 }

@@ -3,7 +3,6 @@ package rules
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 )
 
@@ -14,6 +13,9 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 	untimedFrom := "calls" // the view joins settings: only worth it when some action is read-only
 	if set.readOnly {
 		untimedFrom = "(SELECT * FROM classified_calls WHERE NOT read_only)"
+	}
+	if o.Period != nil {
+		untimedFrom = "period_calls" // those ingested in the period
 	}
 	s := &res.Summary
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM `+untimedFrom+` WHERE ts IS NULL`).Scan(&s.UntimedCalls); err != nil {
@@ -62,7 +64,7 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 		ro += " AND false"
 	}
 	if p := o.Period; p != nil {
-		ro += fmt.Sprintf(" AND c.ts >= %d AND c.ts < %d", p.Start.UnixNano(), p.End.UnixNano())
+		ro += " AND " + p.contains("coalesce(c.ts, (SELECT s.ingested_ns FROM audit_sources s WHERE s.source_id = c.source_id))")
 	}
 	rows0, err := conn.QueryContext(ctx, `SELECT action_type, count(*), count(idempotency_key) FROM (`+ro+`) GROUP BY 1 ORDER BY 1`)
 	if err != nil {
@@ -188,7 +190,7 @@ func trend(ctx context.Context, conn *sql.Conn, res *Result, o Options, all []Fi
 			pt.FindingsBySeverity[f.Severity]++
 			findings[f.ActionType]++
 		}
-		where := fmt.Sprintf("SELECT * FROM audit_calls WHERE ts >= %d AND ts < %d", sp.Start.UnixNano(), sp.End.UnixNano())
+		where := "SELECT * FROM audit_calls WHERE " + sp.contains("coalesce(ts, ingested_ns)")
 		var keyless []string
 		rows, err := conn.QueryContext(ctx, `SELECT DISTINCT action_type FROM (`+where+`) WHERE idempotency_key IS NULL ORDER BY 1`)
 		if err != nil {
