@@ -60,6 +60,11 @@ func (e *env) audit(args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	// the report is in res: DuckDB's memory goes before the report's
+	// output is built (the peak of a large audit was the two together)
+	if err := db.Close(); err != nil {
+		return exitError, fmt.Errorf("close database: %w", err)
+	}
 	t0 := time.Now()
 	if err := e.render(&rf, rf.output, res); err != nil {
 		return exitError, err

@@ -194,7 +194,8 @@ type DB struct {
 	// without ts at the ingest time of its offending call.
 	Now time.Time
 
-	drop []int32 // segments the ingest under way replaces (read anew with other settings)
+	drop   []int32 // segments the ingest under way replaces (read anew with other settings)
+	closed bool
 }
 
 // Options tune DuckDB for the machine.
@@ -298,6 +299,10 @@ func Closing() bool { return closing.Load() > 0 }
 
 // Close releases the connection and the database.
 func (d *DB) Close() error {
+	if d.closed {
+		return nil
+	}
+	d.closed = true
 	closing.Add(1)
 	defer closing.Add(-1)
 	if d.Conn != nil {
