@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idemaudit/idemaudit/internal/config"
 	"github.com/idemaudit/idemaudit/internal/sample"
 )
 
@@ -66,5 +67,25 @@ func BenchmarkIngest(b *testing.B) {
 			b.Fatal(err)
 		}
 		db.Close()
+	}
+}
+
+// BenchmarkParseIgnore is BenchmarkParse with a configuration that leaves a
+// path out of every action's args (the sample's own).
+func BenchmarkParseIgnore(b *testing.B) {
+	lines, size := benchLines(b)
+	cfg, err := config.Parse("x.toml", []byte("[actions.\"*\"]\nignore = [\"metadata.request_id\"]\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := Parser{cfg: cfg}
+	var r Record
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, l := range lines {
+			p.Parse(l, &r)
+		}
 	}
 }

@@ -198,6 +198,10 @@ func FuzzIdentityPaths(f *testing.F) {
 		{`[1,2,3]`, "1"},
 		{`"s"`, "x"},
 		{`{"a.b":1,"a":{"b":2}}`, "a.b"},
+		{`{"metadata":{"request_id":"r1","x":[1,{"request_id":2}]},"amount":1}`, "metadata.request_id"},
+		{`{"a":{"x":1},"b":0,"a":{"x":2,"y":3}}`, "a.x"},
+		{`{"z":1,"a":[{"b":1,"c":2},{"b":3}]}`, "a.1.b"},
+		{`{"a":{}}`, "a.b.c"},
 	} {
 		f.Add([]byte(s[0]), s[1])
 	}
@@ -216,6 +220,21 @@ func FuzzIdentityPaths(f *testing.F) {
 		out := string(q.without(nil, [][]string{segs}))
 		if c, err := CanonicalArgs([]byte(out)); err != nil || c != out {
 			t.Fatalf("without %q: %q is not canonical (%v)", path, out, err)
+		}
+		// the parser leaves ignored paths out while canonicalising: the
+		// same bytes as canonicalising, then walking the result
+		for _, paths := range [][][]string{{segs}, {segs, segs[:1]}, {segs, {"x"}, {"0"}}} {
+			q.b, q.pos, q.depth = []byte(canon), 0, 0
+			want := string(q.without(nil, paths))
+			var r Parser
+			r.b, r.ign = v, paths
+			r.ws()
+			if err := r.canonValue(); err != nil {
+				t.Fatalf("%q: canonical, but not with %q left out: %v", v, paths, err)
+			}
+			if got := string(r.canon); got != want {
+				t.Fatalf("%q without %q: one pass %q, two passes %q", v, paths, got, want)
+			}
 		}
 		q.b, q.pos, q.depth = []byte(canon), 0, 0
 		val := string(q.lookup(segs))

@@ -2,10 +2,15 @@ package ingest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/idemaudit/idemaudit/internal/config"
+	"github.com/idemaudit/idemaudit/internal/sample"
 )
 
 func parseWith(t *testing.T, cfg *config.Config, line string) Record {
@@ -122,5 +127,70 @@ func TestArgStringsFollowCalls(t *testing.T) {
 	}
 	if n := count(); n != 1 {
 		t.Fatalf("%d args-strings rows after prune, want 1", n)
+	}
+}
+
+// TestIgnoreOnePass: an action whose settings only ignore paths has them
+// left out while its args are canonicalised. A parser that keeps the whole
+// args (keepArgs) canonicalises them whole and walks them again: both give
+// the same record, whatever the order of the members, duplicates included.
+func TestIgnoreOnePass(t *testing.T) {
+	cfg, err := config.Parse("x.toml", []byte(`
+[actions."*"]
+ignore = ["metadata.request_id", "items.1", "a.b.c"]
+[actions."cal_*"]
+identity = ["start"]
+[compensations]
+actions = ["refund_*"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{
+		`{"action_type":"charge","args":{"metadata":{"request_id":"r1","x":1},"amount":5}}`,
+		`{"action_type":"charge","args":{"amount":5,"metadata":{"x":1,"request_id":"r2"}}}`,
+		`{"args":{"metadata":{"request_id":"r1"},"amount":5},"action_type":"charge"}`,                             // args first
+		`{"action_type":"send","args":{"metadata":{"request_id":"r1"}},"action_type":"charge"}`,                   // a later action wins
+		`{"action_type":"charge","args":{"metadata":{"request_id":"r1"}},"action_type":"refund_x"}`,               // ... one that keeps args strings
+		`{"action_type":"charge","args":{"items":[{"a":1},{"b":2},{"c":3}],"metadata":{"request_id":"r1"}}}`,      // an index
+		`{"action_type":"charge","args":{"a":{"b":{"c":1,"d":2}},"a":{"b":{"c":3}}}}`,                             // duplicates: the last wins
+		`{"action_type":"charge","args":{"metadata":1,"metadata":{"request_id":[1,{"x":"\u00e9"}],"y":"\"q\""}}}`, // escapes
+		`{"action_type":"cal_new","args":{"start":"9","metadata":{"request_id":"r"}}}`,
+		`{"action_type":"refund_x","args":{"charge":"ch_1","metadata":{"request_id":"r"}}}`,
+		`{"action_type":"charge","args":"{\"metadata\":{\"request_id\":\"r\"},\"b\":1}"}`, // args in a string
+		`{"action_type":"charge","args":[{"metadata":{"request_id":1}}]}`,
+		`{"action_type":"charge","args":{}}`,
+		`{"action_type":"charge","args":{"metadata":{"request_id":1}}}`,
+	}
+	dir := t.TempDir()
+	files, err := sample.Write(dir, sample.Options{Calls: 3000, Seed: 3, Files: 1,
+		Start: time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), Days: 7, AnomalyRate: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, filepath.Base(files[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines = append(lines, strings.Split(string(data), "\n")...)
+	one := Parser{cfg: cfg}
+	whole := Parser{cfg: cfg, keepArgs: true}
+	stripped := 0
+	for _, l := range lines {
+		var a, b Record
+		errA, errB := one.Parse([]byte(l), &a), whole.Parse([]byte(l), &b)
+		if (errA == nil) != (errB == nil) || errA != nil && errA.Error() != errB.Error() {
+			t.Fatalf("%s: errors %v and %v", l, errA, errB)
+		}
+		if a.Action != "" && one.onlyIgnores(a.Action) {
+			stripped++
+		}
+		b.Args = nil
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s:\n one pass %+v\n whole    %+v", l, a, b)
+		}
+	}
+	if stripped < 1000 {
+		t.Errorf("only %d lines took the one pass", stripped)
 	}
 }

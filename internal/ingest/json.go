@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -467,15 +468,29 @@ func (p *Parser) canonValue() error {
 	case c == '{':
 		return p.canonObject()
 	case c == '[':
+		ign := p.ign
 		p.canon = append(p.canon, '[')
-		first := true
+		first, i := true, 0
 		err := p.array(func() error {
+			var sub [][]string
+			if ign != nil {
+				drop, s := p.underIndex(ign, i)
+				i++
+				defer func() { p.subs = p.subs[:len(p.subs)-len(s)] }()
+				if drop {
+					p.ign = nil
+					return p.skip()
+				}
+				sub = s
+			}
 			if !first {
 				p.canon = append(p.canon, ',')
 			}
 			first = false
+			p.ign = sub
 			return p.canonValue()
 		})
+		p.ign = ign
 		p.canon = append(p.canon, ']')
 		return err
 	case c == '"':
@@ -550,19 +565,43 @@ func (p *Parser) canonMembers() error {
 		p.canon = append(p.canon, '}')
 		return err
 	}
+	ign := p.ign
+	defer func() { p.ign = ign }()
 	for {
 		if err := p.memberName(); err != nil {
 			return err
+		}
+		name, err := p.str2()
+		if err != nil {
+			return err
+		}
+		var sub [][]string
+		if ign != nil {
+			drop, s := p.underName(ign, name)
+			if drop { // an ignored member: read, not written
+				p.subs = p.subs[:len(p.subs)-len(s)]
+				if err := p.colon(); err != nil {
+					return err
+				}
+				p.ign = nil
+				if err := p.skip(); err != nil {
+					return err
+				}
+				if done, err := p.nextMember(); done || err != nil {
+					if err != nil {
+						return err
+					}
+					break
+				}
+				continue
+			}
+			sub = s
 		}
 		if len(p.spans) > base {
 			p.canon = append(p.canon, ',')
 		}
 		ms := len(p.canon)
-		name, err := p.str2()
-		if err != nil {
-			return err
-		}
-		p.appendString(name)
+		p.appendString(name) // before anything else moves p.pos: it may copy the line's bytes
 		ke := len(p.canon)
 		if err := p.colon(); err != nil {
 			return err
@@ -572,7 +611,10 @@ func (p *Parser) canonMembers() error {
 			sorted = false
 		}
 		p.canon = append(p.canon, ':')
-		if err := p.canonValue(); err != nil {
+		p.ign = sub
+		err = p.canonValue()
+		p.subs = p.subs[:len(p.subs)-len(sub)]
+		if err != nil {
 			return err
 		}
 		m.end = len(p.canon)
@@ -591,6 +633,32 @@ func (p *Parser) canonMembers() error {
 	p.spans = p.spans[:base]
 	p.canon = append(p.canon, '}')
 	return nil
+}
+
+// underName is under for a member name, without a copy of it and without
+// an allocation: the paths that go on below it are pushed on p.subs (pop
+// them, p.subs = p.subs[:len(p.subs)-len(sub)], once the value is read).
+func (p *Parser) underName(paths [][]string, name []byte) (drop bool, sub [][]string) {
+	base := len(p.subs)
+	for _, q := range paths {
+		if q[0] == string(name) {
+			if len(q) == 1 {
+				drop = true
+			} else {
+				p.subs = append(p.subs, q[1:])
+			}
+		}
+	}
+	if len(p.subs) == base {
+		return drop, nil
+	}
+	return drop, p.subs[base:len(p.subs):len(p.subs)]
+}
+
+// underIndex is underName for an array index.
+func (p *Parser) underIndex(paths [][]string, i int) (drop bool, sub [][]string) {
+	var b [20]byte
+	return p.underName(paths, strconv.AppendInt(b[:0], int64(i), 10))
 }
 
 // sortMembers rewrites the members of the object opened at canon[start] in

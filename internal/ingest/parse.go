@@ -61,9 +61,11 @@ type Parser struct {
 	sub   *Parser              // walks canonical args for identity paths
 	out   []byte               // sub's output
 
-	keepArgs bool   // copy the canonical args into Record.Args
-	raw      bool   // the last string str2 read held no escape: its bytes are the line's
-	arena    []byte // the strings of records (see keep)
+	ign      [][]string // paths the canonical args being built leave out (see onlyIgnores)
+	subs     [][]string // a stack of the paths below the members being read (see underName)
+	keepArgs bool       // copy the canonical args into Record.Args
+	raw      bool       // the last string str2 read held no escape: its bytes are the line's
+	arena    []byte     // the strings of records (see keep)
 
 	strp    *Parser // canonicalises JSON held in a string
 	intern  map[string]string
@@ -139,7 +141,7 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 	if !utf8.Valid(line) {
 		return &parseError{fmt.Sprintf("invalid UTF-8 at byte %d", invalidUTF8At(line))}
 	}
-	p.b, p.pos, p.depth, p.spans = line, 0, 0, p.spans[:0]
+	p.b, p.pos, p.depth, p.spans, p.subs = line, 0, 0, p.spans[:0], p.subs[:0]
 	p.ws()
 	if p.pos >= len(p.b) || p.b[p.pos] != '{' {
 		if bytes.HasPrefix(p.b[p.pos:], []byte("\xef\xbb\xbf")) {
@@ -150,6 +152,7 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 	var argsCanon []byte
 	var toolCall string
 	haveArgs, haveAction := false, false
+	argsAt, strippedFor := -1, "" // where the args value starts; the action whose ignored paths it left out
 	err := p.object(func(name []byte) error {
 		f := fieldOf(name)
 		switch f {
@@ -184,7 +187,16 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 				haveArgs, argsCanon = true, p.canon
 				return nil
 			}
-			if err := p.canonValue(); err != nil {
+			// an action whose settings only ignore paths: they are left
+			// out while the args are canonicalised (one pass, not a
+			// second walk of the canonical args; see fingerprints)
+			argsAt, strippedFor = p.pos, ""
+			if r.Action != "" && !p.keepArgs && p.onlyIgnores(r.Action) {
+				p.ign, strippedFor = p.settings(r.Action).ignore, r.Action
+			}
+			err := p.canonValue()
+			p.ign = nil
+			if err != nil {
 				return err
 			}
 			haveArgs, argsCanon = true, p.canon
@@ -250,7 +262,20 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 	if !haveAction {
 		return p.fail("action_type is missing, null or empty")
 	}
-	if haveArgs {
+	if haveArgs && strippedFor != "" && strippedFor != r.Action {
+		// a later duplicate action_type member changed the action: the
+		// args again, whole (they were valid: no error)
+		strippedFor = ""
+		p.pos, p.spans, p.canon = argsAt, p.spans[:0], p.canon[:0]
+		p.depth = 1
+		_ = p.canonValue()
+		argsCanon = p.canon
+	}
+	if haveArgs && strippedFor != "" {
+		r.HasArgs, r.HasFP = true, true
+		r.ArgsFP = p.hash('a', r.Action, argsCanon)
+		r.FP = r.ArgsFP
+	} else if haveArgs {
 		r.HasArgs, r.HasFP = true, true
 		p.fingerprints(r, argsCanon)
 		if p.keepArgs {
@@ -279,6 +304,13 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 		r.FP = p.hash('s', r.Action, []byte(r.Session))
 	}
 	return nil
+}
+
+// onlyIgnores says whether the action's fingerprint is its args less some
+// ignored paths (no identity paths, no args strings kept).
+func (p *Parser) onlyIgnores(action string) bool {
+	s := p.settings(action)
+	return s != &noSettings && s.identity == nil && !s.compensates && len(s.ignore) > 0
 }
 
 // hash gives a 128-bit fingerprint; the kind byte keeps an args hash from
