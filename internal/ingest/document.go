@@ -14,11 +14,13 @@ import (
 
 // readDocument reads a source that is one JSON document: an array of
 // records, an object holding them (an API page: {"data": [...]}; an OTLP
-// TracesData), or one record. Each record is located at the line where it
-// begins. A syntax error stops the reading there: what came before is
-// kept, the error is reported at its line as a malformed line. firstLine is
-// the number of r's first line (after the known beginning of a stream of
-// documents that grew); doc gets the line end to resume after.
+// TracesData), or one record — or several in a row. Each record is located
+// at the line where it begins. A syntax error is reported at its line as a
+// malformed line, with the lines it made unreadable: what came before is
+// kept, and reading resumes at the next line where a document begins (see
+// resync.go). firstLine is the number of r's first line (after the known
+// beginning of a stream of documents that grew); doc gets the line end to
+// resume after.
 func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config.Config, keepArgs bool, spec *convSpec, doc *docRead, deliver func(batch) error) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -37,14 +39,14 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		data, bom = data[3:], 3 // a byte order mark is not content; line numbers are unchanged
 	}
 	lineOff, lineNo := int64(0), firstLine
-	lineAt := func(off int64) int64 {
-		if off > int64(len(data)) {
-			off = int64(len(data))
-		}
+	lineAt := func(off int64) int64 { // forward, or back over what a syntax error skipped
+		off = min(off, int64(len(data)))
 		if off > lineOff {
 			lineNo += int64(bytes.Count(data[lineOff:off], []byte{'\n'}))
-			lineOff = off
+		} else {
+			lineNo -= int64(bytes.Count(data[off:lineOff], []byte{'\n'}))
 		}
+		lineOff = off
 		return lineNo
 	}
 	// start of the next value from a decoder offset: past blanks, ',' and ':'
@@ -56,36 +58,66 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	top := int64(0) // where the top-level value being read begins
-	fail := func(err error) error {
-		off := dec.InputOffset()
+	base := int64(0)                                        // where dec's input begins: after a syntax error, where reading resumed
+	pos := func() int64 { return base + dec.InputOffset() } // dec's offset in data
+	top := int64(0)                                         // where the top-level value being read begins
+	readTo := int64(0)                                      // where the last record read (or reported) ends
+	var rs *resyncer
+	// resync reports the syntax error err and returns where reading
+	// resumes, or -1 (the error ends the reading)
+	resync := func(err error) int64 {
+		off := pos()
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			// the decoder's offset leaves out what Token calls consumed:
 			// decoding the top-level value again, whole, from its start
-			// finds the error's place
-			var v any
+			// finds the error's place (and says what was expected there,
+			// which Token does not always)
 			again := json.NewDecoder(bytes.NewReader(data[top:]))
-			if errors.As(again.Decode(&v), &se) {
-				off = top + se.Offset
+			if errors.As(again.Decode(new(skipValue)), &se) {
+				off, err = top+se.Offset, se
 			} else {
-				off = max(se.Offset, off)
+				off = max(base+se.Offset, off)
 			}
 		}
 		truncated := errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 		if truncated {
 			off = int64(len(data))
 		}
+		last := firstLine - 1 + lines
 		ln := lineAt(off)
-		if last := firstLine - 1 + lines; ln > last && lines > 0 {
+		if ln > last && lines > 0 {
 			ln = last // the end of a document with a final newline is its last line
 		}
-		msg := fmt.Sprintf("invalid JSON: %v; the rest of the document (from line %d) was not read", err, ln)
+		// what was not read: from the first value after the last record
+		// read (a record cut by the error is skipped whole)
+		from := lineAt(min(startAt(readTo), off))
 		if truncated {
-			msg = "truncated JSON: the document ends inside a value; the records before it were read"
+			// every byte up to the end is a valid beginning of this one
+			// value: nothing in it shows where another would begin (a
+			// document being written is read again, whole, when it grows)
+			b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("truncated JSON: the document ends inside a value; %s not read (the records before them were)", lineSpan(from, max(ln, from)))})
+			return -1
 		}
-		b.malformed = append(b.malformed, Malformed{ln, msg})
-		return nil
+		at := int64(rs.next(int(max(startAt(readTo), top+1))))
+		if at < 0 {
+			b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid JSON: %v; %s not read: no later line begins a whole document", err, lineSpan(from, max(last, ln, from)))})
+			return -1
+		}
+		resumed := lineAt(at)
+		switch {
+		case ln < resumed:
+			b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid JSON: %v; %s skipped, reading resumed at line %d", err, lineSpan(from, resumed-1), resumed)})
+		default:
+			// the error lies after the line where a document begins: the
+			// one before it was never closed
+			msg := fmt.Sprintf("invalid JSON: the document from line %d is not closed before line %d, where the next one begins", lineAt(top), resumed)
+			if from < resumed {
+				msg += fmt.Sprintf("; %s skipped", lineSpan(from, resumed-1))
+			}
+			b.malformed = append(b.malformed, Malformed{max(resumed-1, lineAt(top)), msg})
+		}
+		return at
 	}
 	// decode reads the next value, with the line it begins on; ok is false
 	// (and a malformed line recorded) when its bytes are not valid UTF-8,
@@ -94,12 +126,12 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		if err := ctx.Err(); err != nil {
 			return nil, 0, false, err
 		}
-		start := startAt(dec.InputOffset())
+		start := startAt(pos())
 		if err := dec.Decode(&v); err != nil {
 			return nil, 0, false, err
 		}
 		ln = lineAt(start)
-		if end := dec.InputOffset(); !utf8.Valid(data[start:end]) {
+		if end := pos(); !utf8.Valid(data[start:end]) {
 			b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid UTF-8 at byte %d of the record", invalidUTF8At(data[start:end]))})
 			return nil, ln, false, nil
 		}
@@ -107,7 +139,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 	}
 	// next is the first byte of the next value
 	next := func() byte {
-		if off := startAt(dec.InputOffset()); off < int64(len(data)) {
+		if off := startAt(pos()); off < int64(len(data)) {
 			return data[off]
 		}
 		return 0
@@ -139,6 +171,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 			if ok {
 				p.importValue(v, ln, &b)
 			}
+			readTo = pos()
 		}
 		return expect(']')
 	}
@@ -239,6 +272,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 				p.importValue(map[string]any{"resourceSpans": []any{map[string]any{"resource": res["resource"], "scopeSpans": []any{
 					map[string]any{"scope": l.scope["scope"], "spans": []any{l.span}}}}}}, l.line, &b)
 			}
+			readTo = pos()
 			return nil
 		})
 	}
@@ -271,7 +305,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 	object = func() error {
 		inObject++
 		defer func() { inObject-- }()
-		start := startAt(dec.InputOffset())
+		start := startAt(pos())
 		if err := expect('{'); err != nil {
 			return err
 		}
@@ -333,9 +367,10 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 			// a trace with its observations (GET /api/public/traces/{id})
 			p.conv.traceSession(scalar(obj["id"]), scalar(first(obj, "sessionId", "session_id")))
 		}
+		readTo = pos()
 		if !wrapped {
 			ln := lineAt(start)
-			if end := dec.InputOffset(); !utf8.Valid(data[start:end]) {
+			if end := pos(); !utf8.Valid(data[start:end]) {
 				b.malformed = append(b.malformed, Malformed{ln, fmt.Sprintf("invalid UTF-8 at byte %d of the record", invalidUTF8At(data[start:end]))})
 				valid = false
 			}
@@ -348,30 +383,54 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 	// one document, or several in a row (jq . of JSON Lines writes them so);
 	// a value that ends its line ends a part that is never read again
 	safe := 0
-	err = func() error {
-		for next() != 0 {
-			top = startAt(dec.InputOffset())
-			if err := value(); err != nil {
-				return err
+	for {
+		err = func() error {
+			for next() != 0 {
+				top = startAt(pos())
+				if rs == nil {
+					rs = newResyncer(ctx, data, top)
+				}
+				if err := value(); err != nil {
+					return err
+				}
+				end := int(pos())
+				readTo = int64(end)
+				if i := bytes.IndexByte(data[end:], '\n'); i >= 0 && len(bytes.Trim(data[end:end+i], " \t\r")) == 0 {
+					safe = end + i + 1
+				}
 			}
-			end := int(dec.InputOffset())
-			if i := bytes.IndexByte(data[end:], '\n'); i >= 0 && len(bytes.Trim(data[end:end+i], " \t\r")) == 0 {
-				safe = end + i + 1
-			}
+			return nil
+		}()
+		if err == nil || ctx.Err() != nil {
+			break
 		}
-		return nil
-	}()
+		at := resync(err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if at < 0 {
+			err = nil
+			break
+		}
+		dec, base = json.NewDecoder(bytes.NewReader(data[at:])), at
+		dec.UseNumber()
+	}
 	doc.safe = doc.base.extend(nil)
 	if safe > 0 {
 		doc.safe = doc.base.extend(whole[:bom+safe])
 	}
 	doc.open = len(whole) > int(doc.safe.bytes-doc.base.n)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		fail(err)
+		return ctx.Err() // interrupted
 	}
 	p.flushSessions(&b) // trace records after the last call
 	return deliver(b)
+}
+
+// lineSpan names the lines from a to b: "line 7", "lines 6–10".
+func lineSpan(a, b int64) string {
+	if a == b {
+		return fmt.Sprintf("line %d", a)
+	}
+	return fmt.Sprintf("lines %d–%d", a, b)
 }

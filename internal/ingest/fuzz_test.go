@@ -297,6 +297,9 @@ func FuzzImport(f *testing.F) {
 	f.Add([]byte(`{"data":[{"run_type":"tool","name":"a","inputs":{"input":"{\"k\":1}"}},7]}`), uint8(3))
 	f.Add([]byte(`{"id":"r0","run_type":"chain","trace_id":"r0","child_runs":[{"id":"r1","run_type":"tool","name":"a","child_runs":[{"id":"r2","run_type":"tool","name":"a"}]},null]}`), uint8(2))
 	f.Add([]byte("{\n \"resourceSpans\": [{\"scopeSpans\": [{\"spans\": [\n  {\"spanId\": \"s\", \"attributes\": [{\"key\": \"gen_ai.operation.name\", \"value\": {\"stringValue\": \"execute_tool\"}}, {\"key\": \"gen_ai.tool.name\", \"value\": {\"stringValue\": \"x\"}}]}]}]}]\n}\n[1]\n"), uint8(0))
+	// documents in a row, one broken, garbage, one not closed before the next
+	f.Add([]byte("{\n  \"action_type\": \"a\"\n}\n{\n  \"action_type\": \"b\",\n}\ngarbage\n[1,\n{\"action_type\": \"c\"}\n{\n  \"action_type\": \"d\"\n}\n"), uint8(4))
+	f.Add([]byte("[\n{\"run_type\": \"tool\", \"name\": \"a\"},\n{\"run_type\": \"tool\" x},\n{\"run_type\": \"tool\", \"name\": \"c\"}\n]\n{\n \"run_type\": \"tool\", \"name\": \"d\"\n}\n"), uint8(2))
 	formats := []Format{FormatOTLP, FormatLangfuse, FormatLangSmith, FormatOpenAIAgents, FormatJSONL}
 	f.Fuzz(func(t *testing.T, line []byte, which uint8) {
 		p := Parser{conv: (&convSpec{formats[int(which)%len(formats)], &Import{}}).converter()}
@@ -311,12 +314,17 @@ func FuzzImport(f *testing.F) {
 			}
 		}
 		// the same bytes as one document: every call and malformed line
-		// lies within the document's lines
+		// lies within the document's lines, and the calls come in the
+		// order of their lines (resuming after a syntax error never reads
+		// a part again)
 		lines := int64(bytes.Count(line, []byte{'\n'})) + 1
 		err := readDocument(context.Background(), bytes.NewReader(line), 1, nil, false, &convSpec{formats[int(which)%len(formats)], &Import{}}, &docRead{}, func(b batch) error {
 			for i, ln := range b.lineNos {
 				if ln < 1 || ln > lines || b.records[i].Action == "" {
 					t.Fatalf("document call at line %d of %d: %+v", ln, lines, b.records[i])
+				}
+				if i > 0 && ln < b.lineNos[i-1] {
+					t.Fatalf("document call at line %d after one at line %d", ln, b.lineNos[i-1])
 				}
 			}
 			for _, m := range b.malformed {

@@ -592,7 +592,7 @@ func TestIsLogNameRotated(t *testing.T) {
 
 // A syntax error inside a document read member by member is reported at
 // its own line (the decoder's offset leaves out what Token calls read: it
-// was reported lines early).
+// was reported lines early), and the document after it is read.
 func TestDocumentSyntaxErrorLine(t *testing.T) {
 	d := openMem(t)
 	rec := "{\n  \"action_type\": \"a\",\n  \"ts\": 1794821400,\n  \"args\": {\"n\": 1}\n}\n"
@@ -606,7 +606,7 @@ func TestDocumentSyntaxErrorLine(t *testing.T) {
 	for i := 0; i < 400; i++ {
 		want = append(want, fmt.Sprintf("s.json:%d:a", 1+5*i))
 	}
-	want = append(want, "s.json!2004!invalid")
+	want = append(want, "s.json!2004!invalid", "s.json:2006:a")
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows %q, want %q", got, want)
 	}
