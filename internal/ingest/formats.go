@@ -281,13 +281,15 @@ func sniff(head []byte) (doc bool, f Format) {
 				doc = len(after) == 0 || after[0] == ']' || after[0] == ','
 			}
 		}
-	} else if first, _, _ := bytes.Cut(trimmed, []byte{'\n'}); !json.Valid(first) {
+	} else if first, rest, _ := bytes.Cut(trimmed, []byte{'\n'}); !json.Valid(first) {
 		// an object over several lines (pretty-printed, or a page whose
 		// records sit on lines of their own) — not a broken first line of
 		// JSON Lines: the first value must decode whole across lines, or,
 		// cut short (by the sniff, or by its writer: a document being
 		// written, read again whole when it grows), open with '{' alone on
-		// its line
+		// its line. So does a first document with a syntax error, whose
+		// next line is no JSON value of its own (a member: "key": value,);
+		// it is reported, and reading resumes after it.
 		// A first value that ends on the first line, with more after it
 		// there ({…},  {…} x,  {…}{…}), is a broken line of JSON Lines: read
 		// as a document, the rest of the file would be lost after it.
@@ -295,8 +297,8 @@ func sniff(head []byte) (doc bool, f Format) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		if err := dec.Decode(&v); err == nil {
 			doc = dec.InputOffset() > int64(len(first))
-		} else if (len(head) >= sniffSize || errors.Is(err, io.ErrUnexpectedEOF)) && len(bytes.TrimSpace(first)) == 1 {
-			doc = true
+		} else if len(bytes.TrimSpace(first)) == 1 {
+			doc = len(head) >= sniffSize || errors.Is(err, io.ErrUnexpectedEOF) || !json.Valid(nextLine(&rest))
 		}
 	}
 	if !doc {

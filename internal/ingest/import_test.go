@@ -184,6 +184,10 @@ func TestSniff(t *testing.T) {
 		{"[\n" + `{"ts":1,"action_type":"a"}` + "\n,\n" + `{"ts":2,"action_type":"a"}` + "\n]\n", true, FormatJSONL},
 		// an object whose first line is complete but whose value goes on: a document
 		{"{\"data\": [\n  {\"ts\": 1, \"action_type\": \"a\"}\n]}\n", true, FormatJSONL},
+		// a pretty-printed first document with a syntax error: a document
+		// (reading resumes after it); '{' alone before a record: JSON Lines
+		{"{\n  \"ts\": 1,\n  \"action_type\": \"a\",\n}\n{\n  \"ts\": 2,\n  \"action_type\": \"a\"\n}\n", true, FormatJSONL},
+		{"{\n" + `{"ts":1,"action_type":"a"}` + "\n" + `{"ts":2,"action_type":"a"}` + "\n", false, FormatJSONL},
 	}
 	for _, c := range cases {
 		doc, f := sniff([]byte(c.head))

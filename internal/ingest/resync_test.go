@@ -74,6 +74,33 @@ func TestDocumentStreamResync(t *testing.T) {
 	})
 }
 
+// A file whose first document is broken was read as JSON Lines: each of
+// its lines malformed, not one call read from the documents after it. A
+// first line of '{' alone, followed by a line that is no JSON value of its
+// own (a member), makes it documents; a JSON Lines record after such a
+// first line keeps it JSON Lines.
+func TestDocumentStreamBrokenFirst(t *testing.T) {
+	c := jqCall
+	runResyncCases(t, []resyncCase{
+		{"a broken first document", brokenCall("k1", "ch_1") + c("k2", "ch_2") + c("k2", "ch_3"),
+			[]string{"s.json!5!invalid", "s.json:6:charge_card", "s.json:11:charge_card"},
+			[]string{"5: invalid JSON: invalid character '}' looking for beginning of object key string; lines 1–5 skipped, reading resumed at line 6"}},
+		{"a JSON Lines record after a broken document", brokenCall("a", "1") + `{"action_type": "b"}` + "\n" + `{"action_type": "c"}` + "\n",
+			[]string{"s.json!5!invalid", "s.json:6:b", "s.json:7:c"},
+			[]string{"5: invalid JSON: invalid character '}' looking for beginning of object key string; lines 1–5 skipped, reading resumed at line 6"}},
+		{"a byte order mark before a broken first document", "\xef\xbb\xbf" + brokenCall("a", "1") + c("b", "2"),
+			[]string{"s.json!5!invalid", "s.json:6:charge_card"},
+			[]string{"5: invalid JSON: invalid character '}' looking for beginning of object key string; lines 1–5 skipped, reading resumed at line 6"}},
+		{"documents indented by two spaces", "  {\n    \"action_type\": \"a\",\n  }\n  {\n    \"action_type\": \"b\"\n  }\n{\"action_type\": \"c\"}\n  {\"action_type\": \"d\"}\n",
+			[]string{"s.json!3!invalid", "s.json:4:b", "s.json:7:c", "s.json:8:d"},
+			[]string{"3: invalid JSON: invalid character '}' looking for beginning of object key string; lines 1–3 skipped, reading resumed at line 4"}},
+	})
+	d, _ := ingestOne(t, "s.jsonl", "{\n"+`{"action_type": "b"}`+"\n", nil)
+	if got := rows(t, d); strings.Join(got, " ") != "s.jsonl!1!truncated s.jsonl:2:b" { // read as JSON Lines
+		t.Errorf("%q", got)
+	}
+}
+
 // A stream of documents holding a broken one resumes, as it grows, after
 // its last complete document: every call and the error are stored once,
 // and ingesting it again adds nothing.
