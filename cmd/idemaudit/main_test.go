@@ -757,3 +757,67 @@ func TestBrokenFirstLineLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A syntax error in one document of a stream (jq . of a log) used to end
+// the reading: the double charge on k2 after it was missed, exit 0. The
+// broken document is reported with the lines it skipped; every document
+// after it is read, from a file, from gzip on stdin, and into a kept
+// database that the same file, ingested again, does not grow.
+func TestBrokenDocumentInStreamLosesNothing(t *testing.T) {
+	doc := func(key, resp, end string) string {
+		return fmt.Sprintf("{\n  \"action_type\": \"charge_card\",\n  \"idempotency_key\": %q,\n  \"response_id\": %q%s\n}\n", key, resp, end)
+	}
+	stream := doc("k1", "ch_1", "") + doc("k1", "ch_2", ",") + doc("k2", "ch_3", "") + doc("k2", "ch_4", "")
+	dir := t.TempDir()
+	path := writeFile(t, dir, "calls.json", stream)
+	var gzBuf bytes.Buffer
+	zw := gzip.NewWriter(&gzBuf)
+	zw.Write([]byte(stream))
+	zw.Close()
+	db := filepath.Join(dir, "kept.duckdb")
+	check := func(name string, r result, source string) {
+		t.Helper()
+		rep := parseReport(t, r.stdout)
+		var got []string
+		for _, f := range rep.Findings {
+			var lines []string
+			for _, c := range f.Calls {
+				lines = append(lines, fmt.Sprintf("%s:%d", filepath.Base(c.Source), c.Line))
+			}
+			got = append(got, f.Rule+" "+f.Severity+" "+strings.Join(lines, ","))
+		}
+		want := fmt.Sprintf("same-key-different-response critical %s:11,%s:16", source, source)
+		if r.code != 1 || rep.Summary.Calls != 3 || strings.Join(got, "; ") != want {
+			t.Errorf("%s: exit %d, %d calls, findings %q; want exit 1, 3 calls, %q\nstderr: %s", name, r.code, rep.Summary.Calls, got, want, r.stderr)
+		}
+		if len(rep.Malformed) != 1 || rep.Malformed[0].Line != 10 ||
+			!strings.HasSuffix(rep.Malformed[0].Error, "lines 6–10 skipped, reading resumed at line 11") {
+			t.Errorf("%s: malformed %+v; want line 10, lines 6–10 skipped", name, rep.Malformed)
+		}
+	}
+	r := run(t, nil, "audit", "-f", "json", "--config", os.DevNull, "--fail-on", "critical", path)
+	check("file", r, "calls.json")
+	if !strings.Contains(r.stderr, "calls.json: 1 malformed line skipped (line 10") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+	check("gzip on stdin", run(t, gzBuf.Bytes(), "audit", "-q", "-f", "json", "--config", os.DevNull, "--fail-on", "critical", "-"), "-")
+	for i := 0; i < 2; i++ {
+		check(fmt.Sprintf("kept database, run %d", i+1), run(t, nil, "audit", "-q", "-f", "json", "--config", os.DevNull, "--fail-on", "critical", "--db", db, path), "calls.json")
+	}
+	// grown by a document holding k1's second charge: the earlier
+	// documents, the broken one included, are not read again
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(doc("k1", "ch_5", ""))
+	f.Close()
+	r = run(t, nil, "ingest", "--config", os.DevNull, "--db", db, path)
+	if r.code != 0 || !strings.Contains(r.stdout, "grown      "+path+": 1 call from lines 21–25") {
+		t.Errorf("grown: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	rep := parseReport(t, run(t, nil, "audit", "-q", "-f", "json", "--config", os.DevNull, "--db", db, path).stdout)
+	if rep.Summary.Calls != 4 || len(rep.Findings) != 2 || len(rep.Malformed) != 1 {
+		t.Errorf("after growing: %d calls, %d findings, malformed %+v; want 4, 2 and one", rep.Summary.Calls, len(rep.Findings), rep.Malformed)
+	}
+}
