@@ -261,7 +261,8 @@ func (s feedSource) FillChunk(local any, ch duckdb.DataChunk) error {
 			}
 		}
 		if st.next == len(st.b.records) {
-			st.b = batch{} // the records can go
+			putRecords(&st.b) // copied into the chunk: the records can serve again
+			st.b = batch{}
 			st.next = 0
 		}
 	}

@@ -291,6 +291,7 @@ func discardLine(br *bufio.Reader) error {
 
 func parseChunk(c chunk, p *Parser) batch {
 	b := batch{seq: c.seq}
+	b.records, b.lineNos = getRecords()
 	if c.tooLong {
 		b.lines = 1
 		b.malformed = append(b.malformed, Malformed{c.first, fmt.Sprintf("line longer than %d MiB", maxLine>>20)})
@@ -315,11 +316,11 @@ func parseChunk(c chunk, p *Parser) batch {
 		if !blank(line) && p.conv != nil {
 			p.importLine(line, ln, &b)
 		} else if !blank(line) {
-			var r Record
-			if err := p.Parse(line, &r); err != nil {
+			b.records = append(b.records, Record{}) // parsed in place: a record is some 300 bytes
+			if err := p.Parse(line, &b.records[len(b.records)-1]); err != nil {
+				b.records = b.records[:len(b.records)-1]
 				b.malformed = append(b.malformed, Malformed{ln, err.Error()})
 			} else {
-				b.records = append(b.records, r)
 				b.lineNos = append(b.lineNos, ln)
 			}
 		}
@@ -406,6 +407,33 @@ func putChunk(b []byte) {
 		b = b[:0]
 		chunkPool.Put(&b)
 	}
+}
+
+// recordPool recycles the records of a chunk's batch, once the feed has
+// copied them into DuckDB: a fresh slice grown record by record was a
+// megabyte allocated and cleared per chunk.
+var recordPool sync.Pool
+
+func getRecords() ([]Record, []int64) {
+	if v, ok := recordPool.Get().(*pooledRecords); ok {
+		return v.records[:0], v.lineNos[:0]
+	}
+	return make([]Record, 0, 1024), make([]int64, 0, 1024)
+}
+
+type pooledRecords struct {
+	records []Record
+	lineNos []int64
+}
+
+// putRecords gives a batch's records back (nothing may use them after).
+// The strings they hold stay referenced until the slots are written again:
+// at most a few batches' worth.
+func putRecords(b *batch) {
+	if cap(b.records) >= 1024 && cap(b.records) <= 1<<16 && cap(b.lineNos) >= 1024 {
+		recordPool.Put(&pooledRecords{b.records, b.lineNos})
+	}
+	b.records, b.lineNos = nil, nil
 }
 
 // ReadCalls parses the sources (files, or - for stdin) without a database
