@@ -347,7 +347,7 @@ func executiveSummary(r *rules.Result) []string {
 		out = append(out, fmt.Sprintf("%s of read-only actions (%s) %s left out of the audit as reads (configured read-only, --exclude, or seen only in trace exports with a read's name).", plural(calls, "call"), strings.Join(names, ", "), were(calls)))
 	}
 	if s := r.Summary; s.Collapsed > 0 {
-		out = append(out, fmt.Sprintf("%s (the same span exported twice) %s counted once.", plural(s.Collapsed, "telemetry duplicate"), were(s.Collapsed)))
+		out = append(out, fmt.Sprintf("%s (the same span exported twice, or a wrapper span merged into the call it made) %s counted once.", plural(s.Collapsed, "telemetry duplicate"), were(s.Collapsed)))
 	}
 	if s := r.Summary; s.QuietRejections > 0 {
 		out = append(out, fmt.Sprintf("%s left out by --quiet-rejections.", plural(int64(s.QuietRejections), "retry-after-rejection finding")))
