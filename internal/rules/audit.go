@@ -65,7 +65,16 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	// path, which orders ties of equal ts the same way everywhere (ts, then
 	// path, then line). period_calls is the part the report is about.
 	auditWhere, periodWhere := "", ""
+	// ingest_order orders untimed calls among themselves, after the timed
+	// ones and before path and line: in a period report, by when they were
+	// read (an untimed offending call is placed at its ingest time, so the
+	// call that made a finding must be the one read last, whatever its
+	// source's name or line: a log rotated in place is numbered from line 1
+	// again); in an audit, not at all (its output does not depend on when
+	// or in which order its sources were read)
+	ingestOrder := "NULL::BIGINT"
 	if p := o.Period; p != nil {
+		ingestOrder = "CASE WHEN c.ts IS NULL THEN s.ingested_ns END"
 		if !p.Start.Before(p.End) {
 			return nil, fmt.Errorf("the period is empty: %s to %s", p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339))
 		}
@@ -104,7 +113,7 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 			coalesce(a.repeatable, false) AS repeatable, coalesce(a.read_only, false) AS read_only,
 			` + identityFP + ` AS identity_fp
 			FROM calls c LEFT JOIN action_settings a USING (action_type) LEFT JOIN status_outcomes so USING (status, status_num)`,
-		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank, s.ingested_ns FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
+		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank, s.ingested_ns, " + ingestOrder + " AS ingest_order FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
 		"CREATE OR REPLACE TEMP VIEW period_calls AS SELECT * FROM audit_calls" + periodWhere,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
@@ -336,7 +345,7 @@ WITH h AS (
 ), twice_args AS (
     SELECT ah FROM h WHERE ah IS NOT NULL GROUP BY ah HAVING count(*) >= 2
 )
-SELECT source_id, line, pos, path_rank, ts, action_type, idempotency_key, response_id, effect, outcome, repeatable, fp, args_fp, identity_fp
+SELECT source_id, line, pos, path_rank, ingest_order, ts, action_type, idempotency_key, response_id, effect, outcome, repeatable, fp, args_fp, identity_fp
 FROM audit_calls
 WHERE CASE WHEN idempotency_key IS NOT NULL
     THEN hash(action_type, idempotency_key) IN (SELECT kh FROM twice_keys)

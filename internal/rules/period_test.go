@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -288,5 +289,67 @@ func TestUntimedFindingsAtIngestTime(t *testing.T) {
 	}
 	if !reflect.DeepEqual(calls, []int64{0, 3, 1}) || !reflect.DeepEqual(critical, []int{0, 1, 1}) {
 		t.Errorf("trend W46-W48: calls %v, critical %v; want [0 3 1], [0 1 1]", calls, critical)
+	}
+}
+
+// Untimed calls are placed in the order they were read, not by their
+// sources' names: a key answered once by a file read in W47 and again by a
+// file read in W48 whose name sorts first (or by the new content of a log
+// rotated in place, numbered from line 1 again) is W48's finding, new: the
+// W47 report, written before, could not have it. And an action whose
+// untimed calls lack keys week after week is recurring, not new each week.
+func TestUntimedFindingsInIngestOrder(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := ingest.Open(ctx, "", ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	read := func(name string, at time.Time, lines ...string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db.Now = at
+		if _, err := db.IngestFile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w48 := week("2026-11-23T00:00:00Z", "2026-W48")
+	in47, in48 := w47.Start.Add(50*time.Hour), w48.Start.Add(50*time.Hour)
+	read("b.jsonl", in47, c("", "charge", "k1", "r1"), c("", "send", "", "m1"))
+	read("app.log", in47, c("", "book", "", "x0"), c("", "book", "k2", "x1"))
+	read("a.jsonl", in48, c("", "charge", "k1", "r2"), c("", "send", "", "m2"))
+	read("app.log", in48, c("", "book", "k2", "x2")) // rotated: new content from line 1
+	type placed struct {
+		rule, action string
+		new          bool
+	}
+	for _, tc := range []struct {
+		p    *rules.Span
+		want []placed
+	}{
+		{&w47, []placed{{"missing-key", "book", true}, {"missing-key", "send", true}}},
+		{&w48, []placed{{"same-key-different-response", "book", true}, {"same-key-different-response", "charge", true}, {"missing-key", "send", false}}},
+	} {
+		res, err := rules.Audit(ctx, db.Conn, rules.Options{Window: 10 * time.Minute, Period: tc.p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []placed
+		for _, f := range res.Findings {
+			got = append(got, placed{f.Rule, f.ActionType, f.New})
+		}
+		sort.Slice(got, func(i, j int) bool {
+			if got[i].rule != got[j].rule {
+				return got[i].rule > got[j].rule
+			}
+			return got[i].action < got[j].action
+		})
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\n got  %v\n want %v", tc.p.Label, got, tc.want)
+		}
 	}
 }

@@ -19,7 +19,9 @@ WITH k AS (
     SELECT action_type, group_calls, group_stats, unnest(first_calls, recursive := true)
     FROM k
 ), s AS (
-    SELECT action_type, min(ts) AS since FROM audit_calls WHERE idempotency_key IS NULL GROUP BY action_type
+    -- (or, in a period report, when its first untimed keyless call was read:
+    -- an action whose untimed calls lack keys week after week is recurring)
+    SELECT action_type, least(min(ts), min(ingest_order)) AS since FROM audit_calls WHERE idempotency_key IS NULL GROUP BY action_type
 )
 SELECT action_type AS grp, 'low' AS severity, action_type,
        NULL::VARCHAR AS idempotency_key, source_id, line, pos, group_calls, group_stats, since
