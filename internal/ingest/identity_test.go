@@ -161,6 +161,11 @@ actions = ["refund_*"]
 		`{"action_type":"charge","args":[{"metadata":{"request_id":1}}]}`,
 		`{"action_type":"charge","args":{}}`,
 		`{"action_type":"charge","args":{"metadata":{"request_id":1}}}`,
+		// a later args member in a string replaces one read in one pass
+		`{"action_type":"charge","args":{},"args":"{\"metadata\":{\"request_id\":\"r\"},\"b\":1}"}`,
+		`{"action_type":"charge","args":{"b":2},"args":"[1,2]"}`,
+		`{"action_type":"charge","args":{"b":2},"action_type":"cal_new","args":"{\"start\":1}"}`,
+		`{"action_type":"charge","args":{"b":2},"args":null}`,
 	}
 	dir := t.TempDir()
 	files, err := sample.Write(dir, sample.Options{Calls: 3000, Seed: 3, Files: 1,

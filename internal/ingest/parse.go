@@ -166,6 +166,9 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 			toolCall = s
 			return err
 		case fArgs:
+			// a later args member replaces an earlier one whole, with how
+			// it was read (one pass or two)
+			argsAt, strippedFor = -1, ""
 			if p.peekNull() {
 				haveArgs = false
 				return p.skip()
@@ -190,7 +193,7 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 			// an action whose settings only ignore paths: they are left
 			// out while the args are canonicalised (one pass, not a
 			// second walk of the canonical args; see fingerprints)
-			argsAt, strippedFor = p.pos, ""
+			argsAt = p.pos
 			if r.Action != "" && !p.keepArgs && p.onlyIgnores(r.Action) {
 				p.ign, strippedFor = p.settings(r.Action).ignore, r.Action
 			}
