@@ -298,7 +298,14 @@ func sniff(head []byte) (doc bool, f Format) {
 		if err := dec.Decode(&v); err == nil {
 			doc = dec.InputOffset() > int64(len(first))
 		} else if len(bytes.TrimSpace(first)) == 1 {
-			doc = len(head) >= sniffSize || errors.Is(err, io.ErrUnexpectedEOF) || !json.Valid(nextLine(&rest))
+			// cut short; or broken, with a member next ("key": value,).
+			// A next line opening with '{' or '[' is a record of JSON
+			// Lines, broken or not ('{' cannot follow '{'), however
+			// long the file: read as documents, its lines would go
+			// through the converter (other readings of lone surrogates,
+			// an array line taken for records), the whole file in memory
+			next := nextLine(&rest)
+			doc = errors.Is(err, io.ErrUnexpectedEOF) || (len(next) > 0 && next[0] == '"' && !json.Valid(next))
 		}
 	}
 	if !doc {

@@ -99,6 +99,30 @@ func TestDocumentStreamBrokenFirst(t *testing.T) {
 	if got := rows(t, d); strings.Join(got, " ") != "s.jsonl!1!truncated s.jsonl:2:b" { // read as JSON Lines
 		t.Errorf("%q", got)
 	}
+	// nor does a broken JSON Lines record after it, nor a file longer
+	// than the sniff: read as documents, the lines went through the
+	// converter (two keys cut inside an emoji became one: a false double
+	// charge; an array line, three malformed records), the whole file in
+	// memory
+	jsonl := "{\n" + `{"action_type":"charge","idempotency_key":"k1","resp` + "\n" +
+		`{"action_type":"charge_card","idempotency_key":"o-\ud83d","response_id":"ch_1"}` + "\n" +
+		`{"action_type":"charge_card","idempotency_key":"o-\ud83e","response_id":"ch_2"}` + "\n" +
+		`["not","an","object"]` + "\n"
+	want := "s.jsonl!1!truncated s.jsonl!2!truncated s.jsonl:3:charge_card s.jsonl:4:charge_card s.jsonl!5!not"
+	for _, data := range []string{jsonl, jsonl + strings.Repeat(`{"action_type": "b"}`+"\n", sniffSize/20)} {
+		d, _ := ingestOne(t, "s.jsonl", data, nil)
+		got := rows(t, d)
+		if len(got) > 5 {
+			got = got[:5]
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%d bytes: %q, want %q (JSON Lines)", len(data), got, want)
+		}
+		var keys int
+		if err := d.Conn.QueryRowContext(context.Background(), "SELECT count(DISTINCT idempotency_key) FROM calls WHERE action_type = 'charge_card'").Scan(&keys); err != nil || keys != 2 {
+			t.Errorf("%d bytes: %d keys (%v), want 2", len(data), keys, err)
+		}
+	}
 }
 
 // A stream of documents holding a broken one resumes, as it grows, after
