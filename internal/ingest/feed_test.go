@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -304,7 +305,10 @@ func TestIngestFeedStrings(t *testing.T) {
 	// memory until the insert has copied the chunk: only its pin keeps it.
 	// Collect and reuse freed memory right then.
 	var garbage [][]byte
+	var mu sync.Mutex // the hook runs on every DuckDB thread filling a chunk
 	arenaGrown = func(size int) {
+		mu.Lock()
+		defer mu.Unlock()
 		runtime.GC()
 		for i := 0; i < 8; i++ {
 			g := make([]byte, size/2)
