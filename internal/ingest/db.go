@@ -22,7 +22,7 @@ import (
 // SchemaVersion is the layout this build reads and writes. Version 1 (the
 // first release: sources without segments) is migrated on open; a newer
 // version is refused.
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 // schema is the database every other package reads. ts is nanoseconds since
 // the epoch (UTC), so window arithmetic is integer arithmetic and sub-
@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS sources (
 	skipped     BIGINT  DEFAULT 0, -- records of a trace export that are no tool call (LLM spans, reads are kept)
 	import_settings VARCHAR,       -- how it was read (--map, --key-path, ...; see Import.Settings); NULL: the defaults
 	head_hash   UUID,              -- xxh3-128 of the source's first 64 KiB; NULL when shorter (or ingested before version 6)
-	document    BOOLEAN DEFAULT false -- read as JSON documents (a stream of them resumes after its last complete one)
+	document    BOOLEAN DEFAULT false, -- read as JSON documents (a stream of them resumes after its last complete one)
+	reread_lines BIGINT,           -- its first lines were another segment's unterminated tail, read again whole:
+	reread_at   TIMESTAMP          -- how many, and when they were first read (their calls' ingest time)
 );
 CREATE TABLE IF NOT EXISTS calls (
 	source_id       INTEGER NOT NULL,
@@ -158,6 +160,11 @@ ALTER TABLE sources ADD COLUMN import_settings VARCHAR;`,
 	// read before were recorded as never resumable (no complete line),
 	// so they stay so: false is right for them.
 	6: "ALTER TABLE sources ADD COLUMN IF NOT EXISTS document BOOLEAN DEFAULT false;",
+	// version 8 keeps when a re-read tail was first read: a period report
+	// places a call without ts at its ingest time, which re-reading the
+	// line must not move. Older segments have none: theirs move (as
+	// before).
+	7: "ALTER TABLE sources ADD COLUMN IF NOT EXISTS reread_lines BIGINT; ALTER TABLE sources ADD COLUMN IF NOT EXISTS reread_at TIMESTAMP;",
 }
 
 // staleFingerprints is migration 4's statement for one table.

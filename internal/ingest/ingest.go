@@ -321,8 +321,9 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	}
 	counted := newCountingReader(src)
 	var start int64
-	rereadTail := false // another reading's unterminated last line is read again here
-	var rereadTo int64  // the last line of it (a document's tail may have many)
+	rereadTail := false       // another reading's unterminated last line is read again here
+	var rereadTo int64        // the last line of it (a document's tail may have many)
+	var rereadAt sql.NullTime // when those lines were first read (see reread_at)
 	if from != nil {
 		// The known beginning is hashed, not parsed.
 		start = from.safeBytes
@@ -339,7 +340,11 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 		// another line there, each file keeps its own.
 		if other := from.absPath != dbText(abs); from.tailLine.Valid && (!other || from.tailSame) {
 			rereadTail = true
-			if err := d.Conn.QueryRowContext(ctx, "SELECT first_line + lines - 1 FROM sources WHERE source_id = ?", from.id).Scan(&rereadTo); err != nil {
+			// (the line's first reading: this one's, or, when that was a
+			// re-reading too, the one before)
+			if err := d.Conn.QueryRowContext(ctx, `SELECT first_line + lines - 1,
+				CASE WHEN ? < first_line + coalesce(reread_lines, 0) THEN reread_at ELSE ingested_at END
+				FROM sources WHERE source_id = ?`, st.FirstLine, from.id).Scan(&rereadTo, &rereadAt); err != nil {
 				return st, err
 			}
 			if other {
@@ -446,14 +451,19 @@ func (d *DB) ingest(ctx context.Context, st Stats, abs string, src io.Reader, fr
 	if from != nil {
 		continues = from.id
 	}
+	var rereadLines, rereadTime any
+	if rereadTail && rereadAt.Valid {
+		rereadLines, rereadTime = rereadTo-st.FirstLine+1, rereadAt.Time.UTC()
+	}
 	safe := counted.safe
 	_, err = d.Conn.ExecContext(ctx, `INSERT INTO sources (source_id, path, abs_path, first_line, start_bytes,
 		lines, calls, malformed, safe_bytes, safe_hash, safe_lines, end_bytes, end_hash, tail_line, continues, ingested_at,
-		format, collapsed, skipped, import_settings, head_hash, document)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		format, collapsed, skipped, import_settings, head_hash, document, reread_lines, reread_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, dbText(path), absPath, st.FirstLine, start, st.Lines, st.Calls, st.Malformed,
 		safe.bytes, &safe.hash, safe.lines, st.Bytes, &sum, tailLine, continues, d.ingestedAt(),
-		string(st.Format), st.Collapsed, st.Skipped, nullable(d.Import.Settings(st.Format)), counted.headHash(), lay.document)
+		string(st.Format), st.Collapsed, st.Skipped, nullable(d.Import.Settings(st.Format)), counted.headHash(), lay.document,
+		rereadLines, rereadTime)
 	return st, err
 }
 

@@ -74,7 +74,7 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	// or in which order its sources were read)
 	ingestOrder := "NULL::BIGINT"
 	if p := o.Period; p != nil {
-		ingestOrder = "CASE WHEN c.ts IS NULL THEN s.ingested_ns END"
+		ingestOrder = "CASE WHEN c.ts IS NULL THEN (CASE WHEN c.line < s.fresh_from THEN s.reread_ns ELSE s.ingested_ns END) END"
 		if !p.Start.Before(p.End) {
 			return nil, fmt.Errorf("the period is empty: %s to %s", p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339))
 		}
@@ -107,13 +107,16 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	for _, q := range []string{
 		// ties order by path; its rank is an integer, cheaper to sort than the path
 		// (ingested_ns places the untimed calls of a period report: see evidence)
-		"CREATE OR REPLACE TEMP TABLE audit_sources AS SELECT source_id, path, dense_rank() OVER (ORDER BY path) AS path_rank, epoch_ns(ingested_at) AS ingested_ns FROM sources",
+		"CREATE OR REPLACE TEMP TABLE audit_sources AS SELECT source_id, path, dense_rank() OVER (ORDER BY path) AS path_rank, epoch_ns(ingested_at) AS ingested_ns, " +
+			"first_line + coalesce(reread_lines, 0) AS fresh_from, epoch_ns(reread_at) AS reread_ns FROM sources",
 		// every call with its outcome and its action's settings
 		`CREATE OR REPLACE TEMP VIEW classified_calls AS SELECT c.*, ` + callOutcomeSQL + ` AS outcome,
 			coalesce(a.repeatable, false) AS repeatable, coalesce(a.read_only, false) AS read_only,
 			` + identityFP + ` AS identity_fp
 			FROM calls c LEFT JOIN action_settings a USING (action_type) LEFT JOIN status_outcomes so USING (status, status_num)`,
-		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank, s.ingested_ns, " + ingestOrder + " AS ingest_order FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
+		// a line re-read whole (an unterminated tail) keeps its first reading's time
+		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank, CASE WHEN c.line < s.fresh_from THEN s.reread_ns ELSE s.ingested_ns END AS ingested_ns, " +
+			ingestOrder + " AS ingest_order FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
 		"CREATE OR REPLACE TEMP VIEW period_calls AS SELECT * FROM audit_calls" + periodWhere,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {

@@ -353,3 +353,72 @@ func TestUntimedFindingsInIngestOrder(t *testing.T) {
 		}
 	}
 }
+
+// A last line without its newline is read again, whole, when its file
+// grows: its calls keep the time they were first read. A key answered
+// twice by untimed calls, the second on that line, is W47's finding and
+// not W48's again (where it would page a second time, as new).
+func TestUntimedReReadKeepsIngestTime(t *testing.T) {
+	ctx := context.Background()
+	db, err := ingest.Open(ctx, "", ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := filepath.Join(t.TempDir(), "calls.jsonl")
+	write := func(content string, at time.Time) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		db.Now = at
+		if _, err := db.IngestFile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w48, w49 := week("2026-11-23T00:00:00Z", "2026-W48"), week("2026-11-30T00:00:00Z", "2026-W49")
+	first := c("", "charge", "k1", "r1") + "\n" + c("", "charge", "k1", "r2") // no newline yet
+	write(first, w47.Start.Add(50*time.Hour))
+	write(first+"\n"+c("", "send", "", "m1")+"\n", w48.Start.Add(50*time.Hour))
+	write(first+"\n"+c("", "send", "", "m1")+"\n"+c("", "send", "", "m2"), w48.Start.Add(60*time.Hour))
+	// a line re-read while still unterminated, then again once complete:
+	// its first reading's time still
+	second := first + "\n" + c("", "send", "", "m1") + "\n" + c("", "send", "", "m2") + "\n" + c("", "refund", "k2", "f1") + "\n" + c("", "refund", "k2", "f2")
+	write(second, w48.Start.Add(70*time.Hour))
+	write(second+"  ", w48.End.Add(time.Hour))
+	write(second+"  \n", w48.End.Add(2*time.Hour))
+	for _, tc := range []struct {
+		p            *rules.Span
+		found        bool
+		calls, sends int64
+	}{
+		{&w47, true, 2, 0},
+		{&w48, false, 4, 2}, // and the refunds' double charge, not W49's
+		{&w49, false, 0, 0},
+	} {
+		res, err := rules.Audit(ctx, db.Conn, rules.Options{Window: 10 * time.Minute, Period: tc.p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var charges int
+		for _, f := range findings(res, "same-key-different-response") {
+			if f.ActionType == "charge" {
+				charges++
+			} else if tc.p.Label != "2026-W48" {
+				t.Errorf("%s: the refunds' double charge (read in W48)", tc.p.Label)
+			}
+		}
+		if (charges == 1) != tc.found || charges > 1 {
+			t.Errorf("%s: %d double charges of k1, want found=%v", tc.p.Label, charges, tc.found)
+		}
+		var sends int64
+		for _, a := range res.Actions {
+			if a.ActionType == "send" {
+				sends = a.Calls
+			}
+		}
+		if res.Summary.Calls != tc.calls || sends != tc.sends {
+			t.Errorf("%s: %d calls (%d send); want %d (%d)", tc.p.Label, res.Summary.Calls, sends, tc.calls, tc.sends)
+		}
+	}
+}
