@@ -192,28 +192,36 @@ func TestFindingIDsAndBaseline(t *testing.T) {
 	}
 }
 
-// A finding made only of calls without ts is placed, in period reports, at
-// the ingest time of its offending call: a key answered twice by untimed
-// calls is in the report of the week they were read in, and in no other.
-func TestUntimedFindingsAtIngestTime(t *testing.T) {
-	ctx := context.Background()
+// ingestAt opens a database in memory and returns it with a function that
+// writes lines as a file of a temporary directory and ingests it as if at
+// the given time (the time its calls without ts are placed at).
+func ingestAt(t *testing.T) (*ingest.DB, func(name string, at time.Time, lines ...string)) {
+	t.Helper()
 	dir := t.TempDir()
-	db, err := ingest.Open(ctx, "", ingest.Options{})
+	db, err := ingest.Open(context.Background(), "", ingest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	read := func(name string, at time.Time, lines ...string) {
+	t.Cleanup(func() { db.Close() })
+	return db, func(name string, at time.Time, lines ...string) {
 		t.Helper()
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		db.Now = at
-		if _, err := db.IngestFile(ctx, p); err != nil {
+		if _, err := db.IngestFile(context.Background(), p); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// A finding made only of calls without ts is placed, in period reports, at
+// the ingest time of its offending call: a key answered twice by untimed
+// calls is in the report of the week they were read in, and in no other.
+func TestUntimedFindingsAtIngestTime(t *testing.T) {
+	ctx := context.Background()
+	db, read := ingestAt(t)
 	in47 := w47.Start.Add(50 * time.Hour)
 	in48 := w47.End.Add(time.Hour)
 	// lines 1-2 read in W47: a key answered twice (critical); line 3: a
@@ -300,23 +308,7 @@ func TestUntimedFindingsAtIngestTime(t *testing.T) {
 // untimed calls lack keys week after week is recurring, not new each week.
 func TestUntimedFindingsInIngestOrder(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := ingest.Open(ctx, "", ingest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	read := func(name string, at time.Time, lines ...string) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		db.Now = at
-		if _, err := db.IngestFile(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, read := ingestAt(t)
 	w48 := week("2026-11-23T00:00:00Z", "2026-W48")
 	in47, in48 := w47.Start.Add(50*time.Hour), w48.Start.Add(50*time.Hour)
 	read("b.jsonl", in47, c("", "charge", "k1", "r1"), c("", "send", "", "m1"))
