@@ -65,13 +65,18 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	// path, which orders ties of equal ts the same way everywhere (ts, then
 	// path, then line). period_calls is the part the report is about.
 	auditWhere, periodWhere := "", ""
-	// ingest_order orders untimed calls among themselves, after the timed
-	// ones and before path and line: in a period report, by when they were
-	// read (an untimed offending call is placed at its ingest time, so the
-	// call that made a finding must be the one read last, whatever its
-	// source's name or line: a log rotated in place is numbered from line 1
-	// again); in an audit, not at all (its output does not depend on when
-	// or in which order its sources were read)
+	// ingest_order orders the calls of a key for the key rules whose
+	// findings do not depend on the order (two response ids, two args):
+	// in a period report, untimed calls come first (when they happened is
+	// unknown: as early as can be, so a finding is dated by the timed call
+	// that made it, which the report of its period sees; non-noop-replay,
+	// whose findings depend on the order, takes each at its ingest time,
+	// the latest it can have happened), among themselves in the order
+	// they were read (a finding only untimed calls make is placed at its
+	// offending call's ingest time, so that call must be the one read last,
+	// whatever its source's name or line: a log rotated in place is numbered
+	// from line 1 again); in an audit, NULL: untimed calls come last, and
+	// the output does not depend on when or in which order sources were read
 	ingestOrder := "NULL::BIGINT"
 	if p := o.Period; p != nil {
 		ingestOrder = "CASE WHEN c.ts IS NULL THEN (CASE WHEN c.line < s.fresh_from THEN s.reread_ns ELSE s.ingested_ns END) END"
@@ -521,27 +526,25 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
 	if sp := o.spans(); len(sp) > 0 {
 		var in []string
 		for _, s := range sp {
-			at := s.contains("ts")
-			// an untimed offending call counts in the period of the
-			// group's first timed call (when it happened is unknown; the
-			// group was in use then); in a group without any, in the
-			// period it was ingested in (the next report after it was
-			// read has it: a key answered twice by untimed calls is not
-			// left out of every weekly report)
-			ingested := s.contains("ingested_ns")
-			in = append(in, fmt.Sprintf("CASE WHEN coalesce(bool_or(%s) FILTER (WHERE %s), false) OR (min_by(offending IS NULL, k) AND min_by(%s, k))"+
-				" OR (coalesce(bool_or(%s) FILTER (WHERE ts IS NULL), false) AND min(ts) >= %d AND min(ts) < %d)"+
-				" OR (min(ts) IS NULL AND (coalesce(bool_or(%s) FILTER (WHERE %s), false) OR (min_by(offending IS NULL, k) AND min_by(%s, k)))) THEN '1' ELSE '0' END",
-				at, said, at, said, s.Start.UnixNano(), s.End.UnixNano(), ingested, said, ingested))
+			// an untimed offending call counts in the period it was
+			// ingested in (the key rules take untimed calls first, so one
+			// is offending only when untimed calls make the finding among
+			// themselves: the next report after they were read has it)
+			at := s.contains("coalesce(ts, ingested_ns)")
+			in = append(in, fmt.Sprintf("CASE WHEN coalesce(bool_or(%s) FILTER (WHERE %s), false) OR (min_by(offending IS NULL, k) AND min_by(%s, k)) THEN '1' ELSE '0' END",
+				at, said, at))
 		}
 		spans = "concat(" + strings.Join(in, ", ") + ")"
 	}
-	// a group of untimed calls only first happened, for a period report,
-	// when its first offending call was ingested; for an audit, at no
-	// known time (an audit's output does not depend on when it runs)
-	untimedFirst := "NULL::BIGINT"
+	// when a group first happened: its first offending call's time. For an
+	// audit, an untimed offending call counts at the group's first timed
+	// call (an audit's output does not depend on when it runs); for a
+	// period report, at its ingest time, as it is placed above
+	firstOffending := `CASE WHEN min_by(offending IS NULL, k) AND min(ts) IS NOT NULL THEN min(ts)
+            ELSE least(min(ts) FILTER (WHERE ` + said + `),
+                CASE WHEN bool_or(` + said + `) FILTER (WHERE ts IS NULL) THEN min(ts) END) END`
 	if o.Period != nil {
-		untimedFirst = "CASE WHEN min_by(offending IS NULL, k) THEN min_by(ingested_ns, k) ELSE min(ingested_ns) FILTER (WHERE " + said + ") END"
+		firstOffending = "CASE WHEN min_by(offending IS NULL, k) THEN min_by(coalesce(ts, ingested_ns), k) ELSE min(coalesce(ts, ingested_ns)) FILTER (WHERE " + said + ") END"
 	}
 	// the listed calls: every one, or the first MaxEvidence of each group
 	// by a top-N aggregate (no sort of a whole large group)
@@ -574,10 +577,7 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
         count(*) FILTER (WHERE outcome = 'applied') AS applied, count(*) FILTER (WHERE outcome = 'rejected') AS rejected,
         distinct_responses + null_responses AS side_effects,
         min(k) FILTER (WHERE outcome <> 'rejected') AS first_live_k,
-        CASE WHEN min_by(offending IS NULL, k) AND min(ts) IS NOT NULL THEN min(ts)
-            WHEN min(ts) IS NULL THEN ` + untimedFirst + `
-            ELSE least(min(ts) FILTER (WHERE ` + said + `), -- an untimed offending call: at the group's first timed call
-                CASE WHEN bool_or(` + said + `) FILTER (WHERE ts IS NULL) THEN min(ts) END) END AS first_offending,
+        ` + firstOffending + ` AS first_offending,
         ` + spans + ` AS spans` + first + `
     FROM evidence_rows e
     GROUP BY rule_no, grp

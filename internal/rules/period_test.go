@@ -414,3 +414,41 @@ func TestUntimedReReadKeepsIngestTime(t *testing.T) {
 		}
 	}
 }
+
+// In a period report a key's untimed calls count as its earliest (when they
+// happened is unknown): a finding is dated by the timed call that made it,
+// which its period's report sees. Here a charge refused in W47, applied in
+// W48, and applied again by an untimed call: W48's double charge (its
+// untimed call used to be dated at the key's first timed call, W47, whose
+// report cannot see the W48 charge: no weekly report had it). And a replay
+// executed again (its order matters: untimed calls come last, as in an
+// audit): refused twice in W47, applied in W48, replayed by an untimed call
+// ingested in W48 that created again: W48's (it was dated at the key's
+// first timed call, W47, whose report cannot see the W48 call either).
+func TestUntimedCallsFirstInPeriods(t *testing.T) {
+	db, read := ingestAt(t)
+	w48 := week("2026-11-23T00:00:00Z", "2026-W48")
+	read("a.jsonl", w48.Start.Add(24*time.Hour),
+		c("2026-11-22T23:59:48Z", "charge_card", "k26", "cha_56", `"status":422`),
+		c("2026-11-23T01:36:40Z", "charge_card", "k26", "cha_57", `"status":"ok"`),
+		c("", "charge_card", "k26", "cha_58", `"status":"ok"`),
+		c("2026-11-20T10:00:00Z", "book", "k3", "", `"status":409`, `"effect":"created"`),
+		c("2026-11-20T10:01:00Z", "book", "k3", "", `"status":409`, `"effect":"created"`),
+		c("", "book", "k3", "", `"status":"ok"`, `"effect":"created"`),
+		c("2026-11-24T10:00:00Z", "book", "k3", "", `"status":"ok"`, `"effect":"created"`))
+	for _, tc := range []struct {
+		p    *rules.Span
+		want []got
+	}{
+		{&w47, nil},
+		{&w48, []got{{"same-key-different-response", true, []int64{1, 2, 3}}, {"non-noop-replay", true, []int64{4, 5, 7, 6}}}},
+	} {
+		res, err := rules.Audit(context.Background(), db.Conn, rules.Options{Window: 10 * time.Minute, Period: tc.p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := periodFindings(res); !reflect.DeepEqual(g, tc.want) {
+			t.Errorf("%s:\n got  %v\n want %v", tc.p.Label, g, tc.want)
+		}
+	}
+}

@@ -25,11 +25,11 @@ WITH g0 AS ( -- keys with two response ids at all: few; only their calls need an
 ), c AS (
     SELECT k.*, outcome <> 'rejected' AND response_id IS NOT NULL AS effect_id,
         row_number() OVER (PARTITION BY action_type, idempotency_key, response_id, outcome = 'rejected'
-                           ORDER BY ts NULLS LAST, ingest_order NULLS FIRST, path_rank, line, pos, source_id) AS nth_of_response
+                           ORDER BY ingest_order NULLS LAST, ts NULLS LAST, path_rank, line, pos, source_id) AS nth_of_response
     FROM k JOIN g USING (action_type, idempotency_key)
 ), f AS (
     SELECT *, first_value(CASE WHEN effect_id THEN response_id END IGNORE NULLS) OVER (PARTITION BY action_type, idempotency_key
-        ORDER BY ts NULLS LAST, ingest_order NULLS FIRST, path_rank, line, pos, source_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_response
+        ORDER BY ingest_order NULLS LAST, ts NULLS LAST, path_rank, line, pos, source_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_response
     FROM c
 )
 SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold

@@ -20,9 +20,9 @@ WITH g0 AS ( -- grouped by a 64-bit hash of (action, key): cheap; a collision
     HAVING min(args_fp) <> max(args_fp)
 ), c AS (
     SELECT a.*, g.accepted_args,
-        row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ts NULLS LAST, ingest_order NULLS FIRST, path_rank, line, pos, source_id) AS nth_of_args,
+        row_number() OVER (PARTITION BY action_type, idempotency_key, args_fp ORDER BY ingest_order NULLS LAST, ts NULLS LAST, path_rank, line, pos, source_id) AS nth_of_args,
         first_value(args_fp IGNORE NULLS) OVER (PARTITION BY action_type, idempotency_key
-            ORDER BY ts NULLS LAST, ingest_order NULLS FIRST, path_rank, line, pos, source_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_args
+            ORDER BY ingest_order NULLS LAST, ts NULLS LAST, path_rank, line, pos, source_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS first_args
     FROM k a JOIN g USING (action_type, idempotency_key)
 )
 SELECT to_json([action_type, idempotency_key])::VARCHAR AS grp, -- unambiguous, whatever the strings hold

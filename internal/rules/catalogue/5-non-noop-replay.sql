@@ -1,6 +1,8 @@
 -- A key whose later call (after an earlier call of the key that was not
--- rejected; order: ts, then source and line; untimed calls last, in a
--- period report in the order they were read) reports an effect other than
+-- rejected; order: ts, then source and line; untimed calls last, but in a
+-- period report at their ingest time, the latest they can have happened:
+-- unlike a second response id, whether a replay was executed again depends
+-- on which call came first) reports an effect other than
 -- noop and was not rejected itself: the replay was executed again. Those
 -- later calls are the offending ones. noop, no-op, no_op and none, in any
 -- case, spaces around trimmed (as statuses are), all mean that nothing
@@ -17,7 +19,7 @@ WITH replayed AS ( -- only keys used twice can be replayed; grouped by a 64-bit
 ), o AS (
     SELECT source_id, line, pos, action_type, idempotency_key,
         coalesce(sum(CASE WHEN outcome <> 'rejected' THEN 1 ELSE 0 END) OVER (PARTITION BY action_type, idempotency_key
-                     ORDER BY ts NULLS LAST, ingest_order NULLS FIRST, path_rank, line, pos, source_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) >= 1
+                     ORDER BY coalesce(ts, ingest_order) NULLS LAST, ingest_order NULLS FIRST, path_rank, line, pos, source_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) >= 1
             AND outcome <> 'rejected'
             AND effect IS NOT NULL AND NOT {{effect_is_noop}} AS offending
     FROM candidate_calls a SEMI JOIN replayed r ON hash(a.action_type, a.idempotency_key) = r.h
