@@ -51,6 +51,7 @@ ORACLE_RUNS ?= 100
 oracle: build
 	IDEMAUDIT_BIN=$(BIN) python3 scripts/oracle/compare.py 1 $(ORACLE_RUNS) 60
 	IDEMAUDIT_BIN=$(BIN) FIRST_BAD=0.5 python3 scripts/oracle/compare.py 5001 20 60
+	IDEMAUDIT_BIN=$(BIN) python3 scripts/oracle/period.py 1 40 80
 
 clean:
 	rm -rf bin

@@ -235,12 +235,26 @@ def string_values(v, out):
     return out
 
 
+UNTIMED_FIRST = False  # period reports take untimed calls as a key's earliest (period.py sets it)
+
+
 class Call:
     __slots__ = ('source', 'srank', 'line', 'ts', 'action', 'key', 'rid', 'session', 'args_present', 'fp',
-                 'argsfp', 'status', 'effect', 'outcome', 'strings')
+                 'argsfp', 'status', 'effect', 'outcome', 'strings', 'iseq', 'itime')
+
+    def audit_order(self):
+        # non-noop-replay: untimed calls last in an audit; in a period report at their
+        # ingest time (the latest they can have happened), after timed calls of that time
+        if UNTIMED_FIRST:
+            return (self.ts if self.ts is not None else self.itime, 0 if self.ts is not None else 1, self.srank, self.line)
+        return (0 if self.ts is not None else 1, self.ts if self.ts is not None else self.iseq, self.srank, self.line)
 
     def order(self):
-        return (0 if self.ts is not None else 1, self.ts or 0, self.srank, self.line)
+        # untimed calls: in the order they were read (ingest sequence), then source and line;
+        # last in an audit, first in a period report (README "Periods": a key's earliest calls)
+        if UNTIMED_FIRST:
+            return (1 if self.ts is not None else 0, self.ts if self.ts is not None else self.iseq, self.srank, self.line)
+        return (0 if self.ts is not None else 1, self.ts if self.ts is not None else self.iseq, self.srank, self.line)
 
 
 def parse_line(raw):
@@ -275,6 +289,7 @@ def read_source(path, data, srank, calls, malformed):
             obj, at, ts = parse_line(raw)
             c = Call()
             c.source, c.srank, c.line, c.ts, c.action = path, srank, i, ts, at
+            c.iseq, c.itime = 0, None
             c.key = norm_id(id_value(obj.get('idempotency_key')))
             c.rid = norm_id(id_value(obj.get('response_id')))
             c.session = norm_id(id_value(obj.get('session_id')))
@@ -344,6 +359,10 @@ def audit(paths, W=W_DEFAULT):
     for r, p in enumerate(paths):
         with open(p, 'rb') as f:
             read_source(p, f.read(), r, calls, malformed)
+    return audit_calls(calls, malformed, W)
+
+
+def audit_calls(calls, malformed, W=W_DEFAULT):
     comps = [c for c in calls if c.strings and c.outcome == 'applied']
     findings = []
 
@@ -363,7 +382,8 @@ def audit(paths, W=W_DEFAULT):
         findings.append(dict(rule=rule, severity=sev, action_type=group[0].action, idempotency_key=key,
                              evidence=frozenset((c.source, c.line) for c in g),
                              calls_total=total if total is not None else len(g),
-                             first=g[0].order(), side_effects=se2, outcomes=oc, remaining=remaining))
+                             first=g[0].order(), side_effects=se2, outcomes=oc, remaining=remaining,
+                             group=g, full=sorted(full, key=Call.audit_order if rule == 'non-noop-replay' else Call.order)))
 
     # key rules
     bykey = {}
@@ -379,16 +399,17 @@ def audit(paths, W=W_DEFAULT):
         if len(fps) >= 2:
             fps_nr = {c.argsfp for c in g if c.argsfp is not None and c.outcome != 'rejected'}
             add('key-payload-mismatch', 'low' if len(fps_nr) <= 1 else 'medium', g, key)
+        g_audit = sorted(g, key=Call.audit_order)  # non-noop-replay: untimed calls last, always
         seen_nr = False
         fire = False
-        for c in g:
+        for c in g_audit:
             if c.outcome == 'rejected':
                 continue
             if seen_nr and c.effect is not None and not is_noop(c.effect):
                 fire = True
             seen_nr = True
         if fire:
-            add('non-noop-replay', 'high', g, key)
+            add('non-noop-replay', 'high', g, key, full=g_audit)
     # missing-key
     byact = {}
     for c in calls:
