@@ -529,7 +529,9 @@ func evidence(ctx context.Context, conn *sql.Conn, o Options) ([]Finding, error)
 			// an untimed offending call counts in the period it was
 			// ingested in (the key rules take untimed calls first, so one
 			// is offending only when untimed calls make the finding among
-			// themselves: the next report after they were read has it)
+			// themselves; non-noop-replay at their ingest time, after
+			// every timed call it follows: either way the report of that
+			// period sees every call that made the finding)
 			at := s.contains("coalesce(ts, ingested_ns)")
 			in = append(in, fmt.Sprintf("CASE WHEN coalesce(bool_or(%s) FILTER (WHERE %s), false) OR (min_by(offending IS NULL, k) AND min_by(%s, k)) THEN '1' ELSE '0' END",
 				at, said, at))
