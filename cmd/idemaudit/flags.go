@@ -302,7 +302,11 @@ func (f *periodFlags) add(fs *pflag.FlagSet, choosable bool) {
 		fs.StringVar(&f.until, "until", "", "report up to this `TIME`, excluded (default: now)")
 	}
 	fs.StringVar(&f.tz, "tz", "UTC", "the time zone weeks and dates are in, e.g. Europe/Berlin")
-	fs.StringVar(&f.now, "now", "", "take this `TIME` as now (RFC 3339), for backfills and tests")
+	now := "take this `TIME` as now (RFC 3339), for backfills and tests"
+	if !choosable { // weekly: it ingests too
+		now += "; also the ingest time stamped on the files read (it places their calls without ts)"
+	}
+	fs.StringVar(&f.now, "now", "", now)
 	fs.IntVar(&f.trend, "trend", 8, "earlier weeks to show in the trend")
 }
 
