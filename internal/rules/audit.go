@@ -79,7 +79,7 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 	// the output does not depend on when or in which order sources were read
 	ingestOrder := "NULL::BIGINT"
 	if p := o.Period; p != nil {
-		ingestOrder = "CASE WHEN c.ts IS NULL THEN (CASE WHEN c.line < s.fresh_from THEN s.reread_ns ELSE s.ingested_ns END) END"
+		ingestOrder = "CASE WHEN c.ts IS NULL THEN " + callIngestedNS + " END"
 		if !p.Start.Before(p.End) {
 			return nil, fmt.Errorf("the period is empty: %s to %s", p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339))
 		}
@@ -120,7 +120,7 @@ func Audit(ctx context.Context, conn *sql.Conn, o Options) (*Result, error) {
 			` + identityFP + ` AS identity_fp
 			FROM calls c LEFT JOIN action_settings a USING (action_type) LEFT JOIN status_outcomes so USING (status, status_num)`,
 		// a line re-read whole (an unterminated tail) keeps its first reading's time
-		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank, CASE WHEN c.line < s.fresh_from THEN s.reread_ns ELSE s.ingested_ns END AS ingested_ns, " +
+		"CREATE OR REPLACE TEMP VIEW audit_calls AS SELECT c.*, s.path, s.path_rank, " + callIngestedNS + " AS ingested_ns, " +
 			ingestOrder + " AS ingest_order FROM classified_calls c JOIN audit_sources s USING (source_id)" + auditWhere,
 		"CREATE OR REPLACE TEMP VIEW period_calls AS SELECT * FROM audit_calls" + periodWhere,
 	} {
@@ -248,6 +248,11 @@ func (o *Options) spans() []Span {
 	}
 	return append(append([]Span(nil), o.Trend...), *o.Period)
 }
+
+// callIngestedNS is when call c (of source s, a row of audit_sources) was
+// ingested: its source's ingest time, or, for the first lines of a source
+// that re-read another's unterminated tail, when they were first read.
+const callIngestedNS = "CASE WHEN c.line < s.fresh_from THEN s.reread_ns ELSE s.ingested_ns END"
 
 // contains is the SQL test of expr (epoch nanoseconds) being in the span.
 func (s Span) contains(expr string) string {

@@ -64,7 +64,7 @@ func summarize(ctx context.Context, conn *sql.Conn, res *Result, o Options, set 
 		ro += " AND false"
 	}
 	if p := o.Period; p != nil {
-		ro += " AND " + p.contains("coalesce(c.ts, (SELECT CASE WHEN c.line < s.fresh_from THEN s.reread_ns ELSE s.ingested_ns END FROM audit_sources s WHERE s.source_id = c.source_id))")
+		ro += " AND " + p.contains("coalesce(c.ts, (SELECT "+callIngestedNS+" FROM audit_sources s WHERE s.source_id = c.source_id))")
 	}
 	rows0, err := conn.QueryContext(ctx, `SELECT action_type, count(*), count(idempotency_key) FROM (`+ro+`) GROUP BY 1 ORDER BY 1`)
 	if err != nil {
