@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // --tz works on machines without a zoneinfo database
 
@@ -220,14 +221,22 @@ func (f *reportFlags) check() error {
 // processStart is when the process started, for IDEMAUDIT_TIMING.
 var processStart = time.Now()
 
+// lastCPU is the process's CPU time at the last timing line.
+var lastCPU atomic.Int64
+
 // timing prints how long each step took, and when it ended, on stderr when
-// IDEMAUDIT_TIMING is set (for performance work); else it is nil.
+// IDEMAUDIT_TIMING is set (for performance work); else it is nil. The CPU
+// time is the whole process's since the previous line (every thread's:
+// steps run one after the other), a measure that other jobs on the machine
+// disturb less than the wall time.
 func (e *env) timing() func(step string, d time.Duration) {
 	if os.Getenv("IDEMAUDIT_TIMING") == "" {
 		return nil
 	}
 	return func(step string, d time.Duration) {
-		fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs)\n", step, d.Seconds(), time.Since(processStart).Seconds())
+		cpu := processCPU()
+		prev := time.Duration(lastCPU.Swap(int64(cpu)))
+		fmt.Fprintf(e.stderr, "timing: %-36s %6.2fs (at %.2fs) cpu %6.2fs\n", step, d.Seconds(), time.Since(processStart).Seconds(), (cpu - prev).Seconds())
 	}
 }
 
