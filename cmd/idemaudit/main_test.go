@@ -202,6 +202,18 @@ func TestCLIStdinAndOutputFile(t *testing.T) {
 	}
 }
 
+// An output FILE that cannot be created is named as the user gave it, not
+// as the hidden temporary file the report is first written to.
+func TestCLIOutputFileThatCannotBeCreated(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "a.jsonl", high)
+	out := filepath.Join(dir, "missing-dir", "report.md")
+	r := run(t, nil, "audit", "-o", out, log)
+	if r.code != 2 || !strings.Contains(r.stderr, out+":") || strings.Contains(r.stderr, ".report.md.") {
+		t.Errorf("exit %d, stderr %q; want 2 and an error naming %s", r.code, r.stderr, out)
+	}
+}
+
 func TestCLIUnreadableInputGivesNoReport(t *testing.T) {
 	dir := t.TempDir()
 	good := writeFile(t, dir, "a.jsonl", high)
