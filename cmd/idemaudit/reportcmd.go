@@ -43,6 +43,16 @@ func (e *env) report(args []string) (int, error) {
 	if err := rf.check(); err != nil {
 		return exitError, err
 	}
+	if pf.since != "" || pf.until != "" {
+		// a period of --since/--until is no week and has no trend: a
+		// --week or --trend beside them would be silently ignored
+		if fs.Changed("week") {
+			return exitError, usagef("--week and --since/--until both choose the period: give one")
+		}
+		if fs.Changed("trend") {
+			return exitError, usagef("--trend shows the weeks before a --week: a --since/--until period has none")
+		}
+	}
 	span, trend, err := pf.span()
 	if err != nil {
 		return exitError, err

@@ -254,6 +254,31 @@ func TestReportTimeZone(t *testing.T) {
 	}
 }
 
+// --since/--until choose the period instead of a week: a --week or
+// --trend given with them was silently ignored (the report covered
+// --since to now, with no trend). Both are refused.
+func TestReportPeriodFlagsConflict(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "a.duckdb")
+	log := writeFile(t, dir, "a.jsonl", `{"ts":"2026-11-18T12:00:00Z","action_type":"x","args":{}}`+"\n")
+	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for _, args := range [][]string{
+		{"--since", "2026-11-01", "--week", "2026-W47"},
+		{"--since", "2026-11-01", "--until", "2026-11-20", "--week", "last"},
+		{"--since", "2026-11-01", "--trend", "4"},
+	} {
+		r := run(t, nil, append([]string{"report", "--db", db}, args...)...)
+		if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "--since") {
+			t.Errorf("report %v: exit %d, stderr %q; want a usage error", args, r.code, r.stderr)
+		}
+	}
+	if r := run(t, nil, "report", "--db", db, "--since", "2026-11-16", "--until", "2026-11-23", "-f", "json"); r.code != 0 {
+		t.Errorf("--since with --until: exit %d %s", r.code, r.stderr)
+	}
+}
+
 // report takes -q as every other command does (a script passing it to
 // each failed with a usage error): the same report, nothing on stderr.
 func TestReportQuiet(t *testing.T) {
