@@ -186,7 +186,7 @@ func (f *reportFlags) add(fs *pflag.FlagSet, output bool) {
 	fs.IntVar(&f.maxEvidence, "max-evidence", 1000, "list at most the first `N` calls of a finding (its stats count them all); 0: every call")
 	fs.StringVar(&f.failOn, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (critical, high, medium, low); default: never")
 	fs.BoolVar(&f.failOnNew, "fail-on-new", false, "--fail-on counts only findings new in the period (for cron)")
-	fs.BoolVar(&f.redact, "redact", false, "for client reports: keys, response ids and session ids become short stable tokens")
+	fs.BoolVar(&f.redact, "redact", false, "for client reports: keys, response ids, session, span and run ids and finding ids become short stable tokens")
 	fs.StringVar(&f.baseline, "baseline", "", "report the findings listed in this baseline `FILE` as suppressed, not counted for --fail-on")
 	fs.BoolVar(&f.quietRej, "quiet-rejections", false, "leave out retry-after-rejection findings (retries of requests the downstream rejected)")
 }

@@ -424,6 +424,26 @@ func TestRedact(t *testing.T) {
 
 // A trace record's error names its span, observation or run id: redacted
 // like the calls' span ids.
+// --redact's help names everything it replaces, as the README does: a
+// consultant reading only --help must not think span and run ids, or the
+// finding ids, go out as they are in the logs.
+func TestRedactHelpNamesWhatItReplaces(t *testing.T) {
+	for _, cmd := range []string{"audit", "report", "weekly"} {
+		r := run(t, nil, cmd, "--help")
+		line := ""
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.Contains(l, "--redact") {
+				line = l
+			}
+		}
+		for _, what := range []string{"keys", "response ids", "session", "span", "run ids", "finding ids"} {
+			if !strings.Contains(line, what) {
+				t.Errorf("%s --help: --redact does not name %s: %q", cmd, what, line)
+			}
+		}
+	}
+}
+
 func TestRedactMalformedTraceRecords(t *testing.T) {
 	dir := t.TempDir()
 	p := writeFile(t, dir, "spans.jsonl", `{"object":"trace.span","id":"span_SECRETX","trace_id":"t","started_at":"2026-11-18T15:14:05Z","ended_at":"2026-11-18T15:14:35Z","span_data":{"type":"function","name":"","input":"{}"},"error":null}
