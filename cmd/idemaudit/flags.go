@@ -149,6 +149,9 @@ func (e *env) open(f *dbFlags, readOnly bool) (*ingest.DB, error) {
 			return nil, err
 		}
 	}
+	if f.threads < 0 {
+		return nil, usagef("--threads must be 0 (one per core) or more, got %d", f.threads)
+	}
 	db, err := ingest.Open(e.ctx, f.path, ingest.Options{MemoryLimit: f.memLimit, TempDir: f.tempDir, Threads: f.threads, ReadOnly: readOnly})
 	if err != nil {
 		return nil, err

@@ -145,6 +145,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{"unknown format", []string{"audit", "-f", "xml", cleanLog}, 2, "", "table, markdown, json"},
 		{"bad flag", []string{"audit", "--nope", cleanLog}, 2, "", "unknown flag: --nope"},
 		{"bad window", []string{"audit", "--window", "0s", cleanLog}, 2, "", "--window must be positive"},
+		{"bad threads", []string{"audit", "--threads", "-2", cleanLog}, 2, "", "--threads"},
 		{"bad severity", []string{"audit", "--fail-on", "urgent", cleanLog}, 2, "", "unknown severity"},
 		{"missing file", []string{"audit", filepath.Join(dir, "nope.jsonl")}, 2, "", "nope.jsonl"},
 		{"no log files", []string{"audit", emptyDir}, 2, "", "no log files found"},
