@@ -12,10 +12,11 @@ import (
 	"github.com/idemaudit/idemaudit/internal/rules"
 )
 
-const explainSynopsis = "idemaudit explain [--db FILE | PATH...] (--key K | --finding ID | --session S | --response R) [flags]\n\n" +
+const explainSynopsis = "idemaudit explain [--db FILE | PATH...] (--key K | --finding ID | --session S | --response R | --arg V) [flags]\n\n" +
 	"The timeline of the calls involved — time, gap since the previous call, action, key,\n" +
 	"response id, status, outcome, effect, duration, source:line and span — and a plain\n" +
-	"verdict of what the audit found in them. --finding takes an id or its first characters."
+	"verdict of what the audit found in them. --finding takes an id or its first characters;\n" +
+	"--arg finds a customer, an order, an email address in the calls' args (read from the logs)."
 
 func (e *env) explain(args []string) (int, error) {
 	fs := pflag.NewFlagSet("explain", pflag.ContinueOnError)
@@ -30,6 +31,7 @@ func (e *env) explain(args []string) (int, error) {
 	fs.StringVar(&sel.Finding, "finding", "", "a finding's calls and compensating calls, by its id (or the id's first characters)")
 	fs.StringVar(&sel.Session, "session", "", "the calls of this session")
 	fs.StringVar(&sel.Response, "response", "", "the findings holding this response id (else the calls that returned it)")
+	fs.StringVar(&sel.Arg, "arg", "", "the calls whose args hold this value at any depth: a string equal to it, or a number when it is one (needs the logs, not --db)")
 	format := fs.StringP("format", "f", "table", "table, markdown (to paste into an incident doc) or json")
 	output := fs.StringP("output", "o", "", "write to `FILE` instead of stdout")
 	window := fs.Duration("window", rules.DefaultWindow, "largest gap between two calls of one retry chain")
@@ -37,8 +39,8 @@ func (e *env) explain(args []string) (int, error) {
 	if help, err := e.parseFlags(fs, args, explainSynopsis); help || err != nil {
 		return exitOK, err
 	}
-	if n := countSet(sel.Key, sel.Finding, sel.Session, sel.Response); n != 1 {
-		return exitError, usagef("give exactly one of --key, --finding, --session, --response")
+	if n := countSet(sel.Key, sel.Finding, sel.Session, sel.Response, sel.Arg); n != 1 {
+		return exitError, usagef("give exactly one of --key, --finding, --session, --response, --arg")
 	}
 	if *format != "table" && *format != "markdown" && *format != "json" {
 		return exitError, usagef("--format: table, markdown or json, not %q", *format)
@@ -48,6 +50,17 @@ func (e *env) explain(args []string) (int, error) {
 	}
 	if (dbf.path == "") == (fs.NArg() == 0) {
 		return exitError, usagef("give --db FILE or log PATHs (not both)")
+	}
+	if sel.Arg != "" {
+		// args are not kept in a database: they are read from the logs again
+		if dbf.path != "" {
+			return exitError, usagef("--arg reads the calls' args from the logs (a kept database holds none): give the log PATHs instead of --db")
+		}
+		for _, p := range fs.Args() {
+			if p == "-" {
+				return exitError, usagef("--arg reads the logs twice: standard input (-) cannot be read again; save it to a file")
+			}
+		}
 	}
 	// a kept database is only read; logs are read into memory first
 	var db *ingest.DB
@@ -66,6 +79,21 @@ func (e *env) explain(args []string) (int, error) {
 	defer db.Close()
 	if dbf.path == "" {
 		if _, err := e.ingestAll(db, fs.Args(), e.warner(*quiet), nil); err != nil {
+			return exitError, err
+		}
+	}
+	if sel.Arg != "" {
+		sources, _, err := ingest.Expand(fs.Args())
+		if err != nil {
+			return exitError, err
+		}
+		err = ingest.ReadCalls(e.ctx, sources, nil, db.Import, func(src string, line int64, pos int32, r *ingest.Record) error {
+			if r.Args != nil && ingest.ArgsHold(r.Args, sel.Arg) {
+				sel.ArgCalls = append(sel.ArgCalls, rules.CallRef{Source: src, Line: line, Pos: pos})
+			}
+			return nil
+		})
+		if err != nil {
 			return exitError, err
 		}
 	}

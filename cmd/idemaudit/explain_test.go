@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,7 +86,7 @@ func TestExplain(t *testing.T) {
 	if o := explainJSONOut(t, "--session", "s1", log); len(o.Calls) != 3 {
 		t.Errorf("session: %+v", o.Calls)
 	}
-	if o := explainJSONOut(t, "--key", "chg-7", log); len(o.Calls) != 1 || !strings.HasPrefix(o.Verdict[0], "No duplicate side effect among these 1 calls") {
+	if o := explainJSONOut(t, "--key", "chg-7", log); len(o.Calls) != 1 || o.Verdict[0] != "No duplicate side effect: one call." {
 		t.Errorf("clean key: %+v", o)
 	}
 
@@ -119,5 +121,65 @@ func TestExplain(t *testing.T) {
 	tab := run(t, nil, "explain", "--key", "k|<script>`", hostile)
 	if tab.code != 0 || strings.Contains(tab.stdout, "\x1b") {
 		t.Errorf("table: exit %d, escape sequence through: %q", tab.code, tab.stdout)
+	}
+}
+
+// TestExplainArg answers "did the agent double-charge this customer?" from
+// a value in the args: the calls holding it, at any depth, and what the
+// audit found among them.
+func TestExplainArg(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "charges.jsonl", strings.Join([]string{
+		`{"ts":"2026-11-16T09:00:00Z","action_type":"charge_card","idempotency_key":"k1","args":{"customer":{"id":"cus_7"},"amount":2000},"status":"ok","response_id":"ch_1"}`,
+		`{"ts":"2026-11-16T09:00:20Z","action_type":"charge_card","idempotency_key":"k1","args":{"customer":{"id":"cus_7"},"amount":2000},"status":"ok","response_id":"ch_2"}`,
+		`{"ts":"2026-11-16T09:01:00Z","action_type":"charge_card","idempotency_key":"k2","args":{"customer":{"id":"cus_70"},"amount":2000},"status":"ok","response_id":"ch_3"}`,
+		`{"ts":"2026-11-16T09:02:00Z","action_type":"send_email","args":{"to":"x@example.com","customer":"cus_7"},"status":"ok","response_id":"m_1"}`,
+		`{"ts":"2026-11-16T09:03:00Z","action_type":"send_email","args":{"cus_7":"a member name, not a value"},"status":"ok","response_id":"m_2"}`,
+	}, "\n")+"\n")
+	out := explainJSONOut(t, "--arg", "cus_7", log)
+	var lines []int
+	for _, c := range out.Calls {
+		lines = append(lines, c.Line)
+	}
+	if fmt.Sprint(lines) != "[1 2 4]" || out.Subject != "args value cus_7" {
+		t.Errorf("subject %q, lines %v, want [1 2 4]", out.Subject, lines)
+	}
+	if v := strings.Join(out.Verdict, "\n"); !strings.Contains(v, "2 side effects of charge_card for one logical operation (same-key-different-response): ch_1, ch_2") {
+		t.Errorf("verdict %q", v)
+	}
+	// a number in any spelling
+	if o := explainJSONOut(t, "--arg", "2e3", log); len(o.Calls) != 3 {
+		t.Errorf("2e3: %+v", o.Calls)
+	}
+
+	// a trace export line holds several calls: only those whose args hold the value
+	o := explainJSONOut(t, "--config", os.DevNull, "--include", "get_*", "--arg", "2000", "sample-logs/traces/otlp-collector.jsonl")
+	// (line 1: get_customer's args hold only the customer, charge_card's the amount too)
+	for _, c := range o.Calls {
+		if c.ActionType == "get_customer" {
+			t.Errorf("get_customer at line %d does not hold 2000", c.Line)
+		}
+	}
+	if len(o.Calls) != 4 || o.Calls[0].Line != 1 || o.Calls[0].ActionType != "charge_card" {
+		t.Errorf("2000: %+v", o.Calls)
+	}
+	if o := explainJSONOut(t, "--config", os.DevNull, "--include", "get_*", "--arg", "cus_Q42", "sample-logs/traces/otlp-collector.jsonl"); len(o.Calls) != 5 || o.Calls[0].ActionType != "get_customer" {
+		t.Errorf("cus_Q42: %+v", o.Calls)
+	}
+
+	// no match, a database, standard input: exit 2 and why
+	db := filepath.Join(dir, "k.duckdb")
+	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for args, want := range map[string]string{
+		"--arg cus_8 " + log:          "no call matches args value cus_8",
+		"--arg cus_7 --db " + db:      "give the log PATHs instead of --db",
+		"--arg cus_7 -":               "standard input (-) cannot be read again",
+		"--arg cus_7 --key k1 " + log: "give exactly one of",
+	} {
+		if r := run(t, nil, append([]string{"explain"}, strings.Fields(args)...)...); r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: exit %d %q, want %q", args, r.code, r.stderr, want)
+		}
 	}
 }

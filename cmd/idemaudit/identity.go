@@ -59,7 +59,7 @@ func (e *env) identity(args []string) (int, error) {
 	}
 	var calls []rules.SuggestCall
 	errTooMany := errors.New("too many calls")
-	err = ingest.ReadCalls(e.ctx, sources, e.stdin, im, func(_ string, _ int64, r *ingest.Record) error {
+	err = ingest.ReadCalls(e.ctx, sources, e.stdin, im, func(_ string, _ int64, _ int32, r *ingest.Record) error {
 		if !r.HasTS || r.Args == nil {
 			return nil
 		}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 )
@@ -263,4 +264,51 @@ func (q *Parser) strings(dst []byte) []byte {
 		_ = q.skip()
 	}
 	return dst
+}
+
+// errHeld stops a walk of args that found the value it looks for.
+var errHeld = errors.New("held")
+
+// ArgsHold reports whether canonical args (Record.Args) hold value, at any
+// depth: a string value equal to it (decoded, whole, case as given), or a
+// number equal to it when value is a JSON number (17700 matches 17700,
+// 17700.0 and "17700"). Member names do not count. For explain --arg.
+func ArgsHold(canon []byte, value string) bool {
+	num := ""
+	if c, err := CanonicalArgs([]byte(value)); err == nil && c != "" && (c[0] == '-' || (c[0] >= '0' && c[0] <= '9')) {
+		num = c
+	}
+	q := Parser{b: canon}
+	return errors.Is(q.holds(value, num), errHeld)
+}
+
+// holds walks one value of canonical args; errHeld when it holds value.
+func (q *Parser) holds(value, num string) error {
+	q.ws()
+	if q.pos >= len(q.b) {
+		return nil
+	}
+	switch c := q.b[q.pos]; {
+	case c == '{':
+		return q.object(func([]byte) error { return q.holds(value, num) })
+	case c == '[':
+		return q.array(func() error { return q.holds(value, num) })
+	case c == '"':
+		s, err := q.str2()
+		if err == nil && string(s) == value {
+			return errHeld
+		}
+		return err
+	case num != "" && (c == '-' || (c >= '0' && c <= '9')):
+		start := q.pos
+		if err := q.skip(); err != nil {
+			return err
+		}
+		if string(q.b[start:q.pos]) == num {
+			return errHeld
+		}
+		return nil
+	default:
+		return q.skip()
+	}
 }

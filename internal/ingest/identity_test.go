@@ -199,3 +199,27 @@ actions = ["refund_*"]
 		t.Errorf("only %d lines took the one pass", stripped)
 	}
 }
+
+func TestArgsHold(t *testing.T) {
+	args := `{"customer":{"id":"cus_1","email":"a@example.com","tags":["vip","caf\u00e9"]},"order":17700,"amount":-12.5,"note":"cus_10","ok":true,"n":null,"cus_2":"x"}`
+	canon, err := CanonicalArgs([]byte(args))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[string]bool{
+		"cus_1": true, "a@example.com": true, "vip": true, "café": true, // at any depth, decoded
+		"17700": true, "17700.0": true, "1.77e4": true, "-12.5": true, // a number in any of its spellings
+		"cus": false, "cus_": false, "CUS_1": false, "us_1": false, // whole values only, case as given
+		"cus_2": false, "customer": false, // member names do not count
+		"true": false, "null": false, "12.5": false, "x ": false,
+	} {
+		if got := ArgsHold([]byte(canon), v); got != want {
+			t.Errorf("%q: %v, want %v", v, got, want)
+		}
+	}
+	// a string that looks like a number matches both forms
+	canon2, _ := CanonicalArgs([]byte(`{"order":"17700"}`))
+	if !ArgsHold([]byte(canon2), "17700") || ArgsHold([]byte(canon2), "17700.0") {
+		t.Error(`"17700" as a string: held by 17700 only`)
+	}
+}

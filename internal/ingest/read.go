@@ -439,8 +439,10 @@ func putRecords(b *batch) {
 // ReadCalls parses the sources (files, or - for stdin) without a database
 // and hands each call, with its canonical args, to fn in file and line
 // order. Malformed lines are skipped. For tools that need the args
-// themselves (identity --suggest), which the database does not keep.
-func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, im *Import, fn func(source string, line int64, r *Record) error) error {
+// themselves (identity --suggest, explain --arg), which the database does
+// not keep; pos is the call's place among its line's calls, as ingest
+// stores it.
+func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, im *Import, fn func(source string, line int64, pos int32, r *Record) error) error {
 	spans := map[[2]string]bool{}
 	for _, src := range sources {
 		var in io.Reader
@@ -474,7 +476,11 @@ func ReadCalls(ctx context.Context, sources []string, stdin io.Reader, im *Impor
 					}
 					spans[k] = true
 				}
-				if err := fn(src, b.lineNos[i], r); err != nil {
+				pos := int32(0) // the call's place among its line's calls, as ingest stores it
+				if b.pos != nil {
+					pos = b.pos[i]
+				}
+				if err := fn(src, b.lineNos[i], pos, r); err != nil {
 					return err
 				}
 			}

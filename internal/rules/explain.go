@@ -10,20 +10,33 @@ import (
 	"time"
 )
 
-// Selector picks the calls an explanation is about: exactly one field set.
+// Selector picks the calls an explanation is about: exactly one of Key,
+// Finding, Session, Response and Arg set.
 type Selector struct {
 	Key, Finding, Session, Response string
+	// Arg: the calls whose args hold this value, which the database does
+	// not keep: the caller reads the logs again and lists them in ArgCalls
+	Arg      string
+	ArgCalls []CallRef
+}
+
+// CallRef names one call: its source's path as ingested, line and place
+// among its line's calls.
+type CallRef struct {
+	Source string
+	Line   int64
+	Pos    int32
 }
 
 func (s Selector) describe() (string, error) {
 	var set []string
-	for _, kv := range [][2]string{{"key", s.Key}, {"finding", s.Finding}, {"session", s.Session}, {"response id", s.Response}} {
+	for _, kv := range [][2]string{{"key", s.Key}, {"finding", s.Finding}, {"session", s.Session}, {"response id", s.Response}, {"args value", s.Arg}} {
 		if kv[1] != "" {
 			set = append(set, kv[0]+" "+kv[1])
 		}
 	}
 	if len(set) != 1 {
-		return "", errors.New("give exactly one of --key, --finding, --session, --response")
+		return "", errors.New("give exactly one of --key, --finding, --session, --response, --arg")
 	}
 	return set[0], nil
 }
@@ -61,7 +74,7 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 	}
 	ex := &Explanation{Subject: subject}
 	var where string
-	var arg string
+	var args []any
 	switch {
 	case sel.Finding != "":
 		var hit []*Finding
@@ -97,15 +110,20 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 		}
 		sortCalls(ex.Calls)
 		if len(ex.Calls) == 0 {
-			where, arg = "response_id = ?", sel.Response
+			where, args = "response_id = ?", []any{sel.Response}
 		}
 	case sel.Key != "":
-		where, arg = "idempotency_key = ?", sel.Key
+		where, args = "idempotency_key = ?", []any{sel.Key}
+	case sel.Arg != "":
+		if err := argCalls(ctx, conn, sel.ArgCalls); err != nil {
+			return nil, err
+		}
+		where = "(source_id, line, pos) IN (SELECT source_id, line, pos FROM arg_calls)"
 	default:
-		where, arg = "session_id = ?", sel.Session
+		where, args = "session_id = ?", []any{sel.Session}
 	}
 	if where != "" {
-		if ex.Calls, ex.Capped, err = selectCalls(ctx, conn, where, arg); err != nil {
+		if ex.Calls, ex.Capped, err = selectCalls(ctx, conn, where, args...); err != nil {
 			return nil, err
 		}
 	}
@@ -113,7 +131,7 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 		if where != "" {
 			// the calls may be there, left out of the audit as reads
 			var actions []string
-			rows, err := conn.QueryContext(ctx, "SELECT DISTINCT action_type FROM classified_calls WHERE read_only AND "+where+" ORDER BY 1 LIMIT 5", arg)
+			rows, err := conn.QueryContext(ctx, "SELECT DISTINCT action_type FROM classified_calls WHERE read_only AND "+where+" ORDER BY 1 LIMIT 5", args...)
 			if err != nil {
 				return nil, err
 			}
@@ -178,14 +196,14 @@ func sortCalls(cs []Call) {
 }
 
 // selectCalls reads the audited calls matching one condition, in time order.
-func selectCalls(ctx context.Context, conn *sql.Conn, where, arg string) ([]Call, int, error) {
+func selectCalls(ctx context.Context, conn *sql.Conn, where string, args ...any) ([]Call, int, error) {
 	var total int
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM audit_calls WHERE "+where, arg).Scan(&total); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM audit_calls WHERE "+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT path, line, pos, ts, action_type, idempotency_key, response_id, status, status_num,
 		effect, session_id, span_id, run_id, duration_ms, outcome
-		FROM audit_calls WHERE `+where+` ORDER BY ts NULLS LAST, path_rank, line, pos, source_id LIMIT `+fmt.Sprint(MaxExplainCalls), arg)
+		FROM audit_calls WHERE `+where+` ORDER BY ts NULLS LAST, path_rank, line, pos, source_id LIMIT `+fmt.Sprint(MaxExplainCalls), args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -253,6 +271,9 @@ func Verdict(ex *Explanation, quote func(string) string) []string {
 	}
 	if dup == 0 {
 		lead := fmt.Sprintf("No duplicate side effect among these %d calls.", len(ex.Calls))
+		if len(ex.Calls) == 1 {
+			lead = "No duplicate side effect: one call."
+		}
 		out = append([]string{lead}, out...)
 	}
 	return out
@@ -271,4 +292,26 @@ func responses(f *Finding, quote func(string) string) []string {
 		ids = append(ids[:5], fmt.Sprintf("and %d more", len(ids)-5))
 	}
 	return ids
+}
+
+// argCalls writes the calls of refs to the temp table arg_calls, by source
+// id: a path names its source's segments (a log read in parts has several).
+func argCalls(ctx context.Context, conn *sql.Conn, refs []CallRef) error {
+	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE arg_refs (path VARCHAR, line BIGINT, pos INTEGER)`); err != nil {
+		return err
+	}
+	for len(refs) > 0 {
+		n := min(len(refs), 500)
+		vals := make([]any, 0, 3*n)
+		for _, r := range refs[:n] {
+			vals = append(vals, r.Source, r.Line, r.Pos)
+		}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO arg_refs VALUES "+strings.Repeat("(?, ?, ?), ", n-1)+"(?, ?, ?)", vals...); err != nil {
+			return err
+		}
+		refs = refs[n:]
+	}
+	_, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE arg_calls AS
+		SELECT s.source_id, r.line, r.pos FROM arg_refs r JOIN sources s USING (path)`)
+	return err
 }
