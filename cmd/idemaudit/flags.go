@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -152,6 +153,9 @@ func (e *env) open(f *dbFlags, readOnly bool) (*ingest.DB, error) {
 	if f.threads < 0 {
 		return nil, usagef("--threads must be 0 (one per core) or more, got %d", f.threads)
 	}
+	if !validMemoryLimit(f.memLimit) {
+		return nil, usagef("--memory-limit: want a size like 4GB, 512MB or 1.5GiB (units B, KB, MB, GB, TB or KiB, MiB, GiB, TiB), or none; got %q", f.memLimit)
+	}
 	db, err := ingest.Open(e.ctx, f.path, ingest.Options{MemoryLimit: f.memLimit, TempDir: f.tempDir, Threads: f.threads, ReadOnly: readOnly})
 	if err != nil {
 		return nil, err
@@ -166,6 +170,18 @@ func (e *env) open(f *dbFlags, readOnly bool) (*ingest.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// memoryLimitRE is what DuckDB's memory_limit takes: a number and a unit
+// (case-insensitive, spaces around). DuckDB reads it only when the database
+// is open, and names no flag; anything after the unit it ignores (refused
+// here: "4 GB extra" is a typo more likely than a wish).
+var memoryLimitRE = regexp.MustCompile(`(?i)^\s*(\d+\.?\d*|\.\d+)(e-?\d+)?\s*(b|bytes?|k|kb|kib|kilobytes?|m|mb|mib|megabytes?|g|gb|gib|gigabytes?|t|tb|tib|terabytes?)\s*$`)
+
+// validMemoryLimit reports whether DuckDB takes s as its memory limit: ""
+// (the default), a size, or none or -1 (no limit).
+func validMemoryLimit(s string) bool {
+	return s == "" || s == "none" || s == "-1" || memoryLimitRE.MatchString(s)
 }
 
 // reportFlags choose what is written and when the exit code says findings.

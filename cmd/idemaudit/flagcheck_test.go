@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/idemaudit/idemaudit/internal/ingest"
+)
+
+// A --memory-limit DuckDB cannot read is a usage error naming the flag and
+// the value, on every command that takes it, before any database is made.
+func TestCLIBadMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "a.jsonl", high)
+	kept := filepath.Join(dir, "kept.duckdb")
+	if r := run(t, nil, "ingest", "-q", "--db", kept, log); r.code != 0 {
+		t.Fatalf("ingest: exit %d: %s", r.code, r.stderr)
+	}
+	fresh := filepath.Join(dir, "fresh.duckdb")
+	for _, args := range [][]string{
+		{"audit", log},
+		{"explain", "--key", "k", log},
+		{"explain", "--key", "k", "--db", kept},
+		{"ingest", "--db", fresh, log},
+		{"weekly", "--db", fresh, "--out", filepath.Join(dir, "out"), log},
+		{"report", "--db", kept},
+		{"baseline", "--db", kept},
+		{"prune", "--db", kept, "--keep", "26w"},
+	} {
+		t.Run(strings.Join(args[:1], " "), func(t *testing.T) {
+			r := run(t, nil, append([]string{args[0], "--memory-limit", "lots"}, args[1:]...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, `--memory-limit: want a size like 4GB`) || !strings.Contains(r.stderr, `got "lots"`) ||
+				!strings.Contains(r.stderr, "Run 'idemaudit "+args[0]+" --help'") {
+				t.Errorf("exit %d, stderr %q; want 2 and a usage error naming --memory-limit \"lots\"", r.code, r.stderr)
+			}
+			for _, p := range []string{fresh, filepath.Join(dir, "out")} {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("%s was made before the flag was checked", p)
+				}
+			}
+		})
+	}
+}
+
+// validMemoryLimit takes what DuckDB takes, and DuckDB takes what it takes.
+func TestValidMemoryLimitAgreesWithDuckDB(t *testing.T) {
+	for _, v := range []string{"", "4GB", "1 gb", " 512MiB ", "1.5GiB", "2e3MB", ".5GB", "1.GB", "1T", "3gigabytes", "2048 megabytes", "none", "-1"} {
+		if !validMemoryLimit(v) {
+			t.Errorf("%q refused", v)
+			continue
+		}
+		db, err := ingest.Open(context.Background(), "", ingest.Options{MemoryLimit: v})
+		if err != nil {
+			t.Errorf("%q: DuckDB refuses it: %v", v, err)
+			continue
+		}
+		db.Close()
+	}
+	for _, v := range []string{"lots", "4", "NONE", "Null", "+2GB", "2e+3MB", "1..5GB", "8gibibytes", "1PB", "2,5GB", "0x10GB"} {
+		if validMemoryLimit(v) {
+			t.Errorf("%q taken", v)
+		}
+		if db, err := ingest.Open(context.Background(), "", ingest.Options{MemoryLimit: v}); err == nil {
+			db.Close()
+			t.Errorf("%q refused here but DuckDB takes it", v)
+		}
+	}
+	if validMemoryLimit("4 GB extra") { // DuckDB ignores what follows the unit
+		t.Errorf(`"4 GB extra" taken`)
+	}
+}
