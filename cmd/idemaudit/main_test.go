@@ -139,6 +139,8 @@ func TestCLIExitCodes(t *testing.T) {
 		{"no arguments", nil, 2, "", "Usage:"},
 		{"version", []string{"--version"}, 0, "idemaudit ", ""},
 		{"help", []string{"--help"}, 0, "idemaudit audit", ""},
+		{"help says audit reads trace exports", []string{"--help"}, 0, "audit logs or trace exports (files", ""},
+		{"usage says audit reads trace exports", nil, 2, "", "audit logs or trace exports (files"},
 		{"audit help", []string{"audit", "--help"}, 0, "--fail-on", ""},
 		{"unknown command", []string{"audiit"}, 2, "", `unknown command "audiit"`},
 		{"no path", []string{"audit"}, 2, "", "no PATH given"},

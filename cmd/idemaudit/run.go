@@ -26,7 +26,7 @@ const usage = `idemaudit finds the duplicate side effects that retries cause in 
 side-effecting calls made by AI agents.
 
 Usage:
-  idemaudit audit [flags] PATH...            audit JSONL logs (files, directories, - for stdin)
+  idemaudit audit [flags] PATH...            audit logs or trace exports (files, directories, - for stdin)
   idemaudit ingest --db FILE PATH...         add logs to a kept database (idempotent, incremental)
   idemaudit report --db FILE [--week W]      report a week (default: the last complete one) with trend
   idemaudit weekly --db FILE --out DIR PATH...   the cron job: ingest, then write last week's reports
