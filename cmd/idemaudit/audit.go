@@ -137,6 +137,28 @@ func (e *env) writeOutput(path string, write func(io.Writer) error) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// checkOutput fails at once, before a long run, when writeOutput could not
+// write FILE at its end: its directory is missing, not a directory or not
+// writable (tried with the temporary file writeOutput makes), or FILE is a
+// directory. The error is the one writeOutput would give.
+func checkOutput(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		return nil // a device, a FIFO: written in place
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return writeError(path, err)
+	}
+	tmp.Close()
+	return os.Remove(tmp.Name())
+}
+
 // writeError names the output once: the system's error already names the
 // file it wrote (the device, or the temporary file renamed into place).
 func writeError(path string, err error) error {

@@ -62,6 +62,9 @@ func (e *env) explain(args []string) (int, error) {
 			}
 		}
 	}
+	if err := checkOutput(*output); err != nil {
+		return exitError, err
+	}
 	// a kept database is only read; logs are read into memory first
 	var db *ingest.DB
 	var err error

@@ -72,3 +72,52 @@ func TestValidMemoryLimitAgreesWithDuckDB(t *testing.T) {
 		t.Errorf(`"4 GB extra" taken`)
 	}
 }
+
+// An -o FILE that cannot be written is said before anything is read: the
+// inputs here are missing too, and the output is what the run names. The
+// error is the one the end of the run gave.
+func TestCLIOutputCheckedBeforeTheRun(t *testing.T) {
+	dir := t.TempDir()
+	missingLog := filepath.Join(dir, "nope.jsonl")
+	missingDB := filepath.Join(dir, "nope.duckdb")
+	notDir := writeFile(t, dir, "a.jsonl", high)
+	for _, out := range []struct{ path, err string }{
+		{filepath.Join(dir, "missing-dir", "r.md"), "no such file or directory"},
+		{filepath.Join(notDir, "r.md"), "not a directory"},
+	} {
+		for _, args := range [][]string{
+			{"audit", missingLog},
+			{"explain", "--key", "k", missingLog},
+			{"explain", "--key", "k", "--db", missingDB},
+			{"report", "--db", missingDB},
+			{"baseline", "--db", missingDB},
+		} {
+			t.Run(args[0]+" "+out.err, func(t *testing.T) {
+				r := run(t, nil, append([]string{args[0], "-o", out.path}, args[1:]...)...)
+				want := "idemaudit " + args[0] + ": write " + out.path + ": " + out.err + "\n"
+				if r.code != 2 || r.stderr != want {
+					t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+				}
+			})
+		}
+	}
+	// a directory that is not writable (root writes anywhere)
+	if os.Geteuid() != 0 {
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o555)
+		out := filepath.Join(ro, "r.md")
+		r := run(t, nil, "audit", "-o", out, missingLog)
+		if want := "idemaudit audit: write " + out + ": permission denied\n"; r.code != 2 || r.stderr != want {
+			t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+		}
+	}
+	// the check leaves nothing behind
+	good := filepath.Join(dir, "out")
+	os.Mkdir(good, 0o755)
+	if r := run(t, nil, "audit", "-o", filepath.Join(good, "r.md"), notDir); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if ents, _ := os.ReadDir(good); len(ents) != 1 || ents[0].Name() != "r.md" {
+		t.Errorf("%s holds %v, want r.md alone", good, ents)
+	}
+}

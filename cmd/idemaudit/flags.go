@@ -234,7 +234,7 @@ func (f *reportFlags) check() error {
 			return err
 		}
 	}
-	return nil
+	return checkOutput(f.output)
 }
 
 // processStart is when the process started, for IDEMAUDIT_TIMING.

@@ -227,6 +227,9 @@ func (e *env) baseline(args []string) (int, error) {
 	if dbf.path == "" {
 		return exitError, usagef("--db FILE is required")
 	}
+	if err := checkOutput(*output); err != nil {
+		return exitError, err
+	}
 	if _, err := os.Stat(dbf.path); err != nil {
 		return exitError, fmt.Errorf("--db: %w", err)
 	}
