@@ -199,7 +199,7 @@ func describe(st ingest.Stats) string {
 	if st.Lines == 0 {
 		return line + ": no new lines"
 	}
-	line += fmt.Sprintf(": %s from lines %d–%d", plural(st.Calls, "call"), st.FirstLine, st.FirstLine+st.Lines-1)
+	line += fmt.Sprintf(": %s from %s", plural(st.Calls, "call"), lineRange(st.FirstLine, st.FirstLine+st.Lines-1))
 	if st.Format.Imported() {
 		line += fmt.Sprintf(" (%s export", st.Format)
 		if st.Skipped > 0 {
@@ -221,7 +221,7 @@ func describe(st ingest.Stats) string {
 			line += "; it was empty when ingested"
 		}
 	case ingest.StatusContinues:
-		line += fmt.Sprintf("; lines 1–%d already ingested as %s", st.FirstLine-1, safe(st.Of))
+		line += fmt.Sprintf("; %s already ingested as %s", lineRange(1, st.FirstLine-1), safe(st.Of))
 		if st.TakenOver > 0 { // that file's unterminated last line, whole here
 			line += fmt.Sprintf(" (line %d, unfinished there, is read here: %s moved)", st.FirstLine, plural(st.TakenOver, "call"))
 		}
@@ -231,6 +231,14 @@ func describe(st ingest.Stats) string {
 		line += "; read before with other import settings (--from, --map, --key-path, --response-path, --tool-spans): read anew"
 	}
 	return line
+}
+
+// lineRange names the lines from a to b: "line 2", "lines 1–5".
+func lineRange(a, b int64) string {
+	if a == b {
+		return fmt.Sprintf("line %d", a)
+	}
+	return fmt.Sprintf("lines %d–%d", a, b)
 }
 
 func lineList(st ingest.Stats) string {

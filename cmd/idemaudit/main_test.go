@@ -720,6 +720,21 @@ func TestCLIContinuedTailCountsOnce(t *testing.T) {
 	}
 }
 
+// A range of one line is said as one line: "from line 2", not "from lines 2–2".
+func TestCLIIngestNamesOneLine(t *testing.T) {
+	dir := t.TempDir()
+	l1 := `{"ts":"2026-11-16T09:30:00Z","action_type":"send_email","args":{"to":"a"}}`
+	l2 := `{"ts":"2026-11-16T09:31:00Z","action_type":"send_email","args":{"to":"b"}}`
+	a := writeFile(t, dir, "a.jsonl", l1+"\n")
+	b := writeFile(t, dir, "b.jsonl", l1+"\n"+l2+"\n")
+	r := run(t, nil, "ingest", "--db", filepath.Join(dir, "t.duckdb"), a, b)
+	for _, want := range []string{a + ": 1 call from line 1\n", b + ": 1 call from line 2; line 1 already ingested as " + a + "\n"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("exit %d, stdout lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+}
+
 // The executive summary and explain's verdict say what the findings say: a
 // refunded double charge whose key was also executed again keeps its high
 // replay in the summary; a summary whose only duplicate was compensated
