@@ -292,6 +292,9 @@ func TestExports(t *testing.T) {
 			"same-key-different-response/critical/create_invoice/repeat 4 4",
 			"same-key-different-response/critical/issue_refund/repeat 5 5",
 			"repeat-without-key/high/send_sms/retry-after-error 3 3"}},
+		{[]string{"otlp/google-adk.jsonl"}, 6, 0, []string{ // gcp.vertex.agent.tool_call_args/tool_response; "(merged tools)" is no call
+			"same-key-different-response/critical/create_invoice/repeat 3 3",
+			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
 
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}

@@ -352,6 +352,11 @@ func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action s
 		// passed to another agent: no side effect) the TOOL kind too
 		marked = false
 	}
+	if action == "(merged tools)" {
+		// Google ADK's span over the responses of parallel tool calls, each
+		// of which has an execute_tool span of its own: no call
+		return "", false, false
+	}
 	if !marked && !cv.toolSpan(name) {
 		return "", false, false
 	}
@@ -433,7 +438,7 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 	}
 	var args any
 	if a, name := firstNamed(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "ai.toolCall.input", "input.value", "tool_arguments", "traceloop.entity.input",
-		"langfuse.observation.input", "gen_ai.prompt"); a != nil {
+		"langfuse.observation.input", "gen_ai.prompt", "gcp.vertex.agent.tool_call_args"); a != nil {
 		args = parseString(a)
 		if name == "traceloop.entity.input" {
 			args = traceloopInput(args)
@@ -451,10 +456,16 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 		}
 	}
 	r, name := firstNamed(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "ai.toolCall.output", "output.value", "tool_response", "traceloop.entity.output",
-		"langfuse.observation.output", "gen_ai.completion")
+		"langfuse.observation.output", "gen_ai.completion", "gcp.vertex.agent.tool_response")
 	result := parseString(r)
-	if name == "traceloop.entity.output" {
+	switch name {
+	case "traceloop.entity.output":
 		result = traceloopOutput(result)
+	case "gcp.vertex.agent.tool_response":
+		// Google ADK wraps what a tool returned that is no dict as {"result": ...}
+		if v, ok := onlyMember(result, "result"); ok {
+			result = parseString(v)
+		}
 	}
 	// Strands and others put the tool's arguments and result in span events
 	var evStatus string
@@ -514,6 +525,9 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 	// the tool call the model made: a framework retrying it or a replay
 	// keeps the id, the model calling the tool again gets a new one
 	n.ToolCall = scalar(first(attrs, "gen_ai.tool.call.id", "ai.toolCall.id"))
+	if n.ToolCall == "<not specified>" {
+		n.ToolCall = "" // Google ADK's for every call that raised: no id
+	}
 	return n, nil
 }
 

@@ -140,3 +140,20 @@ func TestToolCallIDWithoutConversation(t *testing.T) {
 		t.Errorf("no conversation, no trace: fingerprint %q; want none", cs[3].FP)
 	}
 }
+
+// Google ADK gives every tool call that raised the tool call id
+// "<not specified>" (telemetry/tracing.py, trace_tool_call without a
+// response event): it names no tool call, and two failed calls of one
+// trace are not one operation for it.
+func TestToolCallIDNotSpecified(t *testing.T) {
+	d, _ := ingestOne(t, "otel.jsonl", otlpLine(
+		otlpToolSpan("1111111111111111", "charge_card", "<not specified>", "", "", 45),
+		otlpToolSpan("2222222222222222", "charge_card", "<not specified>", "", "", 50)), nil)
+	cs := importedCalls(t, d)
+	if len(cs) != 2 {
+		t.Fatalf("%d calls", len(cs))
+	}
+	if cs[0].FP != "" || cs[1].FP != "" {
+		t.Errorf("fingerprints %q %q: want none (no args, no tool call id, no conversation)", cs[0].FP, cs[1].FP)
+	}
+}
