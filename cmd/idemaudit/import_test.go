@@ -295,6 +295,9 @@ func TestExports(t *testing.T) {
 		{[]string{"otlp/google-adk.jsonl"}, 6, 0, []string{ // gcp.vertex.agent.tool_call_args/tool_response; "(merged tools)" is no call
 			"same-key-different-response/critical/create_invoice/repeat 3 3",
 			"repeat-without-key/high/charge_card/retry-after-error 1 2"}},
+		{[]string{"otlp/openinference-smolagents.jsonl"}, 4, 0, []string{ // input.value {"args", "sanitize_inputs_outputs", "kwargs"}
+			"same-key-different-response/critical/create_invoice/repeat 3 3",
+			"unstable-key/high/charge_card/retry-after-error 1 2"}},
 
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}

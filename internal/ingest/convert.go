@@ -916,8 +916,15 @@ func (cv *converter) keyAndResponse(n *nativeCall, args, result any, attrs map[s
 	// Langfuse's @observe and OpenLLMetry's @tool / @task record a
 	// function's input as {"args": [...], "kwargs": {...}}: its keyword
 	// arguments, the one object passed positionally, or the keyword
-	// arguments with the positional ones as their "args"
-	if m, ok := args.(map[string]any); ok && len(m) == 2 {
+	// arguments with the positional ones as their "args". OpenInference's
+	// smolagents instrumentation writes the bound arguments of
+	// Tool.__call__(*args, sanitize_inputs_outputs=False, **kwargs): the
+	// same, with that flag (the framework's, never the tool's)
+	m, ok := args.(map[string]any)
+	if _, flag := m["sanitize_inputs_outputs"].(bool); ok && flag && len(m) == 3 {
+		m = without(m, "sanitize_inputs_outputs").(map[string]any)
+	}
+	if ok && len(m) == 2 {
 		pos, isList := m["args"].([]any)
 		kw, isObj := m["kwargs"].(map[string]any)
 		if isList && isObj {
