@@ -298,6 +298,8 @@ func TestExports(t *testing.T) {
 		{[]string{"otlp/openinference-smolagents.jsonl"}, 4, 0, []string{ // input.value {"args", "sanitize_inputs_outputs", "kwargs"}
 			"same-key-different-response/critical/create_invoice/repeat 3 3",
 			"unstable-key/high/charge_card/retry-after-error 1 2"}},
+		{[]string{"otlp/mlflow-otlp.jsonl"}, 2, 0, []string{ // mlflow.spanType "\"TOOL\"", mlflow.spanInputs/spanOutputs
+			"repeat-without-key/high/refund_payment/retry-after-error 1 2"}},
 
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}

@@ -342,8 +342,12 @@ func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action s
 	// Arize) and OpenLLMetry (Traceloop) span kinds, the Vercel AI SDK's
 	// ai.toolCall spans
 	// spans of Langfuse's OpenTelemetry SDK (v3) say langfuse.observation.type;
-	// pydantic-ai (Logfire) tool spans name the tool and its call id only
+	// pydantic-ai (Logfire) tool spans name the tool and its call id only;
+	// MLflow writes every attribute as JSON: its span type is "\"TOOL\""
 	kind := strings.ToUpper(scalar(first(attrs, "openinference.span.kind", "traceloop.span.kind", "langfuse.observation.type")))
+	if kind == "" {
+		kind = strings.Trim(scalar(attrs["mlflow.spanType"]), `"`)
+	}
 	marked = op == "execute_tool" || method == "tools/call" || kind == "TOOL" || attrs["ai.toolCall.name"] != nil ||
 		(op == "" && attrs["gen_ai.tool.name"] != nil && attrs["gen_ai.tool.call.id"] != nil)
 	action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name"))
@@ -438,7 +442,7 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 	}
 	var args any
 	if a, name := firstNamed(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "ai.toolCall.input", "input.value", "tool_arguments", "traceloop.entity.input",
-		"langfuse.observation.input", "gen_ai.prompt", "gcp.vertex.agent.tool_call_args"); a != nil {
+		"langfuse.observation.input", "gen_ai.prompt", "gcp.vertex.agent.tool_call_args", "mlflow.spanInputs"); a != nil {
 		args = parseString(a)
 		if name == "traceloop.entity.input" {
 			args = traceloopInput(args)
@@ -456,7 +460,7 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 		}
 	}
 	r, name := firstNamed(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "ai.toolCall.output", "output.value", "tool_response", "traceloop.entity.output",
-		"langfuse.observation.output", "gen_ai.completion", "gcp.vertex.agent.tool_response")
+		"langfuse.observation.output", "gen_ai.completion", "gcp.vertex.agent.tool_response", "mlflow.spanOutputs")
 	result := parseString(r)
 	switch name {
 	case "traceloop.entity.output":
