@@ -300,6 +300,8 @@ func TestExports(t *testing.T) {
 			"unstable-key/high/charge_card/retry-after-error 1 2"}},
 		{[]string{"otlp/mlflow-otlp.jsonl"}, 2, 0, []string{ // mlflow.spanType "\"TOOL\"", mlflow.spanInputs/spanOutputs
 			"repeat-without-key/high/refund_payment/retry-after-error 1 2"}},
+		{[]string{"otlp/livekit-agents.jsonl"}, 3, 0, []string{ // function_tool spans: lk.function_tool.*, lk.pii.function_tool.*
+			"repeat-without-key/high/book_table/retry-after-error 1 2"}},
 
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}

@@ -348,9 +348,10 @@ func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action s
 	if kind == "" {
 		kind = strings.Trim(scalar(attrs["mlflow.spanType"]), `"`)
 	}
-	marked = op == "execute_tool" || method == "tools/call" || kind == "TOOL" || attrs["ai.toolCall.name"] != nil ||
+	// LiveKit Agents: a function_tool span with lk.function_tool.name
+	marked = op == "execute_tool" || method == "tools/call" || kind == "TOOL" || attrs["ai.toolCall.name"] != nil || attrs["lk.function_tool.name"] != nil ||
 		(op == "" && attrs["gen_ai.tool.name"] != nil && attrs["gen_ai.tool.call.id"] != nil)
-	action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name"))
+	action = scalar(first(attrs, "gen_ai.tool.name", "mcp.tool.name", "tool.name", "ai.toolCall.name", "lk.function_tool.name", "traceloop.entity.name"))
 	if marked && op == "" && method == "" && action == "" && strings.HasPrefix(name, "handoff to ") {
 		// OpenInference's OpenAI Agents processor gives a handoff (control
 		// passed to another agent: no side effect) the TOOL kind too
@@ -442,7 +443,8 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 	}
 	var args any
 	if a, name := firstNamed(attrs, "gen_ai.tool.call.arguments", "ai.toolCall.args", "ai.toolCall.input", "input.value", "tool_arguments", "traceloop.entity.input",
-		"langfuse.observation.input", "gen_ai.prompt", "gcp.vertex.agent.tool_call_args", "mlflow.spanInputs"); a != nil {
+		"langfuse.observation.input", "gen_ai.prompt", "gcp.vertex.agent.tool_call_args", "mlflow.spanInputs",
+		"lk.function_tool.arguments", "lk.pii.function_tool.arguments"); a != nil {
 		args = parseString(a)
 		if name == "traceloop.entity.input" {
 			args = traceloopInput(args)
@@ -460,7 +462,8 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 		}
 	}
 	r, name := firstNamed(attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "ai.toolCall.output", "output.value", "tool_response", "traceloop.entity.output",
-		"langfuse.observation.output", "gen_ai.completion", "gcp.vertex.agent.tool_response", "mlflow.spanOutputs")
+		"langfuse.observation.output", "gen_ai.completion", "gcp.vertex.agent.tool_response", "mlflow.spanOutputs",
+		"lk.function_tool.output", "lk.pii.function_tool.output")
 	result := parseString(r)
 	switch name {
 	case "traceloop.entity.output":
@@ -519,7 +522,7 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 	case code == "2" || code == "STATUS_CODE_ERROR":
 		n.Status = "error"
 	case strings.EqualFold(scalar(first(attrs, "gen_ai.tool.status")), "error") || strings.EqualFold(evStatus, "error") ||
-		scalar(attrs["langfuse.observation.level"]) == "ERROR":
+		scalar(attrs["langfuse.observation.level"]) == "ERROR" || scalar(attrs["lk.function_tool.is_error"]) == "true":
 		n.Status = "error"
 	default:
 		n.Status = "ok" // exported spans have ended; UNSET is how instrumentations say success
@@ -528,7 +531,7 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 	n.Run = scalar(first(merged, "run_id", "run.id"))
 	// the tool call the model made: a framework retrying it or a replay
 	// keeps the id, the model calling the tool again gets a new one
-	n.ToolCall = scalar(first(attrs, "gen_ai.tool.call.id", "ai.toolCall.id"))
+	n.ToolCall = scalar(first(attrs, "gen_ai.tool.call.id", "ai.toolCall.id", "lk.function_tool.id"))
 	if n.ToolCall == "<not specified>" {
 		n.ToolCall = "" // Google ADK's for every call that raised: no id
 	}
