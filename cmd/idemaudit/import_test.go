@@ -302,6 +302,8 @@ func TestExports(t *testing.T) {
 			"repeat-without-key/high/refund_payment/retry-after-error 1 2"}},
 		{[]string{"otlp/livekit-agents.jsonl"}, 3, 0, []string{ // function_tool spans: lk.function_tool.*, lk.pii.function_tool.*
 			"repeat-without-key/high/book_table/retry-after-error 1 2"}},
+		{[]string{"otlp/jaeger-api-v3.json"}, 2, 0, []string{ // Jaeger's {"result": TracesData}, jq-printed: each span at its line
+			"repeat-without-key/high/create_transfer/retry-after-error 46 123"}},
 
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}

@@ -305,6 +305,8 @@ func (cv *converter) mapped(m map[string]any) (*nativeCall, error) {
 func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int, bad []recordError) {
 	if t, ok := m["trace"].(map[string]any); ok { // Grafana Tempo's trace API: {"trace": TracesData}
 		m = t
+	} else if t, ok := m["result"].(map[string]any); ok && t["resourceSpans"] != nil { // Jaeger's api_v3: {"result": TracesData}
+		m = t
 	}
 	rss, ok := first(m, "resourceSpans", "resource_spans", "batches").([]any) // batches: Tempo's older API
 	if !ok {

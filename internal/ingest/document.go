@@ -318,7 +318,8 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 			}
 			k, _ := kt.(string)
 			// Grafana Tempo: {"batches": [ResourceSpans...]}, or
-			// {"trace": {"resourceSpans": [...]}}: span by span too
+			// {"trace": {"resourceSpans": [...]}}; Jaeger's api_v3:
+			// {"result": {"resourceSpans": [...]}}: span by span too
 			if spec.format == FormatOTLP && !wrapped && k == "batches" && next() == '[' {
 				wrapped = true
 				if err := resourceSpans(); err != nil {
@@ -326,7 +327,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 				}
 				continue
 			}
-			if spec.format == FormatOTLP && !wrapped && k == "trace" && next() == '{' {
+			if spec.format == FormatOTLP && !wrapped && (k == "trace" || k == "result") && next() == '{' {
 				wrapped = true
 				if err := members(func(ik string) (bool, error) {
 					if (ik == "resourceSpans" || ik == "resource_spans" || ik == "batches") && next() == '[' {

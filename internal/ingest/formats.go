@@ -211,6 +211,8 @@ func detect(v any) Format {
 		return FormatOTLP
 	case batches || asObject(m["trace"])["resourceSpans"] != nil: // Grafana Tempo
 		return FormatOTLP
+	case asObject(m["result"])["resourceSpans"] != nil: // Jaeger's api_v3
+		return FormatOTLP
 	case m["object"] == "trace.span" || m["object"] == "trace" || spanData:
 		return FormatOpenAIAgents
 	case m["run_type"] != nil:
