@@ -80,6 +80,9 @@ func TestExplain(t *testing.T) {
 		if len(o.Calls) != 2 || o.Calls[1].Line != 2 || !strings.Contains(strings.Join(o.Verdict, " "), "2 side effects") {
 			t.Errorf("%v: %+v", args, o)
 		}
+		if args[0] == "--finding" && o.Subject != "finding "+id {
+			t.Errorf("%v: subject %q, want the whole id", args, o.Subject)
+		}
 	}
 
 	// a session mixes operations; a clean key says so

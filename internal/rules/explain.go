@@ -89,6 +89,7 @@ func Explain(ctx context.Context, conn *sql.Conn, o Options, sel Selector) (*Exp
 		case len(hit) > 1:
 			return nil, fmt.Errorf("finding id %s is ambiguous (%d findings start with it): give more of it", sel.Finding, len(hit))
 		}
+		ex.Subject = "finding " + hit[0].ID // the whole id, whatever part of it was given
 		ex.Calls = append(ex.Calls, hit[0].Calls...)
 		for _, c := range hit[0].Compensations {
 			ex.Calls = append(ex.Calls, c.Call)
