@@ -28,28 +28,34 @@ func visible(s string) string {
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case hidden(r) && r > 0xffff:
-			fmt.Fprintf(&b, `\U%08x`, r)
-		case hidden(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[i : i+size])
-		}
-		i += size
+		i += writeVisible(&b, s, i)
 	}
 	return b.String()
+}
+
+// writeVisible writes the character at s[i] as visible does and returns
+// its size in s.
+func writeVisible(b *strings.Builder, s string, i int) int {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	switch {
+	case r == utf8.RuneError && size <= 1:
+		fmt.Fprintf(b, `\x%02x`, s[i])
+	case r == '\n':
+		b.WriteString(`\n`)
+	case r == '\r':
+		b.WriteString(`\r`)
+	case r == '\t':
+		b.WriteString(`\t`)
+	case r < 0x20 || r == 0x7f:
+		fmt.Fprintf(b, `\x%02x`, r)
+	case hidden(r) && r > 0xffff:
+		fmt.Fprintf(b, `\U%08x`, r)
+	case hidden(r):
+		fmt.Fprintf(b, `\u%04x`, r)
+	default:
+		b.WriteString(s[i : i+size])
+	}
+	return size
 }
 
 func needsEscape(s string) bool {
@@ -89,14 +95,26 @@ func hidden(r rune) bool {
 	return false
 }
 
-// termSafe is a log value for a terminal cell: visible, and cut to max runes.
+// termSafe is a log value for a terminal cell: visible, and cut to max
+// runes, never inside an escape (a cut \x1b read \x1…).
 func termSafe(s string, max int) string {
-	s = visible(s)
-	if max > 0 && utf8.RuneCountInString(s) > max {
-		r := []rune(s)
-		s = string(r[:max-1]) + "…"
+	v := visible(s)
+	if max <= 0 || utf8.RuneCountInString(v) <= max {
+		return v
 	}
-	return s
+	var b strings.Builder
+	n := 0 // runes written
+	for i := 0; i < len(s); {
+		var piece strings.Builder
+		size := writeVisible(&piece, s, i)
+		if n+utf8.RuneCountInString(piece.String()) > max-1 {
+			break
+		}
+		b.WriteString(piece.String())
+		n += utf8.RuneCountInString(piece.String())
+		i += size
+	}
+	return b.String() + "…"
 }
 
 // mdCode renders a log value as a Markdown code span: nothing inside is

@@ -235,6 +235,12 @@ func TestEscaping(t *testing.T) {
 	if got := termSafe(strings.Repeat("é", 100), 10); got != strings.Repeat("é", 9)+"…" {
 		t.Errorf("termSafe cut = %q", got)
 	}
+	// a cut never splits an escape: \x1b cut to \x1 would read as another byte
+	for max, want := range map[int]string{5: `abc…`, 8: `abc\x1b…`, 9: `abc\x1b[…`, 13: `abc\x1b[31mx…`} {
+		if got := termSafe("abc\x1b[31mxyz\u202e", max); got != want {
+			t.Errorf("termSafe(…, %d) = %q, want %q", max, got, want)
+		}
+	}
 }
 
 func perByteValid(s string) string {
