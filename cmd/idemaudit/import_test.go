@@ -169,6 +169,11 @@ func TestExplainTrace(t *testing.T) {
 	if !strings.Contains(v, "3 side effects of refund_order") || !strings.Contains(v, "answered 504 after 29.9s and was retried 32s later (a client timeout") {
 		t.Errorf("verdict %q", v)
 	}
+	// a side effect without a response id is named too, not only the ids
+	o := explainJSONOut(t, "--config", os.DevNull, "--response", "ch_3Pq2Lk", "sample-logs/traces/otlp-collector.jsonl")
+	if v := strings.Join(o.Verdict, "\n"); !strings.Contains(v, "2 side effects of charge_card for one logical operation (repeat-without-key): ch_3Pq2Lk, 1 call without a response id;") {
+		t.Errorf("verdict %q", v)
+	}
 	// a read answered with the id: left out of the audit, and said so
 	if r := run(t, nil, "explain", "--config", os.DevNull, "--response", "cus_Q42", "sample-logs/traces/otlp-collector.jsonl"); r.code != 2 ||
 		!strings.Contains(r.stderr, "read-only calls of get_customer match (left out as reads: --include audits them)") {

@@ -243,7 +243,16 @@ func Verdict(ex *Explanation, quote func(string) string) []string {
 		case IsDuplicateRule(f.Rule) && f.Stats.SideEffects >= 2:
 			dup++
 			s = fmt.Sprintf("%d side effects of %s for one logical operation (%s)", f.Stats.SideEffects, quote(f.ActionType), f.Rule)
-			if ids := responses(f, quote); len(ids) > 0 {
+			ids := responses(f, quote)
+			if n := f.Stats.NullResponses; n > 0 {
+				// a side effect the verdict cannot name by its id
+				w := "calls"
+				if n == 1 {
+					w = "call"
+				}
+				ids = append(ids, fmt.Sprintf("%d %s without a response id", n, w))
+			}
+			if len(ids) > 0 {
 				s += ": " + strings.Join(ids, ", ")
 			}
 			if n := PatternNote(f, quote); n != "" {
