@@ -55,7 +55,7 @@ func TestExplain(t *testing.T) {
 	}
 	v := strings.Join(out.Verdict, "\n")
 	for _, want := range []string{"2 side effects of charge_card for one logical operation (same-key-different-response): ch_1, ch_2",
-		"(span sp1) answered 504 after 30s and was retried 31s later (a client timeout: the retry came as soon as the caller stopped waiting); its response id ch_1 shows it went through after all", "1 extra still standing"} {
+		"(span sp1) answered 504 after 30s and was retried 31s after it started (a client timeout: the retry came as soon as the caller stopped waiting); its response id ch_1 shows it went through after all", "1 extra still standing"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("verdict %q lacks %q", v, want)
 		}

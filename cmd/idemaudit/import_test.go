@@ -166,7 +166,7 @@ func TestExplainTrace(t *testing.T) {
 		t.Errorf("timeline %+v", out.Calls)
 	}
 	v := strings.Join(out.Verdict, "\n")
-	if !strings.Contains(v, "3 side effects of refund_order") || !strings.Contains(v, "answered 504 after 29.9s and was retried 32s later (a client timeout") {
+	if !strings.Contains(v, "3 side effects of refund_order") || !strings.Contains(v, "answered 504 after 29.9s and was retried 32s after it started (a client timeout") {
 		t.Errorf("verdict %q", v)
 	}
 	// a side effect without a response id is named too, not only the ids

@@ -96,7 +96,13 @@ func PatternNote(f *Finding, quote func(string) string) string {
 		if f.patternAt+1 < len(cs) && c.TS != nil && cs[f.patternAt+1].TS != nil {
 			next := cs[f.patternAt+1]
 			gap := next.TS.Sub(*c.TS)
-			s += " " + preciseDuration(gap) + " later"
+			if took > 0 {
+				// "after 30s and was retried 31s later" read as 31s after
+				// it ended; the gap runs from start to start
+				s += " " + preciseDuration(gap) + " after it started"
+			} else {
+				s += " " + preciseDuration(gap) + " later"
+			}
 			// the retry followed the end of a long call at once: the
 			// client gave up waiting, the call may well have gone through
 			if took >= 5*time.Second && gap >= took && gap-took <= 5*time.Second {

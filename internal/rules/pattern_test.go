@@ -42,7 +42,7 @@ func TestPatterns(t *testing.T) {
 		if f.ActionType == "charge" && !strings.Contains(note, "answered `504` and was retried 30s later; its response id `ch_1` shows it went through after all") {
 			t.Errorf("charge note %q", note)
 		}
-		if f.ActionType == "pay" && !strings.Contains(note, "ended with status `timeout` after 30s and was retried 31s later (a client timeout") {
+		if f.ActionType == "pay" && !strings.Contains(note, "ended with status `timeout` after 30s and was retried 31s after it started (a client timeout") {
 			t.Errorf("pay note %q", note)
 		}
 		if f.ActionType == "charge" && strings.Contains(note, "client timeout") {
