@@ -309,6 +309,18 @@ func TestExports(t *testing.T) {
 			"repeat-without-key/high/book_table/retry-after-error 1 2"}},
 		{[]string{"otlp/jaeger-api-v3.json"}, 2, 0, []string{ // Jaeger's {"result": TracesData}, jq-printed: each span at its line
 			"repeat-without-key/high/create_transfer/retry-after-error 46 123"}},
+		// Jaeger's classic JSON: the query API's answer as Jaeger UI's "Trace
+		// JSON" shows it (pretty-printed: each span at its line), the search
+		// page's "Download Results" (one line), both: the same spans
+		{[]string{"jaeger/trace-json-pretty.json"}, 4, 0, []string{
+			"same-key-different-response/critical/charge_card/repeat 250 445",
+			"repeat-without-key/high/send_email/retry-after-error 580 756"}},
+		{[]string{"jaeger/ui-download-results.json"}, 4, 0, []string{
+			"same-key-different-response/critical/charge_card/repeat 1 1",
+			"repeat-without-key/high/send_email/retry-after-error 1 1"}},
+		{[]string{"jaeger/trace-json-pretty.json", "jaeger/ui-download-results.json"}, 4, 5, []string{
+			"same-key-different-response/critical/charge_card/repeat 250 445",
+			"repeat-without-key/high/send_email/retry-after-error 580 756"}},
 
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}
@@ -352,6 +364,29 @@ func TestExports(t *testing.T) {
 					strings.Join(got, "\n"), c.calls, c.dups, strings.Join(c.findings, "\n"))
 			}
 		})
+	}
+}
+
+// TestJaegerExport: of a Jaeger trace, only the tool spans are calls (the
+// agent, LLM and HTTP spans are not; the read tool is read-only), with
+// their spans, the statuses Jaeger's tags give, and the key in the args.
+func TestJaegerExport(t *testing.T) {
+	rep := auditImport(t, "cmd/idemaudit/testdata/exports/jaeger/trace-json-pretty.json")
+	if len(rep.Inputs) != 1 || rep.Inputs[0].Format != "otlp" || rep.Inputs[0].Skipped != 8 {
+		t.Errorf("inputs %+v, want one read as otlp, 8 spans no tool call (agent, 6 chats, HTTP)", rep.Inputs)
+	}
+	if len(rep.ReadOnly) != 1 || rep.ReadOnly[0].ActionType != "get_invoice" {
+		t.Errorf("read-only %+v, want get_invoice", rep.ReadOnly)
+	}
+	got := summarize(rep)
+	want := []string{
+		"repeat-without-key/high/send_email/retry-after-error cmd/idemaudit/testdata/exports/jaeger/trace-json-pretty.json:580@9402c618d3af72f9 " +
+			"cmd/idemaudit/testdata/exports/jaeger/trace-json-pretty.json:756@b624e83af5c1941b",
+		"same-key-different-response/critical/charge_card/repeat cmd/idemaudit/testdata/exports/jaeger/trace-json-pretty.json:250@4fbd71c38e5a2da4 " +
+			"cmd/idemaudit/testdata/exports/jaeger/trace-json-pretty.json:445@72e0a4f6b18d50d7",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -310,6 +310,9 @@ func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int
 	}
 	rss, ok := first(m, "resourceSpans", "resource_spans", "batches").([]any) // batches: Tempo's older API
 	if !ok {
+		if traces, ok := jaegerTraces(m); ok { // Jaeger's classic JSON: {"data": [Trace...]}
+			return cv.jaeger(traces, emit)
+		}
 		return 1, nil // no spans at all: a record of another kind, counted as no tool call
 	}
 	for _, rs := range rss {
@@ -1394,6 +1397,9 @@ func decodeJSON(b []byte) (any, error) {
 
 // otlpAttrs turns OTLP attributes ([{key, value: {stringValue|...}}]) into a map.
 func otlpAttrs(v any) map[string]any {
+	if m, ok := v.(map[string]any); ok {
+		return m // already read (the fields of a Jaeger log)
+	}
 	out := map[string]any{}
 	list, _ := v.([]any)
 	for _, a := range list {

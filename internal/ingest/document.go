@@ -311,12 +311,47 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		}
 		obj := map[string]any{}
 		wrapped, valid := false, true
+		type located struct {
+			span any
+			line int64
+		}
+		var jaegerSpans []located // a Jaeger Trace's, read once its processes are known
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
 				return err
 			}
 			k, _ := kt.(string)
+			// Jaeger's classic JSON: {"data": [Trace...]} (the query API,
+			// Jaeger UI's downloads), or one Trace {"traceID", "spans":
+			// [...], "processes": {...}}: span by span too, each read
+			// with the processes that follow the spans
+			if spec.format == FormatOTLP && !wrapped && inObject == 1 && k == "data" && next() == '[' {
+				wrapped = true
+				if err := each(object); err != nil {
+					return err
+				}
+				continue
+			}
+			if spec.format == FormatOTLP && !wrapped && inObject <= 2 && k == "spans" && next() == '[' {
+				wrapped = true
+				if err := expect('['); err != nil {
+					return err
+				}
+				for dec.More() {
+					v, ln, ok, err := decode()
+					if err != nil {
+						return err
+					}
+					if ok {
+						jaegerSpans = append(jaegerSpans, located{v, ln})
+					}
+				}
+				if err := expect(']'); err != nil {
+					return err
+				}
+				continue
+			}
 			// Grafana Tempo: {"batches": [ResourceSpans...]}, or
 			// {"trace": {"resourceSpans": [...]}}; Jaeger's api_v3:
 			// {"result": {"resourceSpans": [...]}}: span by span too
@@ -355,6 +390,18 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 				}
 				continue
 			}
+			if spec.format == FormatOTLP && k == "processes" {
+				// a Jaeger Trace's, checked as its spans are (one not
+				// valid UTF-8 is reported; the spans are read without it)
+				v, _, ok, err := decode()
+				if err != nil {
+					return err
+				}
+				if ok {
+					obj[k] = v
+				}
+				continue
+			}
 			var v any
 			if err := dec.Decode(&v); err != nil {
 				return err
@@ -363,6 +410,9 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		}
 		if err := expect('}'); err != nil {
 			return err
+		}
+		for _, l := range jaegerSpans {
+			p.importValue(map[string]any{"traceID": obj["traceID"], "spans": []any{l.span}, "processes": obj["processes"]}, l.line, &b)
 		}
 		if wrapped && spec.format == FormatLangfuse {
 			// a trace with its observations (GET /api/public/traces/{id})

@@ -213,6 +213,8 @@ func detect(v any) Format {
 		return FormatOTLP
 	case asObject(m["result"])["resourceSpans"] != nil: // Jaeger's api_v3
 		return FormatOTLP
+	case isJaegerTrace(m): // Jaeger's classic JSON: a Trace, or {"data": [Trace...]} (below)
+		return FormatOTLP
 	case m["object"] == "trace.span" || m["object"] == "trace" || spanData:
 		return FormatOpenAIAgents
 	case m["run_type"] != nil:
@@ -235,6 +237,7 @@ func detect(v any) Format {
 var (
 	markJSONL     = regexp.MustCompile(`"action_type"\s*:`)
 	markOTLP      = regexp.MustCompile(`"resourceSpans"\s*:`)
+	markJaeger    = regexp.MustCompile(`"spans"\s*:\s*\[\s*\{\s*"traceID"\s*:`) // a Jaeger Trace's first span
 	markAgents    = regexp.MustCompile(`"object"\s*:\s*"trace\.span"|"span_data"\s*:\s*\{`)
 	markLangSmith = regexp.MustCompile(`"run_type"\s*:`)
 )
@@ -339,7 +342,7 @@ func sniff(head []byte) (doc bool, f Format) {
 	for _, m := range []struct {
 		re *regexp.Regexp
 		f  Format
-	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
+	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markJaeger, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
 		if loc := m.re.FindIndex(head); loc != nil && loc[0] < at {
 			first, at = m.f, loc[0]
 		}

@@ -1,0 +1,164 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestJaegerSpan: a Jaeger span becomes the OpenTelemetry span it was made
+// of: typed tags as attributes (an int64 a number), the status from
+// otel.status_code or the error tag, the parent from the CHILD_OF
+// reference, microseconds as nanoseconds, logs as events; the tags Jaeger
+// writes for the span's own fields are no attributes.
+func TestJaegerSpan(t *testing.T) {
+	var sp map[string]any
+	dec := json.NewDecoder(strings.NewReader(`{"traceID": "af7651916cd43dd8448eb211c80319c", "spanID": "2d9b5f1a6c3e0b8",
+		"operationName": "execute_tool charge_card",
+		"references": [{"refType": "FOLLOWS_FROM", "traceID": "t", "spanID": "1111111111111111"},
+			{"refType": "CHILD_OF", "traceID": "t", "spanID": "5fb397be34d26b51"}],
+		"startTime": 1763541600000001, "duration": 1500,
+		"tags": [{"key": "gen_ai.tool.name", "type": "string", "value": "charge_card"},
+			{"key": "amount", "type": "int64", "value": 4900},
+			{"key": "big", "type": "int64", "value": "9007199254740993"},
+			{"key": "ratio", "type": "float64", "value": 0.5},
+			{"key": "retry", "type": "bool", "value": "true"},
+			{"key": "blob", "type": "binary", "value": "aGk="},
+			{"key": "span.kind", "type": "string", "value": "client"},
+			{"key": "otel.scope.name", "type": "string", "value": "x"},
+			{"key": "otel.status_code", "type": "string", "value": "ERROR"},
+			{"key": "otel.status_description", "type": "string", "value": "timed out"},
+			{"key": "error", "type": "bool", "value": true}],
+		"logs": [{"timestamp": 1763541600000900, "fields": [{"key": "event", "type": "string", "value": "gen_ai.tool.message"},
+			{"key": "content", "type": "string", "value": "{\"amount\": 4900}"}]}],
+		"processID": "p1", "warnings": null}`))
+	dec.UseNumber()
+	if err := dec.Decode(&sp); err != nil {
+		t.Fatal(err)
+	}
+	otel, attrs := jaegerSpan(sp)
+	wantAttrs := map[string]any{"gen_ai.tool.name": "charge_card", "amount": json.Number("4900"), "big": json.Number("9007199254740993"),
+		"ratio": json.Number("0.5"), "retry": true, "blob": "hi"}
+	if !reflect.DeepEqual(attrs, wantAttrs) {
+		t.Errorf("attributes %#v\nwant %#v", attrs, wantAttrs)
+	}
+	want := map[string]any{"name": "execute_tool charge_card", "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "02d9b5f1a6c3e0b8",
+		"parentSpanId": "5fb397be34d26b51", "startTimeUnixNano": "1763541600000001000", "endTimeUnixNano": "1763541600001501000",
+		"status": map[string]any{"code": "2", "message": "timed out"},
+		"events": []any{map[string]any{"name": "gen_ai.tool.message", "timeUnixNano": "1763541600000900000",
+			"attributes": map[string]any{"content": `{"amount": 4900}`}}}}
+	if !reflect.DeepEqual(otel, want) {
+		t.Errorf("span %#v\nwant %#v", otel, want)
+	}
+	// the error tag alone (OpenTracing clients) fails a span too; no status tag is success
+	for tags, code := range map[string]any{`[{"key": "error", "type": "bool", "value": true}]`: "2", `[]`: nil,
+		`[{"key": "otel.status_code", "type": "string", "value": "OK"}]`: nil} {
+		var tl any
+		json.Unmarshal([]byte(tags), &tl)
+		otel, _ := jaegerSpan(map[string]any{"tags": tl})
+		if got := otel["status"].(map[string]any)["code"]; got != code {
+			t.Errorf("tags %s: status code %v, want %v", tags, got, code)
+		}
+	}
+}
+
+// TestJaegerShapes: Jaeger's classic JSON as the query API and Jaeger UI
+// give it — {"data": [Trace]} pretty-printed (each call at its span's
+// line) or on one line (at line 1), one Trace, its members in any order
+// (jq -S puts processes first), an array of Traces — gives the same calls,
+// with the process's tags as resource attributes (the session), and the
+// same span in an OTLP export is one call with it (Jaeger drops the
+// leading zero of the trace id).
+func TestJaegerShapes(t *testing.T) {
+	span := func(id, parent, name, tags string) string {
+		refs := `[]`
+		if parent != "" {
+			refs = `[{"refType": "CHILD_OF", "traceID": "af7651916cd43dd8448eb211c80319c", "spanID": "` + parent + `"}]`
+		}
+		return `{
+      "traceID": "af7651916cd43dd8448eb211c80319c",
+      "spanID": "` + id + `",
+      "operationName": "` + name + `",
+      "references": ` + refs + `,
+      "startTime": 1763541600000000,
+      "duration": 1000,
+      "tags": [` + tags + `],
+      "logs": [],
+      "processID": "p1"
+    }`
+	}
+	tool := `{"key": "gen_ai.operation.name", "type": "string", "value": "execute_tool"},
+        {"key": "gen_ai.tool.name", "type": "string", "value": "send_email"},
+        {"key": "gen_ai.tool.call.arguments", "type": "string", "value": "{\"to\": \"ana@example.com\"}"}`
+	spans := `"spans": [
+    ` + span("5fb397be34d26b51", "", "invoke_agent", `{"key": "gen_ai.operation.name", "type": "string", "value": "invoke_agent"}`) + `,
+    ` + span("1c8a4e0f5b2d9a71", "5fb397be34d26b51", "execute_tool send_email", tool) + `,
+    ` + span("2d9b5f1a6c3e0b82", "5fb397be34d26b51", "execute_tool send_email", tool) + `
+  ]`
+	processes := `"processes": {"p1": {"serviceName": "agent", "tags": [{"key": "session.id", "type": "string", "value": "conv-1"}]}}`
+	trace := "{\n  \"traceID\": \"af7651916cd43dd8448eb211c80319c\",\n  " + spans + ",\n  " + processes + ",\n  \"warnings\": null\n}"
+	sorted := "{\n  " + processes + ",\n  " + spans + ",\n  \"traceID\": \"af7651916cd43dd8448eb211c80319c\"\n}"
+	compact := func(s string) string {
+		var v any
+		json.Unmarshal([]byte(s), &v)
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	for _, c := range []struct {
+		name, doc string
+		lines     []int64
+	}{
+		{"api answer", "{\n\"data\": [\n" + trace + "\n],\n\"total\": 0,\n\"limit\": 0,\n\"offset\": 0,\n\"errors\": null\n}\n", []int64{17, 30}},
+		{"one trace", trace + "\n", []int64{15, 28}},
+		{"keys sorted", sorted + "\n", []int64{15, 28}},
+		{"array of traces", "[\n" + trace + "\n]\n", []int64{16, 29}},
+		{"UI download, one line", `{"data":[` + compact(trace) + `]}`, []int64{1, 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, st := ingestOne(t, "trace.json", c.doc, nil)
+			cs := importedCalls(t, d)
+			if len(cs) != 2 || st.Malformed != 0 {
+				t.Fatalf("%d calls, %d malformed: %+v", len(cs), st.Malformed, cs)
+			}
+			for i, cl := range cs {
+				if cl.Line != c.lines[i] || cl.Action != "send_email" || cl.Trace != "0af7651916cd43dd8448eb211c80319c" ||
+					cl.Session != "conv-1" || cl.Status != "ok" || !cl.HasTS || !cl.HasDur || cl.FP != cs[0].FP {
+					t.Errorf("call %d: %+v, want line %d", i, cl, c.lines[i])
+				}
+			}
+		})
+	}
+	t.Run("the same span from OTLP", func(t *testing.T) {
+		d := openMem(t)
+		dir := t.TempDir()
+		otlp := `{"resourceSpans":[{"resource":{},"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c",` +
+			`"spanId":"1c8a4e0f5b2d9a71","parentSpanId":"5fb397be34d26b51","name":"execute_tool send_email",` +
+			`"startTimeUnixNano":"1763541600000000000","endTimeUnixNano":"1763541601000000000","attributes":[` +
+			`{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},{"key":"gen_ai.tool.name","value":{"stringValue":"send_email"}},` +
+			`{"key":"gen_ai.tool.call.arguments","value":{"stringValue":"{\"to\": \"ana@example.com\"}"}}],"status":{}}]}]}]}` + "\n"
+		for _, f := range []struct{ name, data string }{{"collector.jsonl", otlp}, {"jaeger.json", trace}} {
+			if _, err := d.IngestFile(context.Background(), write(t, dir, f.name, []byte(f.data))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var calls, collapsed int
+		if err := d.Conn.QueryRowContext(context.Background(), "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM collapsed_calls)").Scan(&calls, &collapsed); err != nil {
+			t.Fatal(err)
+		}
+		if calls != 2 || collapsed != 1 {
+			t.Errorf("%d calls, %d collapsed; want the span exported twice one call", calls, collapsed)
+		}
+	})
+}
+
+// TestSniffJaeger: a Jaeger document too long for the sniffed bytes is
+// told by its first span.
+func TestSniffJaeger(t *testing.T) {
+	head := "{\n    \"data\": [\n        {\n            \"traceID\": \"af76\",\n            \"spans\": [\n                {\n" +
+		"                    \"traceID\": \"af76\",\n                    \"operationName\": \"" + strings.Repeat("x", 100)
+	if doc, f := sniff([]byte(head)); !doc || f != FormatOTLP {
+		t.Errorf("sniff = %v %q, want a document of %q", doc, f, FormatOTLP)
+	}
+}
