@@ -186,3 +186,52 @@ func TestExplainArg(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainArgCollapsed: a call whose args hold the value stays in the
+// timeline when the copy of it ingest keeps is not the first read (a span
+// exported running, then ended), or when it took its args from a wrapper
+// span that ingest set aside (an execute_tool span over its attempts).
+func TestExplainArgCollapsed(t *testing.T) {
+	dir := t.TempDir()
+	span := func(id, parent string, start int64, end int64, args, result string) string {
+		attrs := `{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},{"key":"gen_ai.tool.name","value":{"stringValue":"charge_card"}}`
+		if args != "" {
+			attrs += `,{"key":"gen_ai.tool.call.arguments","value":{"stringValue":` + args + `}}`
+		}
+		if result != "" {
+			attrs += `,{"key":"gen_ai.tool.call.result","value":{"stringValue":` + result + `}}`
+		}
+		s := fmt.Sprintf(`{"traceId":"5b8aa5a2d2c872e8321cf37308d69df2","spanId":%q,"parentSpanId":%q,"name":"execute_tool charge_card","startTimeUnixNano":"%d","attributes":[%s]`, id, parent, start, attrs)
+		if end != 0 {
+			s += fmt.Sprintf(`,"endTimeUnixNano":"%d"`, end)
+		}
+		return s + "}"
+	}
+	line := func(spans ...string) string {
+		return `{"resourceSpans":[{"scopeSpans":[{"spans":[` + strings.Join(spans, ",") + `]}]}]}`
+	}
+	const t0, s = int64(1794993242120000000), int64(1e9)
+	args, res := `"{\"customer\": \"cus_9\", \"amount\": 500}"`, func(id string) string { return `"{\"id\": \"` + id + `\"}"` }
+	// the span exported running (line 1), then ended (line 2: the copy kept)
+	dup := writeFile(t, dir, "dup.jsonl", strings.Join([]string{
+		line(span("1111111111111111", "aa00000000000000", t0, 0, args, "")),
+		line(span("1111111111111111", "aa00000000000000", t0, t0+s, args, res("ch_1"))),
+		line(span("2222222222222222", "aa00000000000000", t0+5*s, t0+6*s, args, res("ch_2"))),
+	}, "\n")+"\n")
+	o := explainJSONOut(t, "--config", os.DevNull, "--arg", "cus_9", dup)
+	var lines []int
+	for _, c := range o.Calls {
+		lines = append(lines, c.Line)
+	}
+	if fmt.Sprint(lines) != "[2 3]" {
+		t.Errorf("telemetry duplicate: lines %v, want [2 3]", lines)
+	}
+	// the wrapper holds the args, its two attempts none: they take them
+	wrap := writeFile(t, dir, "wrap.jsonl", line(
+		span("1111111111111111", "aa00000000000000", t0, t0+3*s, args, res("ch_1")),
+		span("3333333333333333", "1111111111111111", t0+1e6, t0+s, "", ""),
+		span("4444444444444444", "1111111111111111", t0+2*s, t0+3*s, "", ""))+"\n")
+	if o := explainJSONOut(t, "--config", os.DevNull, "--arg", "cus_9", wrap); len(o.Calls) != 2 || len(o.Findings) == 0 {
+		t.Errorf("wrapper: %+v", o)
+	}
+}

@@ -306,6 +306,10 @@ func responses(f *Finding, quote func(string) string) []string {
 
 // argCalls writes the calls of refs to the temp table arg_calls, by source
 // id: a path names its source's segments (a log read in parts has several).
+// A ref ingest set aside (collapsed_calls) stands for the calls that stayed
+// in its place: the kept copy of its span (a telemetry duplicate) and the
+// attempts that took its args (a wrapper span: same trace and tool, its
+// args fingerprint).
 func argCalls(ctx context.Context, conn *sql.Conn, refs []CallRef) error {
 	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE arg_refs (path VARCHAR, line BIGINT, pos INTEGER)`); err != nil {
 		return err
@@ -322,6 +326,11 @@ func argCalls(ctx context.Context, conn *sql.Conn, refs []CallRef) error {
 		refs = refs[n:]
 	}
 	_, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE arg_calls AS
-		SELECT s.source_id, r.line, r.pos FROM arg_refs r JOIN sources s USING (path)`)
+		WITH refs AS (SELECT s.source_id, r.line, r.pos FROM arg_refs r JOIN sources s USING (path))
+		SELECT * FROM refs
+		UNION SELECT c.source_id, c.line, c.pos FROM refs r
+		JOIN collapsed_calls k ON k.source_id = r.source_id AND k.line = r.line AND k.pos = r.pos
+		JOIN calls c ON coalesce(c.trace_id, '') = coalesce(k.trace_id, '') AND (c.span_id = k.span_id
+			OR (c.action_type = k.action_type AND c.args_fp = k.args_fp))`)
 	return err
 }
