@@ -100,9 +100,11 @@ func (e *env) writeOutput(path string, write func(io.Writer) error) error {
 		}
 		return bw.Flush()
 	}
+	name := path // errors name the output as given
+	path = followLink(path)
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		if fi.IsDir() {
-			return fmt.Errorf("%s is a directory", path)
+			return fmt.Errorf("%s is a directory", name)
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
@@ -121,14 +123,14 @@ func (e *env) writeOutput(path string, write func(io.Writer) error) error {
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return writeError(path, err)
+		return writeError(name, err)
 	}
 	defer os.Remove(tmp.Name())
 	bw := bufio.NewWriterSize(tmp, 1<<16)
 	for _, step := range []func() error{func() error { return write(bw) }, bw.Flush, func() error { return tmp.Chmod(0o644) }, tmp.Sync} {
 		if err := step(); err != nil {
 			tmp.Close()
-			return writeError(path, err)
+			return writeError(name, err)
 		}
 	}
 	if err := tmp.Close(); err != nil {
@@ -145,18 +147,34 @@ func checkOutput(path string) error {
 	if path == "" || path == "-" {
 		return nil
 	}
+	name := path
+	path = followLink(path)
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		if fi.IsDir() {
-			return fmt.Errorf("%s is a directory", path)
+			return fmt.Errorf("%s is a directory", name)
 		}
 		return nil // a device, a FIFO: written in place
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return writeError(path, err)
+		return writeError(name, err)
 	}
 	tmp.Close()
 	return os.Remove(tmp.Name())
+}
+
+// followLink is the file a symlink at path points to, which the report
+// replaces (the link stays): /dev/stdout redirected to a file names that
+// file, not /dev. A path that is no symlink, or one whose end is missing,
+// is path.
+func followLink(path string) string {
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return path
+	}
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		return p
+	}
+	return path
 }
 
 // writeError names the output once: the system's error already names the

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -119,5 +120,46 @@ func TestCLIOutputCheckedBeforeTheRun(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(good); len(ents) != 1 || ents[0].Name() != "r.md" {
 		t.Errorf("%s holds %v, want r.md alone", good, ents)
+	}
+}
+
+// -o through a symlink writes the file it points to: /dev/stdout (here
+// /proc/self/fd/1, where it points) redirected to a file, or a link a user
+// keeps to a shared report. Neither the link nor the directory it sits in
+// is replaced or written (run as root, -o /dev/stdout replaced /dev/stdout
+// with the report and the redirect got nothing).
+func TestCLIOutputThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "a.jsonl", high)
+	outFile, err := os.Create(filepath.Join(dir, "stdout.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outFile.Close()
+	cmd := exec.Command(binary, "audit", "-f", "json", "-o", "/proc/self/fd/1", log)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = outFile, &stderr
+	if err := cmd.Run(); err != nil && stderr.Len() > 0 {
+		t.Errorf("-o /proc/self/fd/1: %v %s", err, stderr.String())
+	}
+	if b, _ := os.ReadFile(outFile.Name()); !strings.Contains(string(b), `"findings"`) {
+		t.Errorf("the redirect holds %q", b)
+	}
+
+	shared := filepath.Join(dir, "shared")
+	os.Mkdir(shared, 0o755)
+	target := writeFile(t, shared, "report.md", "old")
+	link := filepath.Join(dir, "report.md")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, nil, "audit", "-f", "markdown", "-o", link, log); r.code == 2 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s is no longer a symlink: %v", link, err)
+	}
+	if b, _ := os.ReadFile(target); !strings.Contains(string(b), "send_email") {
+		t.Errorf("%s holds %q", target, b)
 	}
 }
