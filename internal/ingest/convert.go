@@ -454,6 +454,11 @@ func (cv *converter) otelSpan(sp, attrs, resAttrs map[string]any, fallbackArgs, 
 		if name == "traceloop.entity.input" {
 			args = traceloopInput(args)
 		}
+		if name == "gcp.vertex.agent.tool_call_args" && scalar(a) == "{}" && scalar(attrs["gcp.vertex.agent.tool_response"]) == "{}" {
+			// Google ADK with span content capture off writes "{}" for
+			// every call's args and response: not captured, no args
+			args = nil
+		}
 	} else {
 		// MCP instrumentations put each argument in an attribute of its own
 		collected := map[string]any{}

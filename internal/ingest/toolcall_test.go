@@ -157,3 +157,30 @@ func TestToolCallIDNotSpecified(t *testing.T) {
 		t.Errorf("fingerprints %q %q: want none (no args, no tool call id, no conversation)", cs[0].FP, cs[1].FP)
 	}
 }
+
+// TestADKContentNotCaptured: Google ADK with span content capture off
+// (ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS=false) writes "{}" for every tool
+// call's args and response. Those are no args: two charges of different
+// customers are two operations (by their tool call ids), not one called
+// twice with the same args.
+func TestADKContentNotCaptured(t *testing.T) {
+	adk := func(span, callID, args, resp string, start int) string {
+		s := otlpToolSpan(span, "charge_card", callID, "", "", start)
+		return strings.Replace(s, `"attributes":[`, `"attributes":[{"key":"gcp.vertex.agent.tool_call_args","value":{"stringValue":`+strconvQuote(args)+
+			`}},{"key":"gcp.vertex.agent.tool_response","value":{"stringValue":`+strconvQuote(resp)+`}},`, 1)
+	}
+	d, _ := ingestOne(t, "otel.jsonl", otlpLine(
+		adk("1111111111111111", "adk-1", "{}", "{}", 45),
+		adk("2222222222222222", "adk-2", "{}", "{}", 50)), nil)
+	cs := importedCalls(t, d)
+	if len(cs) != 2 || cs[0].FP == "" || cs[0].FP == cs[1].FP {
+		t.Errorf("not captured: %+v, want two fingerprints (the tool call ids)", cs)
+	}
+	// captured: a tool without parameters is still one operation
+	d, _ = ingestOne(t, "otel.jsonl", otlpLine(
+		adk("1111111111111111", "adk-1", "{}", `{"id": "r_1"}`, 45),
+		adk("2222222222222222", "adk-2", "{}", `{"id": "r_2"}`, 50)), nil)
+	if cs := importedCalls(t, d); len(cs) != 2 || cs[0].FP == "" || cs[0].FP != cs[1].FP {
+		t.Errorf("captured: %+v, want one fingerprint (the same args)", cs)
+	}
+}
