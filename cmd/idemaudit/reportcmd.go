@@ -49,7 +49,7 @@ func (e *env) report(args []string) (int, error) {
 		if fs.Changed("week") {
 			return exitError, usagef("--week and --since/--until both choose the period: give one")
 		}
-		if fs.Changed("trend") {
+		if fs.Changed("trend") && pf.trend != 0 {
 			return exitError, usagef("--trend shows the weeks before a --week: a --since/--until period has none")
 		}
 	}

@@ -277,6 +277,10 @@ func TestReportPeriodFlagsConflict(t *testing.T) {
 	if r := run(t, nil, "report", "--db", db, "--since", "2026-11-16", "--until", "2026-11-23", "-f", "json"); r.code != 0 {
 		t.Errorf("--since with --until: exit %d %s", r.code, r.stderr)
 	}
+	// --trend 0 asks for no trend, as a --since period has none
+	if r := run(t, nil, "report", "--db", db, "--since", "2026-11-16", "--until", "2026-11-23", "--trend", "0", "-f", "json"); r.code != 0 {
+		t.Errorf("--since with --trend 0: exit %d %s", r.code, r.stderr)
+	}
 }
 
 // report takes -q as every other command does (a script passing it to
