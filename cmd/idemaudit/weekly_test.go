@@ -254,16 +254,23 @@ func TestReportTimeZone(t *testing.T) {
 	}
 }
 
-// --since/--until choose the period instead of a week: a --week or
-// --trend given with them was silently ignored (the report covered
-// --since to now, with no trend). Both are refused.
-func TestReportPeriodFlagsConflict(t *testing.T) {
+// oneCallDB is a kept database of one call, on 2026-11-18 (W47).
+func oneCallDB(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "a.duckdb")
 	log := writeFile(t, dir, "a.jsonl", `{"ts":"2026-11-18T12:00:00Z","action_type":"x","args":{}}`+"\n")
 	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
+	return db
+}
+
+// --since/--until choose the period instead of a week: a --week or
+// --trend given with them was silently ignored (the report covered
+// --since to now, with no trend). Both are refused.
+func TestReportPeriodFlagsConflict(t *testing.T) {
+	db := oneCallDB(t)
 	for _, args := range [][]string{
 		{"--since", "2026-11-01", "--week", "2026-W47"},
 		{"--since", "2026-11-01", "--until", "2026-11-20", "--week", "last"},
@@ -286,12 +293,7 @@ func TestReportPeriodFlagsConflict(t *testing.T) {
 // report takes -q as every other command does (a script passing it to
 // each failed with a usage error): the same report, nothing on stderr.
 func TestReportQuiet(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "a.duckdb")
-	log := writeFile(t, dir, "a.jsonl", `{"ts":"2026-11-18T12:00:00Z","action_type":"x","args":{}}`+"\n")
-	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	db := oneCallDB(t)
 	plain := run(t, nil, "report", "--db", db, "--week", "2026-W47", "-f", "json")
 	quiet := run(t, nil, "report", "-q", "--db", db, "--week", "2026-W47", "-f", "json")
 	if quiet.code != 0 || quiet.stderr != "" || quiet.stdout != plain.stdout || plain.code != 0 {
