@@ -237,7 +237,7 @@ func detect(v any) Format {
 var (
 	markJSONL     = regexp.MustCompile(`"action_type"\s*:`)
 	markOTLP      = regexp.MustCompile(`"resourceSpans"\s*:`)
-	markJaeger    = regexp.MustCompile(`"spans"\s*:\s*\[\s*\{\s*"traceID"\s*:`) // a Jaeger Trace's first span
+	markJaeger    = regexp.MustCompile(`"spans"\s*:\s*\[\s*\{\s*"(?:traceID|duration)"\s*:`) // a Jaeger Trace's first span (keys sorted: jq -S)
 	markAgents    = regexp.MustCompile(`"object"\s*:\s*"trace\.span"|"span_data"\s*:\s*\{`)
 	markLangSmith = regexp.MustCompile(`"run_type"\s*:`)
 )

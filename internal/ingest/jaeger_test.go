@@ -162,3 +162,40 @@ func TestSniffJaeger(t *testing.T) {
 		t.Errorf("sniff = %v %q, want a document of %q", doc, f, FormatOTLP)
 	}
 }
+
+// TestJaegerSortedLong: a Jaeger document longer than the sniffed bytes
+// with its keys sorted (jq -S ., jq -cS .: every span opens with
+// "duration") is told by its first span too: read as JSON Lines it gave
+// one malformed line and no call.
+func TestJaegerSortedLong(t *testing.T) {
+	tag := func(k, v string) map[string]any { return map[string]any{"key": k, "type": "string", "value": v} }
+	var spans []any
+	for i := 0; i < 2; i++ {
+		spans = append(spans, map[string]any{"traceID": "af76", "spanID": "000000000000000" + string(rune('1'+i)),
+			"operationName": "execute_tool charge_card", "references": []any{}, "startTime": 1763541600000000 + i*5000000,
+			"duration": 1000, "processID": "p1", "logs": []any{}, "tags": []any{tag("gen_ai.operation.name", "execute_tool"),
+				tag("gen_ai.tool.name", "charge_card"), tag("gen_ai.tool.call.arguments", `{"amount": 4900}`)}})
+	}
+	for i := 0; len(spans) < 6000; i++ {
+		spans = append(spans, map[string]any{"traceID": "af76", "spanID": "1000000000000000", "operationName": "chat",
+			"startTime": 1763541600000000, "duration": 10, "tags": []any{tag("pad", strings.Repeat("x", 200))}})
+	}
+	doc := map[string]any{"data": []any{map[string]any{"traceID": "af76", "spans": spans,
+		"processes": map[string]any{"p1": map[string]any{"serviceName": "billing"}}}}, "errors": nil}
+	pretty, err := json.MarshalIndent(doc, "", "  ") // map keys sorted, as jq -S writes them
+	if err != nil {
+		t.Fatal(err)
+	}
+	compact, _ := json.Marshal(doc)
+	for name, b := range map[string][]byte{"jq -S .": pretty, "jq -cS .": compact} {
+		if len(b) <= sniffSize {
+			t.Fatalf("%s: %d bytes, not longer than the sniff", name, len(b))
+		}
+		t.Run(name, func(t *testing.T) {
+			d, st := ingestOne(t, "trace.json", string(b), nil)
+			if cs := importedCalls(t, d); len(cs) != 2 || st.Malformed != 0 {
+				t.Errorf("%d calls, %d malformed, want 2 and none", len(cs), st.Malformed)
+			}
+		})
+	}
+}
