@@ -165,14 +165,39 @@ func checkOutput(path string) error {
 
 // followLink is the file a symlink at path points to, which the report
 // replaces (the link stays): /dev/stdout redirected to a file names that
-// file, not /dev. A path that is no symlink, or one whose end is missing,
-// is path.
+// file, not /dev. A link whose end is missing names the file it would
+// point to, which the report creates (as the shell's > does). A path that
+// is no symlink is path.
 func followLink(path string) string {
 	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		return path
 	}
 	if p, err := filepath.EvalSymlinks(path); err == nil {
 		return p
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return path // not dangling (/proc/self/fd/1 on a pipe): written in place
+	}
+	for p, hops := path, 0; hops < 40; hops++ {
+		t, err := os.Readlink(p)
+		if err != nil {
+			return path
+		}
+		if !filepath.IsAbs(t) {
+			dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+			if err != nil {
+				return path
+			}
+			t = filepath.Join(dir, t)
+		}
+		fi, err := os.Lstat(t)
+		if errors.Is(err, fs.ErrNotExist) {
+			return t
+		}
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return path
+		}
+		p = t
 	}
 	return path
 }

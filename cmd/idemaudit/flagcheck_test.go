@@ -163,3 +163,27 @@ func TestCLIOutputThroughSymlink(t *testing.T) {
 		t.Errorf("%s holds %q", target, b)
 	}
 }
+
+// -o through a dangling symlink (a link kept to a report not written yet,
+// relative as ln -s makes it) creates the file it points to, as the
+// shell's > does: the link was replaced by the report.
+func TestCLIOutputThroughDanglingSymlink(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "a.jsonl", high)
+	if err := os.Mkdir(filepath.Join(dir, "reports"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "latest.md")
+	if err := os.Symlink(filepath.Join("reports", "w49.md"), link); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, nil, "audit", "-f", "markdown", "-o", link, log); r.code == 2 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s is no longer a symlink: %v", link, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "reports", "w49.md")); !strings.Contains(string(b), "send_email") {
+		t.Errorf("reports/w49.md holds %q", b)
+	}
+}
