@@ -235,3 +235,42 @@ func TestExplainArgCollapsed(t *testing.T) {
 		t.Errorf("wrapper: %+v", o)
 	}
 }
+
+// TestExplainArgCollapsedNotOthers: a wrapper set aside by ingest stands
+// for the attempts under it, not for every call of its tool in its trace
+// with its args fingerprint: with a path ignored (request_ts), a later
+// call whose args hold another value there is no call of --arg's value.
+func TestExplainArgCollapsedNotOthers(t *testing.T) {
+	dir := t.TempDir()
+	span := func(id string, start, end int64, args, result string) string {
+		attrs := `{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},{"key":"gen_ai.tool.name","value":{"stringValue":"charge_card"}}`
+		if args != "" {
+			attrs += `,{"key":"gen_ai.tool.call.arguments","value":{"stringValue":` + args + `}}`
+			attrs += `,{"key":"gen_ai.tool.call.result","value":{"stringValue":` + result + `}}`
+		}
+		parent := "aa00000000000000"
+		if args == "" {
+			parent = "1111111111111111"
+		}
+		return fmt.Sprintf(`{"traceId":"5b8aa5a2d2c872e8321cf37308d69df2","spanId":%q,"parentSpanId":%q,"name":"execute_tool charge_card","startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[%s]}`,
+			id, parent, start, end, attrs)
+	}
+	const t0, s = int64(1794993242120000000), int64(1e9)
+	args := func(ts string) string { return `"{\"customer\": \"cus_9\", \"request_ts\": \"` + ts + `\"}"` }
+	log := writeFile(t, dir, "wrap.jsonl", `{"resourceSpans":[{"scopeSpans":[{"spans":[`+strings.Join([]string{
+		span("1111111111111111", t0, t0+3*s, args("ts-AAA"), `"{\"id\": \"ch_1\"}"`), // the wrapper, over its attempt
+		span("3333333333333333", t0+1e6, t0+s, "", ""),
+		span("5555555555555555", t0+60*s, t0+61*s, args("ts-BBB"), `"{\"id\": \"ch_2\"}"`), // another call
+	}, ",")+`]}]}]}`+"\n")
+	cfg := writeFile(t, dir, "idemaudit.toml", "[actions.charge_card]\nignore = [\"request_ts\"]\n")
+	o := explainJSONOut(t, "--config", cfg, "--arg", "ts-AAA", log)
+	var spans []string
+	for _, c := range o.Calls {
+		if c.SpanID != nil {
+			spans = append(spans, *c.SpanID)
+		}
+	}
+	if fmt.Sprint(spans) != "[3333333333333333]" {
+		t.Errorf("spans %v, want the wrapper's attempt alone", spans)
+	}
+}

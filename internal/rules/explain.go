@@ -308,8 +308,8 @@ func responses(f *Finding, quote func(string) string) []string {
 // id: a path names its source's segments (a log read in parts has several).
 // A ref ingest set aside (collapsed_calls) stands for the calls that stayed
 // in its place: the kept copy of its span (a telemetry duplicate) and the
-// attempts that took its args (a wrapper span: same trace and tool, its
-// args fingerprint).
+// attempts that took its args (a wrapper span: the calls under it of its
+// tool with its args fingerprint).
 func argCalls(ctx context.Context, conn *sql.Conn, refs []CallRef) error {
 	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE arg_refs (path VARCHAR, line BIGINT, pos INTEGER)`); err != nil {
 		return err
@@ -325,12 +325,33 @@ func argCalls(ctx context.Context, conn *sql.Conn, refs []CallRef) error {
 		}
 		refs = refs[n:]
 	}
+	// the attempts: calls of the wrapper's trace and tool with its args
+	// fingerprint (an ignored path may differ) whose span it holds, up
+	// their parents (tool spans or other: span_links); only calls of trace
+	// exports (a JSON Lines call without a trace id is in no trace)
 	_, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE arg_calls AS
-		WITH refs AS (SELECT s.source_id, r.line, r.pos FROM arg_refs r JOIN sources s USING (path))
+		WITH RECURSIVE refs AS (SELECT s.source_id, r.line, r.pos FROM arg_refs r JOIN sources s USING (path)
+		), aside AS (
+			SELECT k.* FROM refs r JOIN collapsed_calls k ON k.source_id = r.source_id AND k.line = r.line AND k.pos = r.pos
+		), traced AS (
+			SELECT c.* FROM calls c WHERE c.source_id IN (SELECT source_id FROM sources WHERE coalesce(format, 'jsonl') <> 'jsonl')
+		), links AS (
+			SELECT coalesce(trace_id, '') AS t, span_id, parent_id FROM span_links
+			UNION SELECT coalesce(trace_id, ''), span_id, parent_id FROM traced WHERE span_id IS NOT NULL AND parent_id IS NOT NULL
+			UNION SELECT coalesce(trace_id, ''), span_id, parent_id FROM collapsed_calls WHERE span_id IS NOT NULL AND parent_id IS NOT NULL
+		), up(source_id, line, pos, t, want, anc, depth) AS (
+			SELECT c.source_id, c.line, c.pos, coalesce(c.trace_id, ''), k.span_id, c.parent_id, 0
+			FROM aside k JOIN traced c ON coalesce(c.trace_id, '') = coalesce(k.trace_id, '')
+				AND c.action_type = k.action_type AND c.args_fp = k.args_fp
+			WHERE c.parent_id IS NOT NULL
+			UNION ALL
+			SELECT up.source_id, up.line, up.pos, up.t, up.want, l.parent_id, up.depth + 1
+			FROM up JOIN links l ON l.t = up.t AND l.span_id = up.anc
+			WHERE up.anc <> up.want AND up.depth < 64
+		)
 		SELECT * FROM refs
-		UNION SELECT c.source_id, c.line, c.pos FROM refs r
-		JOIN collapsed_calls k ON k.source_id = r.source_id AND k.line = r.line AND k.pos = r.pos
-		JOIN calls c ON coalesce(c.trace_id, '') = coalesce(k.trace_id, '') AND (c.span_id = k.span_id
-			OR (c.action_type = k.action_type AND c.args_fp = k.args_fp))`)
+		UNION SELECT c.source_id, c.line, c.pos FROM aside k
+		JOIN traced c ON coalesce(c.trace_id, '') = coalesce(k.trace_id, '') AND c.span_id = k.span_id
+		UNION SELECT source_id, line, pos FROM up WHERE anc = want`)
 	return err
 }
