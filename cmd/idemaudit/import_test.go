@@ -322,6 +322,13 @@ func TestExports(t *testing.T) {
 			"same-key-different-response/critical/charge_card/repeat 250 445",
 			"repeat-without-key/high/send_email/retry-after-error 580 756"}},
 
+		// Python's ConsoleSpanExporter captured to a file: span.to_json(indent=4)
+		// one after another, each call at its span's first line; a span
+		// printed twice (two console processors) is one call
+		{[]string{"console/billing-agent-stdout.log"}, 4, 1, []string{
+			"same-key-different-response/critical/create_invoice/repeat 285 319",
+			"repeat-without-key/high/charge_card/retry-after-error 145 213"}},
+
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}
 	for _, c := range cases {

@@ -313,6 +313,9 @@ func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int
 		if traces, ok := jaegerTraces(m); ok { // Jaeger's classic JSON: {"data": [Trace...]}
 			return cv.jaeger(traces, emit)
 		}
+		if isConsoleSpan(m) { // Python's ConsoleSpanExporter: one span
+			return cv.console(m, emit)
+		}
 		return 1, nil // no spans at all: a record of another kind, counted as no tool call
 	}
 	for _, rs := range rss {

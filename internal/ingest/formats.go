@@ -215,6 +215,8 @@ func detect(v any) Format {
 		return FormatOTLP
 	case isJaegerTrace(m): // Jaeger's classic JSON: a Trace, or {"data": [Trace...]} (below)
 		return FormatOTLP
+	case isConsoleSpan(m): // Python's ConsoleSpanExporter: a span as to_json writes it
+		return FormatOTLP
 	case m["object"] == "trace.span" || m["object"] == "trace" || spanData:
 		return FormatOpenAIAgents
 	case m["run_type"] != nil:
@@ -237,7 +239,8 @@ func detect(v any) Format {
 var (
 	markJSONL     = regexp.MustCompile(`"action_type"\s*:`)
 	markOTLP      = regexp.MustCompile(`"resourceSpans"\s*:`)
-	markJaeger    = regexp.MustCompile(`"spans"\s*:\s*\[\s*\{\s*"(?:traceID|duration)"\s*:`) // a Jaeger Trace's first span (keys sorted: jq -S)
+	markJaeger    = regexp.MustCompile(`"spans"\s*:\s*\[\s*\{\s*"(?:traceID|duration)"\s*:`)                            // a Jaeger Trace's first span (keys sorted: jq -S)
+	markConsole   = regexp.MustCompile(`"context"\s*:\s*\{\s*"trace_id"\s*:\s*"(0x)?[0-9a-fA-F]+"\s*,\s*"span_id"\s*:`) // a console span's context
 	markAgents    = regexp.MustCompile(`"object"\s*:\s*"trace\.span"|"span_data"\s*:\s*\{`)
 	markLangSmith = regexp.MustCompile(`"run_type"\s*:`)
 )
@@ -342,7 +345,7 @@ func sniff(head []byte) (doc bool, f Format) {
 	for _, m := range []struct {
 		re *regexp.Regexp
 		f  Format
-	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markJaeger, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
+	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markJaeger, FormatOTLP}, {markConsole, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
 		if loc := m.re.FindIndex(head); loc != nil && loc[0] < at {
 			first, at = m.f, loc[0]
 		}
