@@ -217,6 +217,8 @@ func detect(v any) Format {
 		return FormatOTLP
 	case isConsoleSpan(m): // Python's ConsoleSpanExporter: a span as to_json writes it
 		return FormatOTLP
+	case isJaegerError(m): // Jaeger's query API answering with an error, no trace
+		return FormatOTLP
 	case m["object"] == "trace.span" || m["object"] == "trace" || spanData:
 		return FormatOpenAIAgents
 	case m["run_type"] != nil:

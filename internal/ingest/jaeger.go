@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -220,4 +221,43 @@ func micros(v any) (int64, bool) {
 		return n, err == nil
 	}
 	return 0, false
+}
+
+// jaegerError gives the errors of an answer of Jaeger's query API that
+// holds no trace (cmd/query/app/http_handler.go: structuredResponse
+// {"data", "total", "limit", "offset", "errors"}, data null or empty,
+// each error {"code"?, "msg", "traceID"?}): "404 trace not found". ok is
+// false for anything else.
+func jaegerError(m map[string]any) (msg string, ok bool) {
+	errs, _ := m["errors"].([]any)
+	if len(errs) == 0 || !has(m, "data") || (!has(m, "total") && !has(m, "limit")) {
+		return "", false
+	}
+	if d, isList := m["data"].([]any); m["data"] != nil && (!isList || len(d) > 0) {
+		return "", false
+	}
+	var parts []string
+	for i, e := range errs {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(errs)-i))
+			break
+		}
+		em := asObject(e)
+		s := strings.TrimSpace(scalar(em["code"]) + " " + scalar(em["msg"]))
+		if t := scalar(em["traceID"]); t != "" {
+			s += ", trace " + t
+		}
+		if s == "" {
+			s = "no message"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; "), true
+}
+
+// isJaegerError reports whether an object is an error answer of Jaeger's
+// query API holding no trace (see jaegerError).
+func isJaegerError(m map[string]any) bool {
+	_, ok := jaegerError(m)
+	return ok
 }
