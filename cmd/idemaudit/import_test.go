@@ -305,6 +305,8 @@ func TestExports(t *testing.T) {
 			"unstable-key/high/charge_card/retry-after-error 1 2"}},
 		{[]string{"otlp/mlflow-otlp.jsonl"}, 2, 0, []string{ // mlflow.spanType "\"TOOL\"", mlflow.spanInputs/spanOutputs
 			"repeat-without-key/high/refund_payment/retry-after-error 1 2"}},
+		{[]string{"otlp/mlflow-dual-export.jsonl"}, 2, 0, []string{ // MLflow renamed the repeated spans refund_payment_1, _2: one action
+			"repeat-without-key/high/refund_payment/retry-after-error 1 2"}},
 		{[]string{"otlp/livekit-agents.jsonl"}, 3, 0, []string{ // function_tool spans: lk.function_tool.*, lk.pii.function_tool.*
 			"repeat-without-key/high/book_table/retry-after-error 1 2"}},
 		{[]string{"otlp/jaeger-api-v3.json"}, 2, 0, []string{ // Jaeger's {"result": TracesData}, jq-printed: each span at its line

@@ -385,6 +385,17 @@ func (cv *converter) otlpTool(sp map[string]any, attrs map[string]any) (action s
 	}
 	if action == "" && name != "execute_tool" && name != "tools/call" {
 		action = name // LangSmith's OpenTelemetry export names the span after the tool
+		if fn := strings.Trim(scalar(attrs["mlflow.spanFunctionName"]), `"`); fn != "" {
+			// MLflow renames the spans of a trace that share a name
+			// (deduplicate_span_names_in_place: refund_payment_1,
+			// refund_payment_2) when its root ends; the traced function's
+			// name stays in mlflow.spanFunctionName. Only that renaming is
+			// undone: a span named otherwise keeps its name (a custom
+			// name, an integration's wrapper method as the function)
+			if rest, ok := strings.CutPrefix(name, fn+"_"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+				action = fn
+			}
+		}
 	}
 	return action, true, marked
 }
