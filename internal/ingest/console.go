@@ -90,16 +90,10 @@ func consoleSpan(m map[string]any) (otel, attrs map[string]any) {
 // zeros to width hex digits (SDKs before 0.16 printed it as a bare hex
 // number). Any other id stays as written.
 func consoleID(s string, width int) string {
-	hex := strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
-	if hex == "" || len(hex) > width {
-		return s
+	if id, ok := padHexID(strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X"), width); ok {
+		return id
 	}
-	for i := 0; i < len(hex); i++ {
-		if c := hex[i]; !isDigit(c) && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
-			return s
-		}
-	}
-	return strings.Repeat("0", width-len(hex)) + strings.ToLower(hex)
+	return s
 }
 
 // isoNanos reads a console span's time (ns_to_iso_str:

@@ -195,15 +195,24 @@ func jaegerTags(v any) map[string]any {
 // id shorter than width digits is padded with zeros, so the span read
 // from both is one call. Any other id stays as written.
 func jaegerID(s string, width int) string {
+	if id, ok := padHexID(s, width); ok {
+		return id
+	}
+	return s
+}
+
+// padHexID gives a hex id of at most width digits lowercase and padded with
+// leading zeros to width; false for anything else.
+func padHexID(s string, width int) (string, bool) {
 	if s == "" || len(s) > width {
-		return s
+		return "", false
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !isDigit(c) && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
-			return s
+			return "", false
 		}
 	}
-	return strings.Repeat("0", width-len(s)) + strings.ToLower(s)
+	return strings.Repeat("0", width-len(s)) + strings.ToLower(s), true
 }
 
 // micros reads a Jaeger time or duration (microseconds).
