@@ -376,6 +376,47 @@ func TestExports(t *testing.T) {
 	}
 }
 
+// TestConsoleSpanLookalikesStayLogs: a log line with a name, a context of
+// trace and span ids and a start time is no ConsoleSpanExporter span (no
+// "SpanKind." kind, no status object): a JSON Lines log opening with one,
+// a log of another shape read with --map, and a call record whose context
+// comes before args longer than the sniffed megabyte keep their calls.
+func TestConsoleSpanLookalikesStayLogs(t *testing.T) {
+	dir := t.TempDir()
+	ctx := func(span string) string {
+		return `"context":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"` + span + `"}`
+	}
+	header := writeFile(t, dir, "audit.jsonl", `{"name":"billing.agent","kind":"session",`+ctx("00f067aa0ba902b7")+`,"start_time":"2026-03-10T09:00:00Z","msg":"session started"}
+{"ts":"2026-03-10T09:00:00Z","action_type":"charge_card","args":{"amount":5},"response_id":"ch_1"}
+{"ts":"2026-03-10T09:00:10Z","action_type":"charge_card","args":{"amount":5},"response_id":"ch_2"}
+`)
+	shaped := writeFile(t, dir, "gateway.log", `{"name":"tool_call","tool":"charge_card",`+ctx("00f067aa0ba902b7")+`,"start_time":"2026-03-10T09:00:00Z","input":{"amount":5},"out":{"id":"ch_1"}}
+{"name":"tool_call","tool":"charge_card",`+ctx("00f067aa0ba902b8")+`,"start_time":"2026-03-10T09:00:10Z","input":{"amount":5},"out":{"id":"ch_2"}}
+`)
+	note := strings.Repeat("x", 1<<20+1000)
+	big := writeFile(t, dir, "big.jsonl", `{"ts":"2026-03-10T09:00:00Z",`+ctx("00f067aa0ba902b7")+`,"args":{"amount":5,"note":"`+note+`"},"action_type":"charge_card","response_id":"ch_1"}
+{"ts":"2026-03-10T09:00:10Z",`+ctx("00f067aa0ba902b8")+`,"args":{"amount":5,"note":"`+note+`"},"action_type":"charge_card","response_id":"ch_2"}
+`)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"first line a session record", []string{header}},
+		{"--map", []string{"--map", "ts=start_time", "--map", "action_type=tool", "--map", "args=input", "--map", "response_id=out.id", shaped}},
+		{"first record over the sniffed megabyte", []string{big}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep := auditImport(t, c.args...)
+			if rep.Summary.Calls != 2 || len(rep.Inputs) != 1 || rep.Inputs[0].Format != "jsonl" {
+				t.Fatalf("read %d calls as %+v, want 2 calls of JSON Lines", rep.Summary.Calls, rep.Inputs)
+			}
+			if got := summarize(rep); len(got) != 1 || !strings.HasPrefix(got[0], "repeat-without-key/high/charge_card/") {
+				t.Errorf("findings %q, want the repeated charge", got)
+			}
+		})
+	}
+}
+
 // TestJaegerErrorAnswer: the query API's answer for a trace it does not
 // have (saved instead of the trace) is no trace: a malformed line naming
 // the API's error, no call, no hint to read it as another format.

@@ -241,8 +241,7 @@ func detect(v any) Format {
 var (
 	markJSONL     = regexp.MustCompile(`"action_type"\s*:`)
 	markOTLP      = regexp.MustCompile(`"resourceSpans"\s*:`)
-	markJaeger    = regexp.MustCompile(`"spans"\s*:\s*\[\s*\{\s*"(?:traceID|duration)"\s*:`)                            // a Jaeger Trace's first span (keys sorted: jq -S)
-	markConsole   = regexp.MustCompile(`"context"\s*:\s*\{\s*"trace_id"\s*:\s*"(0x)?[0-9a-fA-F]+"\s*,\s*"span_id"\s*:`) // a console span's context
+	markJaeger    = regexp.MustCompile(`"spans"\s*:\s*\[\s*\{\s*"(?:traceID|duration)"\s*:`) // a Jaeger Trace's first span (keys sorted: jq -S)
 	markAgents    = regexp.MustCompile(`"object"\s*:\s*"trace\.span"|"span_data"\s*:\s*\{`)
 	markLangSmith = regexp.MustCompile(`"run_type"\s*:`)
 )

@@ -188,6 +188,12 @@ func TestSniff(t *testing.T) {
 		// (reading resumes after it); '{' alone before a record: JSON Lines
 		{"{\n  \"ts\": 1,\n  \"action_type\": \"a\",\n}\n{\n  \"ts\": 2,\n  \"action_type\": \"a\"\n}\n", true, FormatJSONL},
 		{"{\n" + `{"ts":1,"action_type":"a"}` + "\n" + `{"ts":2,"action_type":"a"}` + "\n", false, FormatJSONL},
+		// a ConsoleSpanExporter span, whole or cut short, told by its
+		// context and kind; a log line holding such a context is none
+		{"{\n    \"name\": \"charge\",\n    \"context\": {\n        \"trace_id\": \"0x4bf9\",\n        \"span_id\": \"0x6e0c\",\n        \"trace_state\": \"[]\"\n    },\n    \"kind\": \"SpanKind.INTERNAL\"\n}\n", true, FormatOTLP},
+		{`{"name": "charge", "context": {"trace_id": "0x4bf9", "span_id": "0x6e0c", "trace_state": "['{key=k, value=v}']"}, "kind": "SpanKind.INTERNAL", "attributes": {"x": "` + strings.Repeat("x", 100), false, FormatOTLP}, // cut short
+		{`{"name":"app","context":{"trace_id":"4bf9","span_id":"6e0c"},"start_time":"2026-03-10T09:00:00Z"}` + "\n", false, ""},
+		{`{"ts":1,"context":{"trace_id":"4bf9","span_id":"6e0c"},"args":{"x":"` + strings.Repeat("x", 100), false, ""}, // cut short, before its action_type
 	}
 	for _, c := range cases {
 		doc, f := sniff([]byte(c.head))
