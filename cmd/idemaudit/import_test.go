@@ -417,6 +417,58 @@ func TestConsoleSpanLookalikesStayLogs(t *testing.T) {
 	}
 }
 
+// TestConsoleCaptureWithPrintedText: what an agent prints to stdout
+// besides its ConsoleSpanExporter spans (before the first one ends, and
+// between them) is reported line by line; every span is still read, each
+// call at its span's first line.
+func TestConsoleCaptureWithPrintedText(t *testing.T) {
+	span := func(id, start, end, status, attrs string) string {
+		return `{
+    "name": "execute_tool charge_card",
+    "context": {
+        "trace_id": "0x4bf92f3577b34da6a3ce929d0e0e4736",
+        "span_id": "0x` + id + `",
+        "trace_state": "[]"
+    },
+    "kind": "SpanKind.INTERNAL",
+    "parent_id": null,
+    "start_time": "` + start + `",
+    "end_time": "` + end + `",
+    "status": {
+        "status_code": "` + status + `"
+    },
+    "attributes": {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "charge_card",
+        "gen_ai.tool.call.arguments": "{\"amount\": 5}"` + attrs + `
+    },
+    "events": [],
+    "links": [],
+    "resource": {
+        "attributes": {
+            "service.name": "billing-agent"
+        },
+        "schema_url": ""
+    }
+}
+`
+	}
+	log := writeFile(t, t.TempDir(), "stdout.log", "Starting billing agent...\n"+
+		span("00f067aa0ba902b7", "2026-03-10T09:00:00.000000Z", "2026-03-10T09:00:30.000000Z", "ERROR", `,
+        "error.type": "ReadTimeout"`)+
+		"charging again\n"+
+		span("00f067aa0ba902c1", "2026-03-10T09:00:31.000000Z", "2026-03-10T09:00:32.000000Z", "OK", `,
+        "gen_ai.tool.call.result": "{\"id\": \"ch_2\"}"`))
+	rep := auditImport(t, log)
+	if rep.Summary.Calls != 2 || rep.Inputs[0].Format != "otlp" {
+		t.Fatalf("read %d calls as %+v, want the 2 spans", rep.Summary.Calls, rep.Inputs)
+	}
+	want := "repeat-without-key/high/charge_card/retry-after-error " + log + ":2@00f067aa0ba902b7 " + log + ":32@00f067aa0ba902c1"
+	if got := summarize(rep); len(got) != 1 || got[0] != want {
+		t.Errorf("findings %q, want the retried charge at its spans' first lines", got)
+	}
+}
+
 // TestJaegerErrorAnswer: the query API's answer for a trace it does not
 // have (saved instead of the trace) is no trace: a malformed line naming
 // the API's error, no call, no hint to read it as another format.

@@ -316,6 +316,16 @@ func sniff(head []byte) (doc bool, f Format) {
 			next := nextLine(&rest)
 			doc = errors.Is(err, io.ErrUnexpectedEOF) || (len(next) > 0 && next[0] == '"' && !json.Valid(next))
 		}
+		// lines of text before the first value (what a program printed
+		// before its first ConsoleSpanExporter span ended, captured with
+		// it: python agent.py > spans.log): the first line opening with
+		// '{' tells whether documents follow, as it would first; the text
+		// is reported, and reading resumes after it
+		if i := bytes.Index(trimmed, []byte("\n{")); !doc && trimmed[0] != '{' && i >= 0 {
+			if d, f := sniff(trimmed[i+1:]); d {
+				return true, f
+			}
+		}
 	}
 	if !doc {
 		rest := trimmed

@@ -194,6 +194,10 @@ func TestSniff(t *testing.T) {
 		{`{"name": "charge", "context": {"trace_id": "0x4bf9", "span_id": "0x6e0c", "trace_state": "['{key=k, value=v}']"}, "kind": "SpanKind.INTERNAL", "attributes": {"x": "` + strings.Repeat("x", 100), false, FormatOTLP}, // cut short
 		{`{"name":"app","context":{"trace_id":"4bf9","span_id":"6e0c"},"start_time":"2026-03-10T09:00:00Z"}` + "\n", false, ""},
 		{`{"ts":1,"context":{"trace_id":"4bf9","span_id":"6e0c"},"args":{"x":"` + strings.Repeat("x", 100), false, ""}, // cut short, before its action_type
+		// text a program printed before its first console span: documents
+		// follow; text before lines of JSON: JSON Lines
+		{"Starting agent...\n{\n    \"name\": \"charge\",\n    \"context\": {\n        \"trace_id\": \"0x4bf9\",\n        \"span_id\": \"0x6e0c\",\n        \"trace_state\": \"[]\"\n    },\n    \"kind\": \"SpanKind.INTERNAL\"\n}\n", true, FormatOTLP},
+		{"agent v2 starting\n" + `{"ts":1,"action_type":"a"}` + "\n" + `{"ts":2,"action_type":"a"}` + "\n", false, FormatJSONL},
 	}
 	for _, c := range cases {
 		doc, f := sniff([]byte(c.head))
