@@ -16,16 +16,7 @@ import (
 // benchLines writes a generated sample once and returns its lines.
 func benchLines(b *testing.B) ([][]byte, int64) {
 	b.Helper()
-	dir := b.TempDir()
-	files, err := sample.Write(dir, sample.Options{Calls: 50000, Seed: 7, Files: 1,
-		Start: time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), Days: 7, AnomalyRate: 0.01})
-	if err != nil {
-		b.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, filepath.Base(files[0])))
-	if err != nil {
-		b.Fatal(err)
-	}
+	data := sampleLog(b, sample.Options{Calls: 50000, Seed: 7, AnomalyRate: 0.01})
 	var lines [][]byte
 	s := bufio.NewScanner(bytes.NewReader(data))
 	s.Buffer(nil, 1<<20)
@@ -33,6 +24,23 @@ func benchLines(b *testing.B) ([][]byte, int64) {
 		lines = append(lines, append([]byte(nil), s.Bytes()...))
 	}
 	return lines, int64(len(data))
+}
+
+// sampleLog is the content of a generated log of one file over a week from
+// 2026-11-16 (o's Files, Start and Days are set here).
+func sampleLog(tb testing.TB, o sample.Options) []byte {
+	tb.Helper()
+	dir := tb.TempDir()
+	o.Files, o.Start, o.Days = 1, time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), 7
+	files, err := sample.Write(dir, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, filepath.Base(files[0])))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
 }
 
 // BenchmarkParse is one parser over generated lines (one core).

@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -167,16 +165,7 @@ actions = ["refund_*"]
 		`{"action_type":"charge","args":{"b":2},"action_type":"cal_new","args":"{\"start\":1}"}`,
 		`{"action_type":"charge","args":{"b":2},"args":null}`,
 	}
-	dir := t.TempDir()
-	files, err := sample.Write(dir, sample.Options{Calls: 3000, Seed: 3, Files: 1,
-		Start: time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC), Days: 7, AnomalyRate: 0.05})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, filepath.Base(files[0])))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := sampleLog(t, sample.Options{Calls: 3000, Seed: 3, AnomalyRate: 0.05})
 	lines = append(lines, strings.Split(string(data), "\n")...)
 	one := Parser{cfg: cfg}
 	whole := Parser{cfg: cfg, keepArgs: true}
