@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 )
 
 // Log values are untrusted: a key may hold terminal escape sequences, a
@@ -115,6 +117,30 @@ func termSafe(s string, max int) string {
 		i += size
 	}
 	return b.String() + "…"
+}
+
+// termFit is a log value for a fixed-width terminal column: visible, cut to
+// cols screen columns (a CJK character takes two, as tablewriter counts
+// them), never inside an escape, and padded with spaces to cols.
+func termFit(s string, cols int) string {
+	v := visible(s)
+	if w := twwidth.Width(v); w <= cols {
+		return v + strings.Repeat(" ", cols-w)
+	}
+	var b strings.Builder
+	w := 0 // columns written
+	for i := 0; i < len(s); {
+		var piece strings.Builder
+		size := writeVisible(&piece, s, i)
+		pw := twwidth.Width(piece.String())
+		if w+pw > cols-1 {
+			break
+		}
+		b.WriteString(piece.String())
+		w += pw
+		i += size
+	}
+	return b.String() + "…" + strings.Repeat(" ", cols-1-w)
 }
 
 // mdCode renders a log value as a Markdown code span: nothing inside is

@@ -241,6 +241,21 @@ func TestEscaping(t *testing.T) {
 			t.Errorf("termSafe(…, %d) = %q, want %q", max, got, want)
 		}
 	}
+	// a fixed-width terminal column counts screen columns: a CJK character
+	// takes two, so the columns after it line up
+	for in, want := range map[string]string{
+		"charge":      "charge    ",
+		"予約を作成":       "予約を作成",
+		"予約を作成する":     "予約を作… ",
+		"予約a作成する":     "予約a作成…",
+		"ab\x1b":      `ab\x1b    `,
+		"abcdefg\x1b": "abcdefg…  ",
+	} {
+		got := termFit(in, 10)
+		if got != want || twwidth.Width(got) != 10 {
+			t.Errorf("termFit(%q, 10) = %q (%d columns), want %q", in, got, twwidth.Width(got), want)
+		}
+	}
 }
 
 func perByteValid(s string) string {
@@ -328,5 +343,27 @@ func TestMarkdownListsEveryFinding(t *testing.T) {
 	}
 	if n := strings.Count(out, "\n#### "); n != len(r.Findings) {
 		t.Errorf("%d findings listed, want %d", n, len(r.Findings))
+	}
+}
+
+// TestTrendLinesAlign: the per-action trend lines of a period report line
+// up on screen also when an action's name is CJK (two columns a character)
+// or cut.
+func TestTrendLinesAlign(t *testing.T) {
+	r := weekResult()
+	for i := range r.Trend {
+		for _, a := range []string{"予約を作成", "予約を作成する予約を作成する予約を作成する", "charge_card_with_a_very_long_name_indeed"} {
+			r.Trend[i].Actions[a] = rules.ActionStats{ActionType: a, Calls: 4, KeyedCalls: 2, KeyCoverage: 0.5, Findings: 1}
+		}
+	}
+	out := render(t, "table", r)
+	cols := map[int]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.Index(line, " key coverage "); i > 0 && strings.HasPrefix(line, "  ") {
+			cols[twwidth.Width(line[:i])] = true
+		}
+	}
+	if len(cols) != 1 {
+		t.Errorf("the trend lines' key coverage starts at columns %v, want one column:\n%s", cols, out)
 	}
 }

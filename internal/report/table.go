@@ -97,7 +97,7 @@ func (Table) Write(w io.Writer, r *rules.Result) error {
 		p("trend %s…%s: calls %s  key coverage %s  critical+high %s\n", termSafe(t.labels[0], 20), termSafe(t.labels[len(t.labels)-1], 20),
 			sparkline(t.calls), sparkline(t.coverage), sparkline(t.serious))
 		for _, a := range actionTrends(r) {
-			p("  %-24s key coverage %s %3.0f%%  findings %s %d\n", termSafe(a.action, 24), sparkline(a.coverage),
+			p("  %s key coverage %s %3.0f%%  findings %s %d\n", termFit(a.action, 24), sparkline(a.coverage),
 				a.coverage[len(a.coverage)-1]*100, sparkline(a.findings), int(a.findings[len(a.findings)-1]))
 		}
 	}
