@@ -149,7 +149,11 @@ func checkOutput(path string) error {
 	}
 	name := path
 	path = followLink(path)
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+	fi, err := os.Stat(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return writeError(name, err) // a symlink loop: replacing it would lose the link
+	}
+	if err == nil && !fi.Mode().IsRegular() {
 		if fi.IsDir() {
 			return fmt.Errorf("%s is a directory", name)
 		}

@@ -187,3 +187,25 @@ func TestCLIOutputThroughDanglingSymlink(t *testing.T) {
 		t.Errorf("reports/w49.md holds %q", b)
 	}
 }
+
+// -o through a symlink loop is an error before the run, as the shell's >
+// says it (too many levels of symbolic links): the loop was replaced by the
+// report.
+func TestCLIOutputThroughSymlinkLoop(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "a.jsonl", high)
+	a, b := filepath.Join(dir, "a.md"), filepath.Join(dir, "b.md")
+	if err := os.Symlink("b.md", a); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a.md", b); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, nil, "audit", "-f", "markdown", "-o", a, log)
+	if r.code != 2 || !strings.Contains(r.stderr, a) || !strings.Contains(r.stderr, "symbolic links") {
+		t.Errorf("exit %d, stderr %q: want exit 2 naming %s and the link loop", r.code, r.stderr, a)
+	}
+	if fi, err := os.Lstat(a); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s is no longer a symlink: %v", a, err)
+	}
+}
