@@ -46,6 +46,26 @@ func TestCLIBadMemoryLimit(t *testing.T) {
 	}
 }
 
+// A --memory-limit too small for the input ends in an error that names
+// the flag to raise, not DuckDB's advice in SQL settings on one quoted line.
+func TestCLIMemoryLimitTooSmall(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "a.jsonl", high)
+	for _, m := range []string{"1KB", "16MB"} {
+		r := run(t, nil, "audit", "-q", "--memory-limit", m, "-f", "json", "-o", filepath.Join(dir, "r.json"), log)
+		if r.code == 0 {
+			continue // DuckDB managed: nothing to say
+		}
+		if r.code != 2 || !strings.Contains(r.stderr, "Out of Memory Error") || !strings.Contains(r.stderr, "raise --memory-limit") ||
+			strings.Contains(r.stderr, "SET threads") || strings.Contains(r.stderr, `\n`) {
+			t.Errorf("--memory-limit %s: exit %d, stderr %q; want 2, DuckDB's first line and the flag to raise", m, r.code, r.stderr)
+		}
+	}
+	if r := run(t, nil, "audit", "-q", "--memory-limit", "1KB", "-f", "json", log); r.code != 2 {
+		t.Errorf("--memory-limit 1KB: exit %d, want 2 (DuckDB cannot open a database in 1KB)", r.code)
+	}
+}
+
 // validMemoryLimit takes what DuckDB takes, and DuckDB takes what it takes.
 func TestValidMemoryLimitAgreesWithDuckDB(t *testing.T) {
 	for _, v := range []string{"", "4GB", "1 gb", " 512MiB ", "1.5GiB", "2e3MB", ".5GB", "1.GB", "1T", "3gigabytes", "2048 megabytes", "none", "-1"} {

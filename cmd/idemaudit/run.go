@@ -105,8 +105,28 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "idemaudit %s: %s\nRun 'idemaudit %s --help' for usage.\n", args[0], shown(err), args[0])
 		return exitError
 	}
-	fmt.Fprintf(stderr, "idemaudit %s: %s\n", args[0], shown(err)) // errors may quote log values and arguments
+	fmt.Fprintf(stderr, "idemaudit %s: %s\n", args[0], shown(outOfMemory(err))) // errors may quote log values and arguments
 	return exitError
+}
+
+// outOfMemory keeps the first line of DuckDB's out-of-memory error (its
+// advice, SET threads and the like, names SQL settings, not flags) and says
+// which flag to change. Other errors are unchanged.
+func outOfMemory(err error) error {
+	if le, ok := err.(linesError); ok { // the lines under it stay
+		inner := outOfMemory(le.err)
+		if inner == le.err {
+			return err
+		}
+		return linesError{le.err, shown(inner) + strings.TrimPrefix(le.text, shown(le.err))}
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "Out of Memory Error") {
+		return err
+	}
+	first, _, _ := strings.Cut(msg, "\n")
+	return withLine(errors.New(first), "DuckDB needs more memory than its limit allows: raise --memory-limit "+
+		"(default: a quarter of RAM, at most 1GB; beyond it DuckDB spills to --temp-dir)")
 }
 
 // linesError is an error of several lines, each made safe for a terminal
