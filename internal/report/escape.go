@@ -22,8 +22,12 @@ import (
 //	fillers, spaces other than U+0020
 //	                            \u202e \u2028 \u200b \ufeff \u00ad \U000e0041
 //
-// A backslash is kept as is, so a Windows path reads naturally; the JSON
-// report carries every value exactly when the difference matters.
+// A backslash is kept as is, so a Windows path reads naturally, unless
+// what follows could read as one of these escapes: a run of backslashes
+// before n, r, t, x and two hex digits, u and four, U and eight, or before
+// an escaped character, is doubled, so a literal
+// "\x1b" (\\x1b) never reads like an escape character (\x1b), nor a
+// backslash before one (\\\x1b). The JSON report carries every value exactly.
 func visible(s string) string {
 	if !needsEscape(s) {
 		return s
@@ -40,6 +44,19 @@ func visible(s string) string {
 func writeVisible(b *strings.Builder, s string, i int) int {
 	r, size := utf8.DecodeRuneInString(s[i:])
 	switch {
+	case r == '\\':
+		// a run of backslashes at once (deciding per backslash would look
+		// ahead over the run again for each: quadratic)
+		n := 1
+		for i+n < len(s) && s[i+n] == '\\' {
+			n++
+		}
+		run := s[i : i+n]
+		if escapeLike(s[i+n:]) {
+			run += run
+		}
+		b.WriteString(run)
+		return n
 	case r == utf8.RuneError && size <= 1:
 		fmt.Fprintf(b, `\x%02x`, s[i])
 	case r == '\n':
@@ -63,12 +80,57 @@ func writeVisible(b *strings.Builder, s string, i int) int {
 func needsEscape(s string) bool {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && size <= 1) || r < 0x20 || r == 0x7f || hidden(r) {
+		if (r == utf8.RuneError && size <= 1) || r < 0x20 || r == 0x7f || hidden(r) || (r == '\\' && escapeLike(s[i+1:])) {
 			return true
 		}
 		i += size
 	}
 	return false
+}
+
+// escapeForm is the length of the escape s begins with as visible writes
+// them (n, r, t; x, u or U and 2, 4 or 8 lowercase hex digits), without
+// its backslash; 0 if none: "\Users" is no escape.
+func escapeForm(s string) int {
+	if s == "" {
+		return 0
+	}
+	digits := 0
+	switch s[0] {
+	case 'n', 'r', 't':
+		return 1
+	case 'x':
+		digits = 2
+	case 'u':
+		digits = 4
+	case 'U':
+		digits = 8
+	default:
+		return 0
+	}
+	if len(s) < 1+digits {
+		return 0
+	}
+	for _, c := range []byte(s[1 : 1+digits]) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return 0
+		}
+	}
+	return 1 + digits
+}
+
+// escapeLike reports whether a backslash before s would read as the start
+// of one of visible's escapes: s begins with a letter that starts one, or
+// with a character visible escapes.
+func escapeLike(s string) bool {
+	if s == "" {
+		return false
+	}
+	if escapeForm(s) > 0 {
+		return true
+	}
+	r, size := utf8.DecodeRuneInString(s)
+	return (r == utf8.RuneError && size <= 1) || r < 0x20 || r == 0x7f || hidden(r)
 }
 
 // hidden reports characters that act on the display without being seen,
