@@ -331,6 +331,20 @@ func TestExports(t *testing.T) {
 			"same-key-different-response/critical/create_invoice/repeat 285 319",
 			"repeat-without-key/high/charge_card/retry-after-error 145 213"}},
 
+		// MLflow's own trace JSON (Trace.to_dict / to_json): its TOOL spans
+		// read as the same spans of MLflow's OTLP export, each at its line
+		{[]string{"mlflow/trace-to-json-pretty.json"}, 4, 0, []string{ // MLflow 3, to_json(pretty=True): protobuf-dict spans, base64 ids
+			"same-key-different-response/critical/charge_card/repeat 86 104",
+			"repeat-without-key/high/refund_payment/retry-after-error 122 151"}},
+		{[]string{"mlflow/search-traces-list.json"}, 4, 0, []string{ // a list of traces, hex ids; the session in the trace metadata
+			"same-key-different-response/critical/issue_voucher/repeat 83 172",
+			"repeat-without-key/high/book_flight/retry-after-error 54 151"}},
+		{[]string{"mlflow/traces-v2.jsonl"}, 4, 0, []string{ // MLflow 2: one to_json() a line
+			"same-key-different-response/critical/create_invoice/repeat 2 3",
+			"repeat-without-key/high/send_email/retry-after-error 1 2"}},
+		{[]string{"otlp/mlflow-dual-export.jsonl", "mlflow/dual-export-trace.json"}, 2, 4, []string{ // one trace both ways: each span one call
+			"repeat-without-key/high/refund_payment/retry-after-error 1 2"}},
+
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}
 	for _, c := range cases {

@@ -316,6 +316,9 @@ func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int
 		if isConsoleSpan(m) { // Python's ConsoleSpanExporter: one span
 			return cv.console(m, emit)
 		}
+		if isMLflowTrace(m) { // MLflow's trace JSON: Trace.to_dict()
+			return cv.mlflow(m, emit)
+		}
 		if msg, ok := jaegerError(m); ok { // Jaeger's query API answering with an error, no trace
 			return 0, []recordError{{"", fmt.Errorf("a Jaeger API error answer (%s): no trace in it", msg)}}
 		}

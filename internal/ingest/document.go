@@ -316,6 +316,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 			line int64
 		}
 		var jaegerSpans []located // a Jaeger Trace's, read once its processes are known
+		var mlflowSpans []located // an MLflow trace's, read once its info is known
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
@@ -350,6 +351,46 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 				if err := expect(']'); err != nil {
 					return err
 				}
+				continue
+			}
+			// MLflow's trace JSON: {"info": {...}, "data": {"spans":
+			// [...]}} (Trace.to_json(pretty=True)), alone or in an array:
+			// span by span too, each read with the info, before or after
+			// them (jq -S puts data first)
+			if spec.format == FormatOTLP && !wrapped && inObject == 1 && k == "data" && next() == '{' {
+				data := map[string]any{}
+				var spans []located
+				found := false
+				if err := members(func(dk string) (bool, error) {
+					if dk != "spans" || found || next() != '[' {
+						return false, nil
+					}
+					found = true
+					if err := expect('['); err != nil {
+						return true, err
+					}
+					for dec.More() {
+						v, ln, ok, err := decode()
+						if err != nil {
+							return true, err
+						}
+						if ok {
+							spans = append(spans, located{v, ln})
+						}
+					}
+					return true, expect(']')
+				}, data); err != nil {
+					return err
+				}
+				if found {
+					mlflowSpans = spans
+					all := make([]any, len(spans))
+					for i, l := range spans {
+						all[i] = l.span
+					}
+					data["spans"] = all
+				}
+				obj[k] = data
 				continue
 			}
 			// Grafana Tempo: {"batches": [ResourceSpans...]}, or
@@ -413,6 +454,12 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		}
 		for _, l := range jaegerSpans {
 			p.importValue(map[string]any{"traceID": obj["traceID"], "spans": []any{l.span}, "processes": obj["processes"]}, l.line, &b)
+		}
+		if mlflowSpans != nil && isMLflowTrace(obj) {
+			wrapped = true
+			for _, l := range mlflowSpans {
+				p.importValue(map[string]any{"info": obj["info"], "data": map[string]any{"spans": []any{l.span}}}, l.line, &b)
+			}
 		}
 		if wrapped && spec.format == FormatLangfuse {
 			// a trace with its observations (GET /api/public/traces/{id})

@@ -219,6 +219,8 @@ func detect(v any) Format {
 		return FormatOTLP
 	case isJaegerError(m): // Jaeger's query API answering with an error, no trace
 		return FormatOTLP
+	case isMLflowTrace(m): // MLflow's trace JSON: {"info", "data": {"spans": [...]}}
+		return FormatOTLP
 	case m["object"] == "trace.span" || m["object"] == "trace" || spanData:
 		return FormatOpenAIAgents
 	case m["run_type"] != nil:
@@ -356,7 +358,7 @@ func sniff(head []byte) (doc bool, f Format) {
 	for _, m := range []struct {
 		re *regexp.Regexp
 		f  Format
-	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markJaeger, FormatOTLP}, {markConsole, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
+	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markJaeger, FormatOTLP}, {markConsole, FormatOTLP}, {markMLflow, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
 		if loc := m.re.FindIndex(head); loc != nil && loc[0] < at {
 			first, at = m.f, loc[0]
 		}
