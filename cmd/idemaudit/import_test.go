@@ -244,6 +244,9 @@ func TestExports(t *testing.T) {
 			"same-key-different-response/critical/create_payout/repeat 60 109",
 			"repeat-without-key/high/cancel_subscription/retry-after-error 158 197",
 			"repeat-without-key/high/send_sms/repeat 246 288"}},
+		{[]string{"langfuse/pydantic-ai-otel-observations.json"}, 4, 0, []string{ // pydantic-ai over OTel: the tool by gen_ai.tool.name
+			"same-key-different-response/critical/charge_card/repeat 122 162",
+			"repeat-without-key/high/refund_payment/retry-after-error 202 242"}},
 		{[]string{"langfuse/blob-observations.parquet"}, 8, 1, []string{
 			"same-key-different-response/critical/create_invoice/repeat 10 11",
 			"repeat-without-key/high/charge_card/retry-after-error 3 4",

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -112,6 +114,90 @@ func TestLangfuseObservationsOfOTelSpans(t *testing.T) {
 			if f.ActionType != "charge_card" && f.Rule != "missing-key" {
 				t.Errorf("%s: a %s finding on %q: the tool is the span's gen_ai.tool.name / ai.toolCall.name / tool.name", c.name, f.Rule, f.ActionType)
 			}
+		}
+	}
+}
+
+// TestLangfusePydanticAIToolObservations: a pydantic-ai agent's tool
+// calls exported from Langfuse, which got them over OpenTelemetry. The
+// tool span (pydantic-ai _tool_manager.py, _instrumentation.py
+// InstrumentationNames) is named "running tool" (instrumentation version
+// 2: tool_arguments, tool_response) or "execute_tool charge_card" (3 and
+// later: gen_ai.tool.call.arguments / result), with gen_ai.tool.name,
+// gen_ai.tool.call.id and logfire.msg "running tool: charge_card", and no
+// gen_ai.operation.name. Langfuse (packages/shared/src/server/otel:
+// OtelIngestionProcessor extractName, extractInputAndOutput,
+// ObservationTypeMapper) names the observation by logfire.msg (older
+// versions: "running tool: charge_card", a SPAN) or by gen_ai.tool.name
+// (later: "charge_card", a TOOL by its GenAI_Tool_Call mapper), keeps the
+// attributes in metadata.attributes less the gen_ai.tool.call.* it moved to
+// input and output, and in its events pipeline keeps no attributes at all.
+// Each way the action is the tool, never the display name, and the double
+// charge under one key and the refund retried after an error are found.
+func TestLangfusePydanticAIToolObservations(t *testing.T) {
+	dir := t.TempDir()
+	const schema = `{"type": "object", "properties": {"tool_arguments": {"type": "object"}, "tool_response": {"type": "object"}, "gen_ai.tool.name": {}, "gen_ai.tool.call.id": {}}}`
+	type call struct {
+		id, tool, args, result string
+		sec                    int
+		failed                 bool
+	}
+	calls := []call{
+		{"1111111111111111", "charge_card", `{"customer":"cus_B","amount":1200,"idempotency_key":"chg-42"}`, `{"id":"ch_1","status":"succeeded"}`, 0, false},
+		{"2222222222222222", "charge_card", `{"customer":"cus_B","amount":1200,"idempotency_key":"chg-42"}`, `{"id":"ch_2","status":"succeeded"}`, 40, false},
+		{"3333333333333333", "refund_payment", `{"payment_id":"pi_7","amount":500}`, "", 80, true},
+		{"4444444444444444", "refund_payment", `{"payment_id":"pi_7","amount":500}`, `{"id":"re_1","status":"succeeded"}`, 120, false},
+	}
+	observation := func(c call, variant string) map[string]any {
+		attrs := map[string]string{"gen_ai.tool.name": c.tool, "gen_ai.tool.call.id": "call_" + c.id[:4],
+			"logfire.msg": "running tool: " + c.tool, "logfire.json_schema": schema}
+		typ, name := "TOOL", c.tool
+		switch variant {
+		case "older Langfuse, instrumentation v2":
+			typ, name = "SPAN", "running tool: "+c.tool
+			attrs["tool_arguments"], attrs["tool_response"] = c.args, c.result
+		case "Langfuse, instrumentation v2":
+			attrs["tool_arguments"], attrs["tool_response"] = c.args, c.result
+		}
+		var output any
+		if c.result != "" {
+			output = c.result
+		}
+		o := langfuseOfSpan(c.id, typ, name, c.sec, attrs, c.args, output, c.failed)
+		meta := o["metadata"].(map[string]any)
+		meta["scope"] = map[string]any{"name": "pydantic-ai", "version": "1.0.10", "attributes": map[string]any{}}
+		if variant == "Langfuse events, no attributes" {
+			delete(meta, "attributes")
+			delete(meta, "scope")
+			meta["scopeAttributes"] = map[string]any{}
+		}
+		if c.failed {
+			o["statusMessage"] = "TimeoutError: refund request timed out"
+		}
+		return o
+	}
+	for _, variant := range []string{"older Langfuse, instrumentation v2", "Langfuse, instrumentation v2",
+		"Langfuse, instrumentation v3 and later", "Langfuse events, no attributes"} {
+		var obs []map[string]any
+		for _, c := range calls {
+			obs = append(obs, observation(c, variant))
+		}
+		b, err := json.MarshalIndent(map[string]any{"data": obs, "meta": map[string]any{"page": 1, "limit": 50, "totalItems": len(obs), "totalPages": 1}}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := writeFile(t, dir, strings.NewReplacer(" ", "_", ",", "").Replace(variant)+".json", string(b))
+		rep := auditImport(t, "-q", f)
+		var got []string
+		for _, s := range summarize(rep) {
+			// the observations' lines differ between the variants: their spans tell the calls
+			got = append(got, regexp.MustCompile(` [^ ]*:\d+@`).ReplaceAllString(s, " "))
+		}
+		sort.Strings(got)
+		want := []string{"repeat-without-key/high/refund_payment/retry-after-error 3333333333333333 4444444444444444",
+			"same-key-different-response/critical/charge_card/repeat 1111111111111111 2222222222222222"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: findings\n%s\nwant\n%s", variant, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
 }
