@@ -348,6 +348,17 @@ func TestExports(t *testing.T) {
 		{[]string{"otlp/mlflow-dual-export.jsonl", "mlflow/dual-export-trace.json"}, 2, 4, []string{ // one trace both ways: each span one call
 			"repeat-without-key/high/refund_payment/retry-after-error 1 2"}},
 
+		// Go's stdouttrace exporter captured to a file: WithPrettyPrint (each
+		// span a tab-indented object, each call at its span's first line),
+		// and compact, one span a line, from two exporters on one provider
+		// (a syncer and a batcher: every span printed twice, one call each)
+		{[]string{"gostdout/billing-agent-pretty.log"}, 4, 0, []string{
+			"same-key-different-response/critical/create_invoice/repeat 1035 1290",
+			"repeat-without-key/high/charge_card/retry-after-error 519 780"}},
+		{[]string{"gostdout/billing-agent-two-exporters.log"}, 4, 5, []string{
+			"same-key-different-response/critical/create_invoice/repeat 9 11",
+			"repeat-without-key/high/charge_card/retry-after-error 5 7"}},
+
 		{[]string{"edge/langfuse-empty-page.json"}, 0, 0, nil},
 	}
 	for _, c := range cases {

@@ -319,6 +319,9 @@ func (cv *converter) otlp(m map[string]any, emit func(*nativeCall)) (skipped int
 		if isMLflowTrace(m) { // MLflow's trace JSON: Trace.to_dict()
 			return cv.mlflow(m, emit)
 		}
+		if isGoStdoutSpan(m) { // Go's stdouttrace exporter: one span
+			return cv.goStdout(m, emit)
+		}
 		if msg, ok := jaegerError(m); ok { // Jaeger's query API answering with an error, no trace
 			return 0, []recordError{{"", fmt.Errorf("a Jaeger API error answer (%s): no trace in it", msg)}}
 		}

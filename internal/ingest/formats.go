@@ -217,6 +217,8 @@ func detect(v any) Format {
 		return FormatOTLP
 	case isConsoleSpan(m): // Python's ConsoleSpanExporter: a span as to_json writes it
 		return FormatOTLP
+	case isGoStdoutSpan(m): // Go's stdouttrace exporter: a span as its SpanStub marshals
+		return FormatOTLP
 	case isJaegerError(m): // Jaeger's query API answering with an error, no trace
 		return FormatOTLP
 	case isMLflowTrace(m): // MLflow's trace JSON: {"info", "data": {"spans": [...]}}
@@ -358,7 +360,7 @@ func sniff(head []byte) (doc bool, f Format) {
 	for _, m := range []struct {
 		re *regexp.Regexp
 		f  Format
-	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markJaeger, FormatOTLP}, {markConsole, FormatOTLP}, {markMLflow, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
+	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markJaeger, FormatOTLP}, {markConsole, FormatOTLP}, {markMLflow, FormatOTLP}, {markGoStdout, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
 		if loc := m.re.FindIndex(head); loc != nil && loc[0] < at {
 			first, at = m.f, loc[0]
 		}
