@@ -498,20 +498,24 @@ func TestConsoleCaptureWithPrintedText(t *testing.T) {
 }
 
 // TestJaegerErrorAnswer: the query API's answer for a trace it does not
-// have (saved instead of the trace) is no trace: a malformed line naming
-// the API's error, no call, no hint to read it as another format.
+// have (saved instead of the trace), classic or api_v3, is no trace: a
+// malformed line naming the API's error, no call, no hint to read it as
+// another format.
 func TestJaegerErrorAnswer(t *testing.T) {
-	f := "cmd/idemaudit/testdata/exports/jaeger/api-error-trace-not-found.json"
-	r := run(t, nil, "audit", "--config", os.DevNull, f)
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
-	want := ":1: a Jaeger API error answer (404 trace not found): no trace in it" // after the file's name
-	if !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "0 calls") {
-		t.Errorf("report should name the API's error (%q):\n%s", want, r.stdout)
-	}
-	if strings.Contains(r.stderr, "--map") {
-		t.Errorf("no hint to read it as a log of another shape: %s", r.stderr)
+	for _, f := range []string{"api-error-trace-not-found.json", "api-v3-error-trace-not-found.json"} {
+		t.Run(f, func(t *testing.T) {
+			r := run(t, nil, "audit", "--config", os.DevNull, "cmd/idemaudit/testdata/exports/jaeger/"+f)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			want := ":1: a Jaeger API error answer (404 trace not found): no trace in it" // after the file's name
+			if !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "0 calls") {
+				t.Errorf("report should name the API's error (%q):\n%s", want, r.stdout)
+			}
+			if strings.Contains(r.stderr, "--map") {
+				t.Errorf("no hint to read it as a log of another shape: %s", r.stderr)
+			}
+		})
 	}
 }
 

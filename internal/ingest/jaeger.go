@@ -238,6 +238,9 @@ func micros(v any) (int64, bool) {
 // each error {"code"?, "msg", "traceID"?}): "404 trace not found". ok is
 // false for anything else.
 func jaegerError(m map[string]any) (msg string, ok bool) {
+	if msg, ok := jaegerV3Error(m); ok {
+		return msg, true
+	}
 	errs, _ := m["errors"].([]any)
 	if len(errs) == 0 || !has(m, "data") || (!has(m, "total") && !has(m, "limit")) {
 		return "", false
@@ -269,4 +272,47 @@ func jaegerError(m map[string]any) (msg string, ok bool) {
 func isJaegerError(m map[string]any) bool {
 	_, ok := jaegerError(m)
 	return ok
+}
+
+// jaegerV3ErrorMembers are the members of the error of an api_v3 answer:
+// GRPCGatewayError's details (grpcCode, httpCode, message, httpStatus), the
+// details a gRPC gateway adds to a stream's error, and a gRPC status's code.
+var jaegerV3ErrorMembers = map[string]bool{"grpcCode": true, "httpCode": true, "message": true, "httpStatus": true,
+	"details": true, "code": true}
+
+// jaegerV3Error gives the error of an answer of Jaeger's api_v3 that holds
+// no trace: {"error": {"httpCode": 404, "message": "trace not found"}}
+// (cmd/query/app/apiv3/http_gateway.go: tryHandleError marshals a
+// GRPCGatewayError), or with a gRPC gateway's grpcCode and httpStatus, or a
+// gRPC status's code. The object holds nothing else, its error a message
+// and a numeric code and nothing else (an API's error of another shape,
+// {"error": {"message", "type", "code"}}, is none). "404 trace not found".
+func jaegerV3Error(m map[string]any) (string, bool) {
+	e, isObj := m["error"].(map[string]any)
+	if !isObj || len(m) != 1 {
+		return "", false
+	}
+	if _, str := e["message"].(string); !str {
+		return "", false
+	}
+	// the HTTP status over a gRPC code
+	code := ""
+	for _, k := range []string{"httpCode", "code", "grpcCode"} {
+		switch e[k].(type) {
+		case json.Number, float64: // (float64: as the sniff decodes)
+			if code == "" {
+				code = scalar(e[k])
+			}
+		}
+	}
+	for k := range e {
+		if !jaegerV3ErrorMembers[k] {
+			return "", false
+		}
+	}
+	if code == "" {
+		return "", false
+	}
+	s := strings.TrimSpace(code + " " + scalar(e["message"]))
+	return s, true
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -197,5 +198,49 @@ func TestJaegerSortedLong(t *testing.T) {
 				t.Errorf("%d calls, %d malformed, want 2 and none", len(cs), st.Malformed)
 			}
 		})
+	}
+}
+
+// TestJaegerV3ErrorAnswer: an api_v3 answer holding an error and no trace
+// (Jaeger's HTTP gateway: GRPCGatewayError; a gRPC gateway's stream error;
+// a gRPC status) is one malformed line naming the error, also after the
+// traces a stream gave before failing; an API error of another shape is
+// no Jaeger answer.
+func TestJaegerV3ErrorAnswer(t *testing.T) {
+	span := `{"result":{"resourceSpans":[{"resource":{},"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c",` +
+		`"spanId":"1c8a4e0f5b2d9a71","name":"execute_tool send_email","startTimeUnixNano":"1763541600000000000","attributes":[` +
+		`{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}},{"key":"gen_ai.tool.name","value":{"stringValue":"send_email"}}]}]}]}]}}`
+	for _, c := range []struct {
+		doc, want   string
+		calls, line int
+	}{
+		{`{"error":{"httpCode":404,"message":"trace not found"}}` + "\n", "404 trace not found", 0, 1},
+		{"{\n  \"error\": {\n    \"httpCode\": 404,\n    \"message\": \"trace not found\"\n  }\n}\n", "404 trace not found", 0, 1}, // jq .
+		{`{"error":{"grpcCode":5,"httpCode":404,"message":"trace not found","httpStatus":"Not Found"}}`, "404 trace not found", 0, 1},
+		{`{"error":{"code":5,"message":"trace not found","details":[]}}`, "5 trace not found", 0, 1},
+		{`{"error":{"httpCode":400,"message":"malformed parameter trace_id: strconv.ParseUint: parsing \"xyz\": invalid syntax"}}`,
+			`400 malformed parameter trace_id: strconv.ParseUint: parsing "xyz": invalid syntax`, 0, 1},
+		{span + "\n" + `{"error":{"grpcCode":2,"httpCode":500,"message":"context deadline exceeded","httpStatus":"Internal Server Error"}}` + "\n",
+			"500 context deadline exceeded", 1, 2},
+	} {
+		d, st := ingestOne(t, "trace.json", c.doc, nil)
+		want := fmt.Sprintf("%d: a Jaeger API error answer (%s): no trace in it", c.line, c.want)
+		if got := malformedErrors(t, d); st.Format != FormatOTLP || int(st.Calls) != c.calls || len(got) != 1 || got[0] != want {
+			t.Errorf("%.60s: %+v, malformed %q, want %q", c.doc, st, got, want)
+		}
+	}
+	for _, s := range []string{
+		`{"error":{"message":"Invalid API key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+		`{"error":{"message":"trace not found"}}`,
+		`{"error":{"code":"NOT_FOUND","message":"trace not found"}}`,
+		`{"error":{"code":5,"message":"trace not found"},"ts":1}`,
+		`{"error":{"code":5}}`,
+		`{"error":"trace not found"}`,
+	} {
+		var m map[string]any
+		json.Unmarshal([]byte(s), &m)
+		if _, ok := jaegerError(m); ok || detect(m) != "" {
+			t.Errorf("%s: read as a Jaeger error answer", s)
+		}
 	}
 }
