@@ -236,13 +236,39 @@ func mdCode(s string) string {
 const mdValueMax = 200
 
 // mdCell is mdCode inside a table row: a GFM table splits cells on every |,
-// even inside a code span, and a \| there renders as |. A backslash of the
-// value just before a | is written \x5c: renderers disagree on whether \\|
-// ends a cell, and the fuzzer found it.
+// even inside a code span, and a \| there renders as |. The backslashes of
+// the value just before a | are written \x5c, each of them: renderers
+// disagree on whether \\| ends a cell (the fuzzer found it), and writing
+// only the last one would make \\| read as a literal \x5c| (visible
+// doubles the backslash of that one: \\x5c|). A run of backslashes before
+// a | is always the value's own, never visible's doubling (a | is no
+// escape), and \x5c is no escape visible writes: it reads back one way.
 func mdCell(s string) string {
 	c := mdCode(s)
-	c = strings.ReplaceAll(c, `\|`, `\x5c|`)
-	return strings.ReplaceAll(c, "|", `\|`)
+	if !strings.Contains(c, "|") {
+		return c
+	}
+	var b strings.Builder
+	for i := 0; i < len(c); i++ {
+		switch c[i] {
+		case '\\':
+			j := i
+			for j < len(c) && c[j] == '\\' {
+				j++
+			}
+			if j < len(c) && c[j] == '|' {
+				b.WriteString(strings.Repeat(`\x5c`, j-i))
+			} else {
+				b.WriteString(c[i:j])
+			}
+			i = j - 1
+		case '|':
+			b.WriteString(`\|`)
+		default:
+			b.WriteByte(c[i])
+		}
+	}
+	return b.String()
 }
 
 // mdCellPtr renders an optional value; absent is an em dash.

@@ -25,6 +25,11 @@ func FuzzEscaping(f *testing.F) {
 		if back, ok := unvisible(visible(s)); !ok || back != s {
 			t.Fatalf("%q reads as %q (%v): two values would look alike", s, back, ok)
 		}
+		if s != "" && utf8.RuneCountInString(visible(s)) <= mdValueMax {
+			if back, ok := unvisible(unCell(cell)); !ok || back != s {
+				t.Fatalf("%q in a table cell %s reads as %q (%v): two values would look alike", s, cell, back, ok)
+			}
+		}
 		for _, out := range []string{cell, termSafe(s, 0), mdCode(s)} {
 			if !utf8.ValidString(out) {
 				t.Fatalf("%q: invalid UTF-8 out", s)
@@ -140,6 +145,41 @@ func TestVisibleLosesNothing(t *testing.T) {
 	} {
 		if got := visible(in); got != want {
 			t.Errorf("visible(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// unCell is what a GFM renderer shows of an mdCell: the table unescapes
+// \| to | in the cell, then the code span drops its fence and the space
+// that pads it.
+func unCell(cell string) string {
+	c := strings.ReplaceAll(cell, `\|`, "|")
+	n := 0
+	for n < len(c) && c[n] == '`' {
+		n++
+	}
+	c = c[n : len(c)-n]
+	if len(c) >= 2 && c[0] == ' ' && c[len(c)-1] == ' ' && strings.Trim(c, " ") != "" {
+		c = c[1 : len(c)-1]
+	}
+	return c
+}
+
+// TestMarkdownCellLosesNothing: two values never read alike in a Markdown
+// table cell, where a backslash before a | is written \x5c.
+func TestMarkdownCellLosesNothing(t *testing.T) {
+	seen := map[string]string{}
+	for _, s := range []string{`\x5c|`, `\\|`, `\|`, `\\\|`, `a\|b`, `a\\|b`, `\x5c\x5c|`, "\\\x1b|", `x|\`, "|", `\x5c\|`} {
+		cell := mdCell(s)
+		if o, dup := seen[cell]; dup && o != s {
+			t.Errorf("%q and %q are both the cell %s", o, s, cell)
+		}
+		seen[cell] = s
+		if back, ok := unvisible(unCell(cell)); !ok || back != s {
+			t.Errorf("mdCell(%q) = %s reads back as %q", s, cell, back)
+		}
+		if n := cells("| " + cell + " |"); n != 1 {
+			t.Errorf("mdCell(%q) = %s makes %d cells", s, cell, n)
 		}
 	}
 }
