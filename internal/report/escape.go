@@ -52,11 +52,21 @@ func writeVisible(b *strings.Builder, s string, i int) int {
 			n++
 		}
 		run := s[i : i+n]
-		if escapeLike(s[i+n:]) {
-			run += run
+		if !escapeLike(s[i+n:]) {
+			b.WriteString(run)
+			return n
 		}
+		// doubled: the run and what follows it are one piece, so a cut
+		// (termSafe, termFit) never keeps the doubled run without the
+		// letters or the escape that made it double (\\… would read as
+		// two backslashes of the value)
 		b.WriteString(run)
-		return n
+		b.WriteString(run)
+		if k := escapeForm(s[i+n:]); k > 0 {
+			b.WriteString(s[i+n : i+n+k])
+			return n + k
+		}
+		return n + writeVisible(b, s, i+n) // an escaped character: no backslash, no recursion past it
 	case r == utf8.RuneError && size <= 1:
 		fmt.Fprintf(b, `\x%02x`, s[i])
 	case r == '\n':

@@ -30,6 +30,16 @@ func FuzzEscaping(f *testing.F) {
 				t.Fatalf("%q in a table cell %s reads as %q (%v): two values would look alike", s, cell, back, ok)
 			}
 		}
+		for _, max := range []int{4, 9, 17} {
+			// a cut value reads as a prefix of the value
+			for _, got := range []string{termSafe(s, max), strings.TrimRight(termFit(s, max), " ")} {
+				if cut, ok := strings.CutSuffix(got, "…"); ok {
+					if back, ok := unvisible(cut); !ok || !strings.HasPrefix(s, back) {
+						t.Fatalf("%q cut to %d is %q, which reads as %q: no prefix of it", s, max, got, back)
+					}
+				}
+			}
+		}
 		for _, out := range []string{cell, termSafe(s, 0), mdCode(s)} {
 			if !utf8.ValidString(out) {
 				t.Fatalf("%q: invalid UTF-8 out", s)

@@ -367,3 +367,23 @@ func TestTrendLinesAlign(t *testing.T) {
 		t.Errorf("the trend lines' key coverage starts at columns %v, want one column:\n%s", cols, out)
 	}
 }
+
+// TestCutKeepsDoubledBackslashWhole: a cut value reads as a prefix of the
+// value: the backslash visible doubles before an escape-like text or an
+// escaped character is never kept doubled without it (\\… reads as two
+// backslashes where the value has one).
+func TestCutKeepsDoubledBackslashWhole(t *testing.T) {
+	pad := strings.Repeat("a", 57)
+	for _, s := range []string{pad + `\x1b`, pad + "\\\x1b", pad + `\n and more`, pad + "\\\u202e"} {
+		for name, got := range map[string]string{"termSafe": termSafe(s, 60), "termFit": strings.TrimRight(termFit(s, 60), " ")} {
+			cut, ok := strings.CutSuffix(got, "…")
+			if !ok {
+				t.Fatalf("%s(%q) = %q, not cut", name, s, got)
+			}
+			back, ok := unvisible(cut)
+			if !ok || !strings.HasPrefix(s, back) {
+				t.Errorf("%s(%q) = %q reads as %q, not a prefix of the value", name, s, got, back)
+			}
+		}
+	}
+}
