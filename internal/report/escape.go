@@ -196,7 +196,7 @@ func termSafe(s string, max int) string {
 // them), never inside an escape, and padded with spaces to cols.
 func termFit(s string, cols int) string {
 	v := visible(s)
-	if w := twwidth.Width(v); w <= cols {
+	if w := columns(v); w <= cols {
 		return v + strings.Repeat(" ", cols-w)
 	}
 	var b strings.Builder
@@ -204,7 +204,7 @@ func termFit(s string, cols int) string {
 	for i := 0; i < len(s); {
 		var piece strings.Builder
 		size := writeVisible(&piece, s, i)
-		pw := twwidth.Width(piece.String())
+		pw := columns(piece.String())
 		if w+pw > cols-1 {
 			break
 		}
@@ -213,6 +213,15 @@ func termFit(s string, cols int) string {
 		i += size
 	}
 	return b.String() + "…" + strings.Repeat(" ", cols-1-w)
+}
+
+// columns is the screen width of s as the tables count it: East Asian
+// widths off (newTable turns them off; twwidth.Width would count with
+// whatever the locale set before the first table, and the trend lines
+// come before it: "…" and Greek or Cyrillic letters two columns each
+// under a Chinese, Japanese or Korean LANG).
+func columns(s string) int {
+	return twwidth.WidthWithOptions(s, twwidth.Options{})
 }
 
 // mdCode renders a log value as a Markdown code span: nothing inside is

@@ -252,8 +252,8 @@ func TestEscaping(t *testing.T) {
 		"abcdefg\x1b": "abcdefg…  ",
 	} {
 		got := termFit(in, 10)
-		if got != want || twwidth.Width(got) != 10 {
-			t.Errorf("termFit(%q, 10) = %q (%d columns), want %q", in, got, twwidth.Width(got), want)
+		if got != want || columns(got) != 10 {
+			t.Errorf("termFit(%q, 10) = %q (%d columns), want %q", in, got, columns(got), want)
 		}
 	}
 }
@@ -384,6 +384,25 @@ func TestCutKeepsDoubledBackslashWhole(t *testing.T) {
 			if !ok || !strings.HasPrefix(s, back) {
 				t.Errorf("%s(%q) = %q reads as %q, not a prefix of the value", name, s, got, back)
 			}
+		}
+	}
+}
+
+// TestTermFitIgnoresLocale: termFit counts columns as the tables do,
+// East Asian widths off, also when the locale turned them on before the
+// first table (LANG=ja_JP.UTF-8, RUNEWIDTH_EASTASIAN=1): the trend lines
+// are printed before it.
+func TestTermFitIgnoresLocale(t *testing.T) {
+	was := twwidth.IsEastAsian()
+	twwidth.SetEastAsian(true)
+	defer twwidth.SetEastAsian(was)
+	for in, want := range map[string]string{
+		"αβγδεζηθικλμ": "αβγδεζηθι…",
+		"予約を作成する":      "予約を作… ",
+		"charge":       "charge    ",
+	} {
+		if got := termFit(in, 10); got != want {
+			t.Errorf("termFit(%q, 10) = %q, want %q", in, got, want)
 		}
 	}
 }
