@@ -406,3 +406,15 @@ func TestTermFitIgnoresLocale(t *testing.T) {
 		}
 	}
 }
+
+// TestTableAbsentIsNotADash: in the table an absent key is "—", and a key
+// "—" reads otherwise (it would pass for a call without a key).
+func TestTableAbsentIsNotADash(t *testing.T) {
+	dash := "—"
+	if ptr(nil) == ptr(&dash) {
+		t.Errorf("an absent value and the value %q both read %q", dash, ptr(nil))
+	}
+	if back, ok := unvisible(ptr(&dash)); !ok || back != dash {
+		t.Errorf("ptr(%q) = %q reads back as %q", dash, ptr(&dash), back)
+	}
+}

@@ -39,9 +39,15 @@ func newTable(w io.Writer, header ...any) *tablewriter.Table {
 	return t
 }
 
+// ptr renders an optional value; absent is an em dash, and a value that is
+// an em dash is written \u2014, so an absent key never reads like the key
+// "—" (visible reads it back one way: a literal \u2014 is doubled).
 func ptr(s *string) string {
 	if s == nil {
 		return "—"
+	}
+	if *s == "—" {
+		return `\u2014`
 	}
 	return termSafe(*s, tableCellMax)
 }
