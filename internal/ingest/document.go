@@ -317,6 +317,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		}
 		var jaegerSpans []located // a Jaeger Trace's, read once its processes are known
 		var mlflowSpans []located // an MLflow trace's, read once its info is known
+		var badMember *Malformed  // the first member decoded whole here that is not valid UTF-8
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
@@ -444,8 +445,14 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 				continue
 			}
 			var v any
+			at := startAt(pos())
 			if err := dec.Decode(&v); err != nil {
 				return err
+			}
+			if end := pos(); spec.format == FormatOTLP && badMember == nil && !utf8.Valid(data[at:end]) {
+				// encoding/json repairs it silently; a record read whole
+				// is checked whole below, a trace read span by span is not
+				badMember = &Malformed{lineAt(at), fmt.Sprintf("invalid UTF-8 at byte %d of the %q member", invalidUTF8At(data[at:end]), k)}
 			}
 			obj[k] = v
 		}
@@ -455,7 +462,13 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		for _, l := range jaegerSpans {
 			p.importValue(map[string]any{"traceID": obj["traceID"], "spans": []any{l.span}, "processes": obj["processes"]}, l.line, &b)
 		}
-		if mlflowSpans != nil && isMLflowTrace(obj) {
+		if mlflowSpans != nil && isMLflowTrace(obj) && badMember != nil {
+			// its info (the session, the trace id) repaired would join
+			// traces that differ, as read from JSON Lines it is malformed
+			wrapped = true
+			badMember.Error += fmt.Sprintf(" of an MLflow trace; its %d spans not read", len(mlflowSpans))
+			b.malformed = append(b.malformed, *badMember)
+		} else if mlflowSpans != nil && isMLflowTrace(obj) {
 			wrapped = true
 			for _, l := range mlflowSpans {
 				p.importValue(map[string]any{"info": obj["info"], "data": map[string]any{"spans": []any{l.span}}}, l.line, &b)

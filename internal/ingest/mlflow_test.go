@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // mlflowToolSpan is a TOOL span of an MLflow trace in one of the schemas
@@ -135,6 +136,35 @@ func TestMLflowTraceLong(t *testing.T) {
 			cs := importedCalls(t, d)
 			if len(cs) != c.calls || st.Malformed != 0 || cs[0].Line != c.line {
 				t.Errorf("%d calls (%+v), %d malformed, want %d at line %d, none malformed", len(cs), cs, st.Malformed, c.calls, c.line)
+			}
+		})
+	}
+}
+
+// TestMLflowTraceInfoInvalidUTF8: an MLflow trace whose info is not valid
+// UTF-8 is malformed, as it is read from JSON Lines: encoding/json would
+// repair it silently, and two sessions that differ by an invalid byte
+// would be one (their calls without args one operation).
+func TestMLflowTraceInfoInvalidUTF8(t *testing.T) {
+	trace := func(session, span string) string {
+		return `{"info": {"trace_id": "tr-5c1f0e2a9b7d4e61a3f08c2d7e9b1a44", "trace_metadata": {"mlflow.trace.session": "` + session + `"}},
+ "data": {"spans": [
+  {"trace_id": "tr-5c1f0e2a9b7d4e61a3f08c2d7e9b1a44", "span_id": "` + span + `", "name": "send_email", "start_time_unix_nano": 1795424401700000000,
+   "status": {"code": "OK"}, "attributes": {"mlflow.spanType": "\"TOOL\""}}]}}`
+	}
+	doc := "[\n" + trace("s\xff", "7a00000000000001") + ",\n" + trace("s\xfe", "7a00000000000002") + "\n]\n"
+	lines := strings.ReplaceAll(trace("s\xff", "7a00000000000001"), "\n", "") + "\n" + strings.ReplaceAll(trace("s\xfe", "7a00000000000002"), "\n", "") + "\n"
+	for name, data := range map[string]string{"pretty": doc, "JSON Lines": lines} {
+		t.Run(name, func(t *testing.T) {
+			d, st := ingestOne(t, "traces.json", data, nil)
+			cs := importedCalls(t, d)
+			for _, c := range cs {
+				if strings.ContainsRune(c.Session, utf8.RuneError) {
+					t.Errorf("session %q: repaired, not reported", c.Session)
+				}
+			}
+			if len(cs) != 0 || st.Malformed != 2 {
+				t.Errorf("%d calls %+v, %d malformed %+v: want none, two malformed", len(cs), cs, st.Malformed, st.MalformedAt)
 			}
 		})
 	}
