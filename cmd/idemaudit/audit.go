@@ -102,7 +102,11 @@ func (e *env) writeOutput(path string, write func(io.Writer) error) error {
 	}
 	name := path // errors name the output as given
 	path = followLink(path)
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+	fi, err := os.Stat(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return writeError(name, err) // a symlink loop made during the run, or never checked (weekly's files): not replaced
+	}
+	if err == nil && !fi.Mode().IsRegular() {
 		if fi.IsDir() {
 			return fmt.Errorf("%s is a directory", name)
 		}

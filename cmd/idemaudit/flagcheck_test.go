@@ -229,3 +229,30 @@ func TestCLIOutputThroughSymlinkLoop(t *testing.T) {
 		t.Errorf("%s is no longer a symlink: %v", a, err)
 	}
 }
+
+// weekly writes its reports in --out DIR: a report file there that is a
+// symlink loop is an error too, never replaced by the report (checkOutput
+// does not see those files before the run; writeOutput must not replace
+// the loop).
+func TestCLIWeeklyReportThroughSymlinkLoop(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "a.jsonl", high)
+	out := filepath.Join(dir, "reports")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a, b := filepath.Join(out, "2026-W47.md"), filepath.Join(out, "other.md")
+	if err := os.Symlink("other.md", a); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("2026-W47.md", b); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, nil, "weekly", "--db", filepath.Join(dir, "audit.duckdb"), "--out", out, "--now", "2026-11-23T06:00:00Z", log)
+	if r.code != 2 || !strings.Contains(r.stderr, "symbolic links") {
+		t.Errorf("exit %d, stderr %q: want exit 2 naming the link loop", r.code, r.stderr)
+	}
+	if fi, err := os.Lstat(a); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s is no longer a symlink: %v", a, err)
+	}
+}

@@ -110,6 +110,14 @@ func (e *env) weekly(args []string) (int, error) {
 	if err != nil {
 		return exitError, err
 	}
+	if fi, err := os.Stat(*out); err == nil && fi.IsDir() {
+		// the reports it will write, checked before the run as -o is
+		for _, ext := range []string{".md", ".json"} {
+			if err := checkOutput(filepath.Join(*out, span.Label+ext)); err != nil {
+				return exitError, err
+			}
+		}
+	}
 	db, err := e.openDB(&dbf)
 	if err != nil {
 		return exitError, err
