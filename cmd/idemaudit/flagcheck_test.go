@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,5 +255,25 @@ func TestCLIWeeklyReportThroughSymlinkLoop(t *testing.T) {
 	}
 	if fi, err := os.Lstat(a); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("%s is no longer a symlink: %v", a, err)
+	}
+}
+
+// An out-of-memory error of a full --temp-dir (DuckDB's
+// TemporaryFileManager: the disk it spills to, not the memory limit) says
+// so: raising --memory-limit is not the fix. Seen for real with --temp-dir
+// on a 2 MB tmpfs.
+func TestOutOfMemoryOfTheTempDir(t *testing.T) {
+	spill := errors.New("Out of Memory Error: failed to offload data block of size 256.0 KiB (1.7 MiB/1.7 MiB used).\n" +
+		"This limit was set by the 'max_temp_directory_size' setting.\n" +
+		"By default, this setting utilizes the available disk space on the drive where the 'temp_directory' is located.\n" +
+		"You can adjust this setting, by using (for example) PRAGMA max_temp_directory_size='10GiB'")
+	got := shown(outOfMemory(withLine(spill, "no report written")))
+	if !strings.Contains(got, "--temp-dir") || strings.Contains(got, "raise --memory-limit") || strings.Contains(got, "PRAGMA") ||
+		!strings.HasSuffix(got, "\nno report written") || !strings.HasPrefix(got, "Out of Memory Error: failed to offload") {
+		t.Errorf("got %q: want DuckDB's first line, the full --temp-dir named, no advice to raise --memory-limit", got)
+	}
+	mem := errors.New("Out of Memory Error: could not allocate block of size 256.0 KiB (15.0 MiB/15.2 MiB used)\n\nPossible solutions:\n* Reducing the number of threads (SET threads=X)")
+	if got := shown(outOfMemory(mem)); !strings.Contains(got, "raise --memory-limit") {
+		t.Errorf("got %q: want --memory-limit named", got)
 	}
 }

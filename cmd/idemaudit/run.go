@@ -125,6 +125,12 @@ func outOfMemory(err error) error {
 		return err
 	}
 	first, _, _ := strings.Cut(msg, "\n")
+	if strings.Contains(msg, "max_temp_directory_size") {
+		// no memory: the disk it spills to is full (its "used" is of
+		// that disk), and DuckDB's advice is a PRAGMA
+		return withLine(errors.New(first), "DuckDB ran out of room where it spills: free space in --temp-dir or point it to a larger disk "+
+			"(a higher --memory-limit spills less)")
+	}
 	return withLine(errors.New(first), "DuckDB needs more memory than its limit allows: raise --memory-limit "+
 		"(default: a quarter of RAM, at most 1GB; beyond it DuckDB spills to --temp-dir)")
 }
