@@ -248,6 +248,9 @@ var (
 	markJaeger    = regexp.MustCompile(`"spans"\s*:\s*\[\s*\{\s*"(?:traceID|duration)"\s*:`) // a Jaeger Trace's first span (keys sorted: jq -S)
 	markAgents    = regexp.MustCompile(`"object"\s*:\s*"trace\.span"|"span_data"\s*:\s*\{`)
 	markLangSmith = regexp.MustCompile(`"run_type"\s*:`)
+	// the span attributes Langfuse keeps in an observation made of an
+	// OpenTelemetry span
+	markLangfuseAttrs = regexp.MustCompile(`"metadata"\s*:\s*\{\s*"attributes"\s*:\s*\{`)
 )
 
 // nextLine takes the next line that is not blank off *rest, trimmed
@@ -357,12 +360,22 @@ func sniff(head []byte) (doc bool, f Format) {
 	// follow args that hold "run_type"; an OTLP export opens with
 	// resourceSpans)
 	first, at := Format(""), len(head)
+	var mark *regexp.Regexp
 	for _, m := range []struct {
 		re *regexp.Regexp
 		f  Format
 	}{{markJSONL, FormatJSONL}, {markOTLP, FormatOTLP}, {markJaeger, FormatOTLP}, {markConsole, FormatOTLP}, {markMLflow, FormatOTLP}, {markGoStdout, FormatOTLP}, {markAgents, FormatOpenAIAgents}, {markLangSmith, FormatLangSmith}} {
 		if loc := m.re.FindIndex(head); loc != nil && loc[0] < at {
-			first, at = m.f, loc[0]
+			first, at, mark = m.f, loc[0], m.re
+		}
+	}
+	// an observation Langfuse made of an MLflow span keeps the span's
+	// attributes in its metadata.attributes, mlflow.traceRequestId among
+	// them: there that member marks Langfuse (an MLflow trace's spans hold
+	// their attributes themselves; its metadata is trace_metadata)
+	if mark == markMLflow {
+		if loc := markLangfuseAttrs.FindIndex(head); loc != nil && loc[0] < at {
+			return doc, FormatLangfuse
 		}
 	}
 	if first != "" {

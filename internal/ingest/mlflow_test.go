@@ -169,3 +169,32 @@ func TestMLflowTraceInfoInvalidUTF8(t *testing.T) {
 		})
 	}
 }
+
+// TestMLflowMarkNotInLangfuse: a page of Langfuse observations that an
+// MLflow app sent to Langfuse's OTLP endpoint keeps each span's
+// attributes, mlflow.traceRequestId among them, in metadata.attributes:
+// with a first observation longer than the sniff, that member is no mark
+// of MLflow's trace JSON (read as one, the page gave no call at all).
+func TestMLflowMarkNotInLangfuse(t *testing.T) {
+	obs := func(id, typ, name, attrs string) string {
+		return `{"id": "` + id + `", "traceId": "0af7651916cd43dd8448eb211c80319c", "type": "` + typ + `", "name": "` + name +
+			`", "startTime": "2026-11-24T08:00:0` + id[1:] + `.000Z", "endTime": "2026-11-24T08:00:0` + id[1:] + `.500Z", "input": null, "output": null, ` +
+			`"metadata": {"attributes": {"mlflow.traceRequestId": "\"tr-0af7651916cd43dd8448eb211c80319c\"", ` + attrs + `}, ` +
+			`"resourceAttributes": {"service.name": "billing-agent"}, "scope": {"name": "mlflow.tracing", "attributes": {}}}, "level": "DEFAULT"}`
+	}
+	tool := func(id, name, resp string) string {
+		return obs(id, "TOOL", name, `"mlflow.spanType": "\"TOOL\"", "mlflow.spanFunctionName": "\"charge_card\"", `+
+			`"mlflow.spanInputs": "{\"amount\": 1, \"idempotency_key\": \"k1\"}", "mlflow.spanOutputs": "{\"id\": \"`+resp+`\"}"`)
+	}
+	for name, size := range map[string]int{"short": 10, "longer than the sniff": sniffSize + 100} {
+		t.Run(name, func(t *testing.T) {
+			doc := "{\n  \"data\": [\n" + obs("a1", "SPAN", "retrieve", `"mlflow.spanType": "\"RETRIEVER\"", "mlflow.spanOutputs": "\"`+strings.Repeat("x", size)+`\""`) +
+				",\n" + tool("a2", "charge_card_1", "ch_1") + ",\n" + tool("a3", "charge_card_2", "ch_2") + "\n  ],\n  \"meta\": {\"page\": 1}\n}\n"
+			d, st := ingestOne(t, "observations.json", doc, nil)
+			cs := importedCalls(t, d)
+			if st.Format != FormatLangfuse || len(cs) != 2 || cs[0].Action != "charge_card" || cs[0].Key != "k1" || cs[1].Key != "k1" || cs[1].Resp != "ch_2" {
+				t.Errorf("format %s, %d calls %+v: want langfuse, charge_card twice under k1", st.Format, len(cs), cs)
+			}
+		})
+	}
+}
