@@ -300,6 +300,10 @@ func FuzzImport(f *testing.F) {
 	// documents in a row, one broken, garbage, one not closed before the next
 	f.Add([]byte("{\n  \"action_type\": \"a\"\n}\n{\n  \"action_type\": \"b\",\n}\ngarbage\n[1,\n{\"action_type\": \"c\"}\n{\n  \"action_type\": \"d\"\n}\n"), uint8(4))
 	f.Add([]byte("[\n{\"run_type\": \"tool\", \"name\": \"a\"},\n{\"run_type\": \"tool\" x},\n{\"run_type\": \"tool\", \"name\": \"c\"}\n]\n{\n \"run_type\": \"tool\", \"name\": \"d\"\n}\n"), uint8(2))
+	// MLflow's trace JSON: pretty (info after the spans, as jq -S puts it; a
+	// span that is no object), and one trace a line (MLflow 2's span dict)
+	f.Add([]byte("{\n \"data\": {\"spans\": [\n  {\"trace_id\": \"tr-5c1f0e2a9b7d4e61a3f08c2d7e9b1a44\", \"span_id\": \"7a00000000000004\", \"name\": \"charge_card_1\", \"start_time_unix_nano\": 1795424401700000000,\n   \"status\": {\"code\": \"ERROR\"}, \"attributes\": {\"mlflow.spanType\": \"\\\"TOOL\\\"\", \"mlflow.spanFunctionName\": \"\\\"charge_card\\\"\", \"mlflow.spanInputs\": \"{\\\"idempotency_key\\\": \\\"k\\\"}\"}},\n  7\n ]},\n \"info\": {\"trace_id\": \"tr-5c1f0e2a9b7d4e61a3f08c2d7e9b1a44\", \"trace_metadata\": {\"mlflow.trace.session\": \"s\"}}\n}\n"), uint8(0))
+	f.Add([]byte(`{"info": {"request_id": "tr-1", "request_metadata": {}}, "data": {"spans": [{"name": "send_email", "context": {"trace_id": "0x5c1f0e2a9b7d4e61a3f08c2d7e9b1a44", "span_id": "0x7a00000000000001"}, "parent_id": null, "start_time": 1795424401700000000, "end_time": 1795424402700000000, "status_code": "OK", "attributes": {"mlflow.spanType": "\"TOOL\"", "mlflow.spanInputs": "{\"to\": \"a\"}"}, "events": [{"name": "exception", "timestamp": 1, "attributes": {"exception.message": "x"}}]}]}}`), uint8(0))
 	formats := []Format{FormatOTLP, FormatLangfuse, FormatLangSmith, FormatOpenAIAgents, FormatJSONL}
 	f.Fuzz(func(t *testing.T, line []byte, which uint8) {
 		p := Parser{conv: (&convSpec{formats[int(which)%len(formats)], &Import{}}).converter()}
