@@ -223,6 +223,24 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 		}
 		return expect(']')
 	}
+	// values decodes the values of an array one by one, each to fn with
+	// the line it begins at (one that is not valid UTF-8 is left out, as
+	// decode says)
+	values := func(fn func(v any, ln int64)) error {
+		if err := expect('['); err != nil {
+			return err
+		}
+		for dec.More() {
+			v, ln, ok, err := decode()
+			if err != nil {
+				return err
+			}
+			if ok {
+				fn(v, ln)
+			}
+		}
+		return expect(']')
+	}
 	// resourceSpans reads the ResourceSpans of an OTLP document span by
 	// span, each located at the line it begins, as a TracesData of its own
 	resourceSpans := func() error { // at the array's '['
@@ -245,19 +263,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 						if sk != "spans" || next() != '[' {
 							return false, nil
 						}
-						if err := expect('['); err != nil {
-							return true, err
-						}
-						for dec.More() {
-							v, ln, ok, err := decode()
-							if err != nil {
-								return true, err
-							}
-							if ok {
-								spans = append(spans, located{span: v, line: ln})
-							}
-						}
-						return true, expect(']')
+						return true, values(func(v any, ln int64) { spans = append(spans, located{span: v, line: ln}) })
 					}, scope)
 					for i := first; i < len(spans); i++ {
 						spans[i].scope = scope
@@ -337,19 +343,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 			}
 			if spec.format == FormatOTLP && !wrapped && inObject <= 2 && k == "spans" && next() == '[' {
 				wrapped = true
-				if err := expect('['); err != nil {
-					return err
-				}
-				for dec.More() {
-					v, ln, ok, err := decode()
-					if err != nil {
-						return err
-					}
-					if ok {
-						jaegerSpans = append(jaegerSpans, located{v, ln})
-					}
-				}
-				if err := expect(']'); err != nil {
+				if err := values(func(v any, ln int64) { jaegerSpans = append(jaegerSpans, located{v, ln}) }); err != nil {
 					return err
 				}
 				continue
@@ -367,19 +361,7 @@ func readDocument(ctx context.Context, r io.Reader, firstLine int64, cfg *config
 						return false, nil
 					}
 					found = true
-					if err := expect('['); err != nil {
-						return true, err
-					}
-					for dec.More() {
-						v, ln, ok, err := decode()
-						if err != nil {
-							return true, err
-						}
-						if ok {
-							spans = append(spans, located{v, ln})
-						}
-					}
-					return true, expect(']')
+					return true, values(func(v any, ln int64) { spans = append(spans, located{v, ln}) })
 				}, data); err != nil {
 					return err
 				}
