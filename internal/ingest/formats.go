@@ -334,6 +334,12 @@ func sniff(head []byte) (doc bool, f Format) {
 			}
 		}
 	}
+	// a Jaeger api_v3 error answer ({"error": {"code", "message"}}) is also
+	// what any program may log for an error: it tells Jaeger's only when
+	// no other record does, and no record of no known format is beside it
+	// (a log of call records, or one read with --map, whose first line is
+	// such an error is no trace export)
+	answer, other := false, false
 	if !doc {
 		rest := trimmed
 		for i := 0; i < 50 && len(rest) > 0; i++ {
@@ -343,9 +349,16 @@ func sniff(head []byte) (doc bool, f Format) {
 			if json.Unmarshal(line, &v) != nil {
 				continue
 			}
+			if m, ok := v.(map[string]any); ok {
+				if _, ok := jaegerV3Error(m); ok {
+					answer = true
+					continue
+				}
+			}
 			if f = detect(v); f != "" {
 				return false, f
 			}
+			other = true
 		}
 	} else {
 		var v any
@@ -380,6 +393,9 @@ func sniff(head []byte) (doc bool, f Format) {
 	}
 	if first != "" {
 		return doc, first
+	}
+	if answer && !other {
+		return doc, FormatOTLP
 	}
 	switch {
 	case bytes.Contains(head, []byte(`"type"`)) && (bytes.Contains(head, []byte(`"traceId"`)) || bytes.Contains(head, []byte(`"trace_id"`))) &&

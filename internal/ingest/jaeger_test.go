@@ -244,3 +244,28 @@ func TestJaegerV3ErrorAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestJaegerV3ErrorDoesNotDecideALog: {"error": {"code", "message"}} is a
+// common shape for any error a program logs; as the first line of a log of
+// other records (idemaudit's own call records, a log read with --map) it
+// does not make the whole log a trace export, whose reader would drop
+// every call as no tool call. Alone (a saved answer), or beside Jaeger's
+// {"result": ...} lines, it still is Jaeger's.
+func TestJaegerV3ErrorDoesNotDecideALog(t *testing.T) {
+	errLine := `{"error":{"code":503,"message":"payment gateway unavailable"}}` + "\n"
+	calls := `{"ts":"2026-03-10T09:14:00Z","action_type":"charge_card","args":{"amount":4200}}` + "\n" +
+		`{"ts":"2026-03-10T09:14:05Z","action_type":"charge_card","args":{"amount":4200}}` + "\n"
+	d, st := ingestOne(t, "calls.jsonl", errLine+calls, nil)
+	if st.Format != FormatJSONL || st.Calls != 2 || st.Malformed != 1 {
+		t.Errorf("call log after an error line: %+v, malformed %q", st, malformedErrors(t, d))
+	}
+	mapped := `{"time":"2026-03-10T09:14:00Z","tool":{"name":"charge_card"}}` + "\n" + `{"time":"2026-03-10T09:14:05Z","tool":{"name":"charge_card"}}` + "\n"
+	if _, st := ingestOne(t, "tools.jsonl", errLine+mapped, &Import{Map: map[string]string{"action_type": "tool.name", "ts": "time"}}); st.Format != FormatJSONL || st.Calls != 2 {
+		t.Errorf("--map log after an error line: %+v", st)
+	}
+	for _, doc := range []string{errLine, errLine + errLine} {
+		if _, st := ingestOne(t, "trace.json", doc, nil); st.Format != FormatOTLP || st.Calls != 0 {
+			t.Errorf("%q: %+v, want read as Jaeger's answer", doc, st)
+		}
+	}
+}
