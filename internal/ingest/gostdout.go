@@ -71,7 +71,9 @@ func goStdoutSpan(m map[string]any) (otel, attrs map[string]any) {
 	}
 	st := asObject(m["Status"])
 	status := map[string]any{}
-	if strings.EqualFold(scalar(st["Code"]), "Error") {
+	// codes.Code marshals to its name through a pointer only: a SpanStub
+	// encoded as a value writes Go's number, Error 1 (OTLP's Error is 2)
+	if code := scalar(st["Code"]); strings.EqualFold(code, "Error") || code == "1" {
 		status["code"] = "2"
 		if d := scalar(st["Description"]); d != "" {
 			status["message"] = d

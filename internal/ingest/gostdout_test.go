@@ -248,3 +248,19 @@ func TestSniffGoStdout(t *testing.T) {
 		}
 	}
 }
+
+// TestGoStdoutNumericStatus: codes.Code marshals to "Error" through a
+// pointer only (MarshalJSON has a pointer receiver): a SpanStub encoded as
+// a value (json.Marshal(tracetest.SpanStubFromReadOnlySpan(s)) in a span
+// processor of one's own) writes the code as Go numbers it, Error 1 and Ok
+// 2 (OTLP's are the other way round). A failed span is failed, an Ok one is not.
+func TestGoStdoutNumericStatus(t *testing.T) {
+	for code, want := range map[string]string{"1": "error", "2": "ok", "0": "ok"} {
+		data := strings.Replace(goSpan, `"Code": "Error"`, `"Code": `+code, 1)
+		d, _ := ingestOne(t, "spans.log", data, nil)
+		cs := importedCalls(t, d)
+		if len(cs) != 1 || cs[0].Status != want {
+			t.Errorf("Code %s: %+v, want status %s", code, cs, want)
+		}
+	}
+}
