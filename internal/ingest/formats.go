@@ -266,6 +266,23 @@ func nextLine(rest *[]byte) []byte {
 	return nil
 }
 
+// openingLine is the offset of the first line of b that is '{' alone at
+// its left margin (a document printed over several lines opens so), -1
+// if none.
+func openingLine(b []byte) int {
+	for at := 0; at < len(b); {
+		line, _, found := bytes.Cut(b[at:], []byte{'\n'})
+		if t := bytes.TrimRight(line, " \t\r"); len(t) == 1 && t[0] == '{' { // at the left margin: not one nested in a document
+			return at
+		}
+		if !found {
+			break
+		}
+		at += len(line) + 1
+	}
+	return -1
+}
+
 // sniff guesses the format of a stream from its first bytes: whether it
 // is one JSON document (an array, or a pretty-printed object) rather than
 // JSON Lines, and the format of its first recognisable record.
@@ -359,6 +376,18 @@ func sniff(head []byte) (doc bool, f Format) {
 				return false, f
 			}
 			other = true
+		}
+		// a JSON log line (slog's JSONHandler) before documents of a format
+		// printed over several lines (stdouttrace WithPrettyPrint,
+		// ConsoleSpanExporter): the first line that is '{' alone opens them
+		// when they decode as documents of that format. (Once: that line
+		// is no JSON value, so the sniff of it does not come here again.)
+		if first, _, _ := bytes.Cut(trimmed, []byte{'\n'}); trimmed[0] == '{' && json.Valid(first) {
+			if i := openingLine(trimmed); i > 0 {
+				if d, f := sniff(trimmed[i:]); d && f != "" {
+					return true, f
+				}
+			}
 		}
 	} else {
 		var v any

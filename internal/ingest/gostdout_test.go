@@ -264,3 +264,31 @@ func TestGoStdoutNumericStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestGoStdoutPrettyAfterAJSONLogLine: a Go service's stdout with a JSON
+// log line (slog's JSONHandler) before the spans stdouttrace printed
+// WithPrettyPrint: the spans are read as documents, each call at its
+// span's first line, the log line no call; read as JSON Lines every line of
+// every span was malformed and no call was read.
+func TestGoStdoutPrettyAfterAJSONLogLine(t *testing.T) {
+	slog := `{"time":"2026-03-10T10:14:02.1+01:00","level":"INFO","msg":"billing-agent starting"}` + "\n"
+	for name, data := range map[string]string{
+		"one log line":   slog + goSpan,
+		"two, CRLF":      strings.ReplaceAll(slog+slog+goSpan+slog+goSpan, "\n", "\r\n"),
+		"then a comment": slog + "2026/03/10 10:14:02 ready\n" + goSpan,
+	} {
+		d, st := ingestOne(t, "stdout.log", data, nil)
+		cs := importedCalls(t, d)
+		if st.Format != FormatOTLP || len(cs) != 1 || cs[0].Status != "error" {
+			t.Errorf("%s: %+v, calls %+v, malformed %q", name, st, cs, malformedErrors(t, d))
+			continue
+		}
+		if want := int64(strings.Count(data[:strings.Index(data, `"Name": "execute_tool`)], "\n")); cs[0].Line != want {
+			t.Errorf("%s: call at line %d, want %d", name, cs[0].Line, want)
+		}
+	}
+	// JSON Lines of no known format with a line that is "{" alone stay JSON Lines
+	if doc, _ := sniff([]byte(slog + "{\n" + slog)); doc {
+		t.Error("a broken line of JSON Lines read as documents")
+	}
+}
