@@ -67,6 +67,31 @@ func TestCLIMemoryLimitTooSmall(t *testing.T) {
 	}
 }
 
+// A --memory-limit too small to read a kept database's schema version is
+// said as such: the database is not blamed ("not an idemaudit database").
+func TestCLIMemoryLimitTooSmallForAKeptDatabase(t *testing.T) {
+	dir := t.TempDir()
+	log := writeFile(t, dir, "a.jsonl", high)
+	db := filepath.Join(dir, "kept.duckdb")
+	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
+		t.Fatalf("ingest: exit %d: %s", r.code, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"report", "--db", db},
+		{"baseline", "--db", db, "-o", filepath.Join(dir, "b.json")},
+		{"explain", "--key", "k", "--db", db},
+		{"prune", "--db", db, "--keep", "26w"},
+	} {
+		r := run(t, nil, append(args, "--memory-limit", "1KB")...)
+		if r.code != 2 || !strings.Contains(r.stderr, "raise --memory-limit") || strings.Contains(r.stderr, "not an idemaudit database") {
+			t.Errorf("%s --memory-limit 1KB: exit %d, stderr %q; want 2 and the memory limit, not the database, blamed", args[0], r.code, r.stderr)
+		}
+	}
+	if r := run(t, nil, "report", "-q", "--db", db, "-f", "json"); r.code != 0 {
+		t.Errorf("the database after: exit %d: %s", r.code, r.stderr)
+	}
+}
+
 // validMemoryLimit takes what DuckDB takes, and DuckDB takes what it takes.
 func TestValidMemoryLimitAgreesWithDuckDB(t *testing.T) {
 	for _, v := range []string{"", "4GB", "1 gb", " 512MiB ", "1.5GiB", "2e3MB", ".5GB", "1.GB", "1T", "3gigabytes", "2048 megabytes", "none", "-1"} {

@@ -379,6 +379,9 @@ func (d *DB) prepare(ctx context.Context) (err error) {
 	default:
 		var v string
 		if err := d.Conn.QueryRowContext(ctx, "SELECT value FROM idemaudit_meta WHERE key = 'schema_version'").Scan(&v); err != nil {
+			if outOfMemory(err) {
+				return err // the memory limit, not the database
+			}
 			return fmt.Errorf("no schema version: not an idemaudit database? %w", err)
 		}
 		if _, err := fmt.Sscan(v, &version); err != nil {
@@ -498,12 +501,22 @@ func checkDatabaseFile(path string) error {
 func (d *DB) checkVersion(ctx context.Context) error {
 	var v string
 	if err := d.Conn.QueryRowContext(ctx, "SELECT value FROM idemaudit_meta WHERE key = 'schema_version'").Scan(&v); err != nil {
+		if outOfMemory(err) {
+			return err // the memory limit, not the database
+		}
 		return fmt.Errorf("not an idemaudit database of schema version %d (an older one is migrated by idemaudit ingest): %w", SchemaVersion, err)
 	}
 	if v != fmt.Sprint(SchemaVersion) {
 		return fmt.Errorf("schema version %s, this idemaudit reads %d (ingest migrates an older database; a newer one needs a newer idemaudit)", v, SchemaVersion)
 	}
 	return nil
+}
+
+// outOfMemory reports DuckDB's out-of-memory error (a --memory-limit too
+// small for the query), which says nothing of the database read.
+func outOfMemory(err error) bool {
+	var de *duckdb.Error
+	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory
 }
 
 // DefaultMemoryLimit is DuckDB's memory limit unless --memory-limit says
