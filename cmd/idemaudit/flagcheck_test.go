@@ -16,11 +16,7 @@ import (
 // the value, on every command that takes it, before any database is made.
 func TestCLIBadMemoryLimit(t *testing.T) {
 	dir := t.TempDir()
-	log := writeFile(t, dir, "a.jsonl", high)
-	kept := filepath.Join(dir, "kept.duckdb")
-	if r := run(t, nil, "ingest", "-q", "--db", kept, log); r.code != 0 {
-		t.Fatalf("ingest: exit %d: %s", r.code, r.stderr)
-	}
+	log, kept := keptDB(t, dir, high)
 	fresh := filepath.Join(dir, "fresh.duckdb")
 	for _, args := range [][]string{
 		{"audit", log},
@@ -71,11 +67,7 @@ func TestCLIMemoryLimitTooSmall(t *testing.T) {
 // said as such: the database is not blamed ("not an idemaudit database").
 func TestCLIMemoryLimitTooSmallForAKeptDatabase(t *testing.T) {
 	dir := t.TempDir()
-	log := writeFile(t, dir, "a.jsonl", high)
-	db := filepath.Join(dir, "kept.duckdb")
-	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
-		t.Fatalf("ingest: exit %d: %s", r.code, r.stderr)
-	}
+	_, db := keptDB(t, dir, high)
 	for _, args := range [][]string{
 		{"report", "--db", db},
 		{"baseline", "--db", db, "-o", filepath.Join(dir, "b.json")},

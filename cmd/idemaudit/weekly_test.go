@@ -257,13 +257,19 @@ func TestReportTimeZone(t *testing.T) {
 // oneCallDB is a kept database of one call, on 2026-11-18 (W47).
 func oneCallDB(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	db := filepath.Join(dir, "a.duckdb")
-	log := writeFile(t, dir, "a.jsonl", `{"ts":"2026-11-18T12:00:00Z","action_type":"x","args":{}}`+"\n")
-	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
-		t.Fatal(r.stderr)
-	}
+	_, db := keptDB(t, t.TempDir(), `{"ts":"2026-11-18T12:00:00Z","action_type":"x","args":{}}`+"\n")
 	return db
+}
+
+// keptDB writes content to dir/a.jsonl and ingests it into dir/kept.duckdb.
+func keptDB(t *testing.T, dir, content string) (log, db string) {
+	t.Helper()
+	log = writeFile(t, dir, "a.jsonl", content)
+	db = filepath.Join(dir, "kept.duckdb")
+	if r := run(t, nil, "ingest", "-q", "--db", db, log); r.code != 0 {
+		t.Fatalf("ingest: exit %d: %s", r.code, r.stderr)
+	}
+	return log, db
 }
 
 // --since/--until choose the period instead of a week: a --week or
